@@ -1,0 +1,264 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use kernel::http::JsonBody;
+use kernel::{ApiResult, AppContext, BearerAuth, OptionalTenant, Role, TenantKind, TokenPair};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use crate::Identity;
+use crate::accounts::IdentityAccounts;
+use crate::repo::UserRow;
+use crate::service::{self, ProfileChange};
+
+#[derive(Tags)]
+enum IdentityTags {
+    /// Sign-up, sign-in, token refresh and sign-out.
+    Auth,
+    /// The signed-in user's profile.
+    Users,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Used to sign in; case-insensitive and unique.
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    /// At least 10 characters.
+    #[oai(validator(min_length = 10, max_length = 256))]
+    pub password: String,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub first_name: String,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub last_name: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[oai(validator(max_length = 254))]
+    pub email: String,
+    #[oai(validator(max_length = 256))]
+    pub password: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from sign-in or the previous refresh. Single use.
+    #[oai(validator(max_length = 512))]
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Object)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct AuthSession {
+    pub user: User,
+    pub tokens: TokenPair,
+}
+
+/// The caller's standing in the tenant this request resolved to.
+#[derive(Debug, Object)]
+pub struct CurrentTenant {
+    pub gym_id: Uuid,
+    pub role: Role,
+    pub kind: TenantKind,
+}
+
+#[derive(Debug, Object)]
+pub struct Me {
+    pub user: User,
+    /// Present when a tenant resolved: from `X-Gym-ID`, or in the trainer build your own workspace.
+    pub tenant: Option<CurrentTenant>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub first_name: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub last_name: Option<String>,
+    /// A new password (at least 10 characters); needs `current_password`. Ends other sessions.
+    #[oai(validator(min_length = 10, max_length = 256))]
+    pub password: Option<String>,
+    #[oai(validator(max_length = 256))]
+    pub current_password: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum RegisterResponse {
+    /// Account created and signed in.
+    #[oai(status = 201)]
+    Created(Json<AuthSession>),
+}
+
+#[derive(ApiResponse)]
+enum LogoutResponse {
+    /// Session ended (also when the token was unknown).
+    #[oai(status = 204)]
+    Done,
+}
+
+pub struct IdentityApi {
+    ctx: AppContext,
+    accounts: Arc<IdentityAccounts>,
+}
+
+impl IdentityApi {
+    pub fn new(ctx: AppContext, accounts: Arc<IdentityAccounts>) -> Self {
+        Self { ctx, accounts }
+    }
+
+    fn service(&self) -> service::Identity<'_> {
+        service::Identity {
+            ctx: &self.ctx,
+            accounts: &self.accounts,
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl IdentityApi {
+    /// Create an account and sign in. The e-mail must not be registered yet (409 `email_taken`).
+    #[oai(
+        path = "/auth/register",
+        method = "post",
+        tag = "IdentityTags::Auth",
+        operation_id = "auth_register"
+    )]
+    async fn register(&self, body: JsonBody<RegisterRequest>) -> ApiResult<RegisterResponse> {
+        let body = body.0;
+        let (user, tokens) = self
+            .service()
+            .register(
+                &body.email,
+                &body.password,
+                &body.first_name,
+                &body.last_name,
+            )
+            .await?;
+        Ok(RegisterResponse::Created(Json(AuthSession {
+            user: user.into(),
+            tokens,
+        })))
+    }
+
+    /// Sign in with e-mail and password
+    ///
+    /// Returns an access token and a refresh token. A wrong e-mail or password both answer
+    /// 401 `invalid_credentials`.
+    #[oai(
+        path = "/auth/login",
+        method = "post",
+        tag = "IdentityTags::Auth",
+        operation_id = "auth_login"
+    )]
+    async fn login(&self, body: JsonBody<LoginRequest>) -> ApiResult<Json<AuthSession>> {
+        let (user, tokens) = self.service().login(&body.email, &body.password).await?;
+        Ok(Json(AuthSession {
+            user: user.into(),
+            tokens,
+        }))
+    }
+
+    /// Exchange a refresh token for a new pair
+    ///
+    /// Each refresh token works once; presenting a used one again revokes the whole session
+    /// (401 `refresh_token_reused`).
+    #[oai(
+        path = "/auth/refresh",
+        method = "post",
+        tag = "IdentityTags::Auth",
+        operation_id = "auth_refresh"
+    )]
+    async fn refresh(&self, body: JsonBody<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+        Ok(Json(self.service().refresh(&body.refresh_token).await?))
+    }
+
+    /// Sign out: revokes the session the refresh token belongs to.
+    #[oai(
+        path = "/auth/logout",
+        method = "post",
+        tag = "IdentityTags::Auth",
+        operation_id = "auth_logout"
+    )]
+    async fn logout(&self, body: JsonBody<RefreshRequest>) -> ApiResult<LogoutResponse> {
+        self.service().logout(&body.refresh_token).await?;
+        Ok(LogoutResponse::Done)
+    }
+
+    /// Your profile, and your role in the tenant the request resolves to (if any).
+    #[oai(
+        path = "/users/me",
+        method = "get",
+        tag = "IdentityTags::Users",
+        operation_id = "users_me_get"
+    )]
+    async fn me(
+        &self,
+        #[oai(name = "X-Gym-ID")] caller: OptionalTenant<Identity>,
+    ) -> ApiResult<Json<Me>> {
+        let user = self.service().profile(caller.user_id).await?;
+        let tenant = caller.tenant.map(|t| CurrentTenant {
+            gym_id: t.gym_id,
+            role: t.role,
+            kind: t.kind,
+        });
+        Ok(Json(Me {
+            user: user.into(),
+            tenant,
+        }))
+    }
+
+    /// Update your names, or your password (with `current_password`).
+    #[oai(
+        path = "/users/me",
+        method = "patch",
+        tag = "IdentityTags::Users",
+        operation_id = "users_me_update"
+    )]
+    async fn update_me(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<UpdateMeRequest>,
+    ) -> ApiResult<Json<User>> {
+        let body = body.0;
+        let change = ProfileChange {
+            first_name: body.first_name.as_deref(),
+            last_name: body.last_name.as_deref(),
+            password: body.password.as_deref(),
+            current_password: body.current_password.as_deref(),
+        };
+        Ok(Json(
+            self.service()
+                .update_profile(auth.0.user_id, change)
+                .await?
+                .into(),
+        ))
+    }
+}

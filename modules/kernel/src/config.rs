@@ -1,0 +1,186 @@
+//! Typed settings, layered with figment: the binary's embedded `config/default.toml`, then
+//! `config/<build>.toml`, then the file named by `GYMAPI_CONFIG`, then `GYMAPI_*` environment
+//! variables (`__` nests: `GYMAPI_SERVER__PORT=0`).
+
+use std::fmt;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::Mode;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub cache: CacheSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppSettings {
+    pub mode: Mode,
+    pub environment: Environment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Largest accepted request body; larger ones answer 413.
+    pub body_limit_bytes: usize,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_seconds: u64,
+    /// Public base URL written into the OpenAPI `servers` list.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Secret<String>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_seconds: u64,
+    /// Applied to every pooled connection so no query can hold a connection forever.
+    pub statement_timeout_ms: u64,
+    /// Create the database on start when it does not exist.
+    pub create_if_missing: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RedisSettings {
+    /// Unset: cache and friends run in-process.
+    pub url: Option<Secret<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens. Required outside development and test.
+    pub jwt_secret: Option<Secret<String>>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info,sqlx=warn`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    /// Entries kept by the in-process cache.
+    pub memory_capacity: u64,
+    /// How long a resolved tenant membership stays cached (writes invalidate it at once).
+    pub tenant_ttl_seconds: u64,
+}
+
+/// A value that never prints: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration is invalid: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// The standard layering. `default_toml` and `build_toml` are embedded in the binary so it
+    /// starts from any working directory.
+    pub fn figment(default_toml: &str, build_toml: &str) -> Figment {
+        let mut figment = Figment::new()
+            .merge(Toml::string(default_toml))
+            .merge(Toml::string(build_toml));
+        if let Ok(path) = std::env::var("GYMAPI_CONFIG") {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment.merge(Env::prefixed("GYMAPI_").split("__"))
+    }
+
+    /// Extracts and validates settings for a binary compiled as `build`.
+    pub fn from_figment(figment: Figment, build: Mode) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate(build)?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self, build: Mode) -> Result<(), ConfigError> {
+        if self.app.mode != build {
+            return Err(ConfigError::Invalid(format!(
+                "this binary is the {build} build but app.mode is {}; run the {} build or set GYMAPI_APP__MODE={build}",
+                self.app.mode, self.app.mode
+            )));
+        }
+        match (&self.auth.jwt_secret, self.app.environment) {
+            (None, Environment::Production) => {
+                return Err(ConfigError::Invalid(
+                    "auth.jwt_secret is required in production (set GYMAPI_AUTH__JWT_SECRET to at least 32 random bytes)".into(),
+                ));
+            }
+            (Some(secret), _) if secret.expose().len() < 32 => {
+                return Err(ConfigError::Invalid(
+                    "auth.jwt_secret must be at least 32 bytes long".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.auth.access_token_ttl_seconds <= 0 || self.auth.refresh_token_ttl_days <= 0 {
+            return Err(ConfigError::Invalid(
+                "auth token lifetimes must be positive".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.server.body_limit_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "server.body_limit_bytes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}

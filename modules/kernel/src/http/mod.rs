@@ -1,0 +1,11 @@
+//! HTTP plumbing shared by every build: the request observer (request id, body limit, problem
+//! rendering, metrics, access log) and the operations endpoints.
+
+mod json_body;
+mod observe;
+mod ops;
+mod problems;
+
+pub use json_body::JsonBody;
+pub use observe::Observe;
+pub use ops::OperationsApi;

@@ -1,0 +1,111 @@
+use std::sync::atomic::Ordering;
+
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use crate::AppContext;
+
+#[derive(Tags)]
+enum OpsTags {
+    /// Liveness, readiness and metrics for orchestrators and monitoring.
+    Operations,
+}
+
+#[derive(Debug, Object)]
+pub struct Health {
+    /// `ok`, or `unavailable` when a dependency failed or the process is shutting down.
+    pub status: String,
+    /// Per dependency: `ok`, `not_configured`, `shutting_down`, or the failure.
+    pub checks: Vec<HealthCheck>,
+}
+
+#[derive(Debug, Object)]
+pub struct HealthCheck {
+    pub name: String,
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Ready to serve traffic.
+    #[oai(status = 200)]
+    Ready(Json<Health>),
+    /// A dependency is down or the process is draining; `checks` says which.
+    #[oai(status = 503)]
+    NotReady(Json<Health>),
+}
+
+pub struct OperationsApi {
+    pub ctx: AppContext,
+}
+
+#[OpenApi(tag = "OpsTags::Operations")]
+impl OperationsApi {
+    /// Liveness: the process answers
+    ///
+    /// Touches no dependency, so a database blip never restarts every instance.
+    #[oai(path = "/health/live", method = "get", operation_id = "health_live")]
+    async fn live(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+            checks: vec![],
+        })
+    }
+
+    /// Readiness: dependencies answer and the process is not shutting down
+    ///
+    /// Checks PostgreSQL, and Redis when configured; 503 names what failed.
+    #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
+    async fn ready(&self) -> ReadyResponse {
+        let mut checks = Vec::new();
+        let mut healthy = true;
+        if self.ctx.draining.load(Ordering::Relaxed) {
+            healthy = false;
+            checks.push(HealthCheck {
+                name: "process".into(),
+                status: "shutting_down".into(),
+            });
+        }
+        let database = sqlx::query_scalar::<_, i32>("select 1")
+            .fetch_one(&self.ctx.db)
+            .await;
+        let database = match database {
+            Ok(_) => "ok".to_string(),
+            Err(err) => {
+                healthy = false;
+                format!("failed: {err}")
+            }
+        };
+        checks.push(HealthCheck {
+            name: "postgres".into(),
+            status: database,
+        });
+        let redis = match &self.ctx.cache {
+            crate::Cache::Memory(_) => "not_configured".to_string(),
+            cache => match cache.ping().await {
+                Ok(()) => "ok".to_string(),
+                Err(err) => {
+                    healthy = false;
+                    format!("failed: {err}")
+                }
+            },
+        };
+        checks.push(HealthCheck {
+            name: "redis".into(),
+            status: redis,
+        });
+        let status = if healthy { "ok" } else { "unavailable" }.to_string();
+        let health = Json(Health { status, checks });
+        if healthy {
+            ReadyResponse::Ready(health)
+        } else {
+            ReadyResponse::NotReady(health)
+        }
+    }
+
+    /// Prometheus metrics in the text exposition format.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(self.ctx.metrics.render(&self.ctx.db))
+    }
+}

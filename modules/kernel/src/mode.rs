@@ -1,0 +1,28 @@
+use serde::{Deserialize, Serialize};
+
+/// Which product this process serves. Module crates compile once and receive the mode at
+/// registration; only the binary crate is built per product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, poem_openapi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum Mode {
+    Gym,
+    Trainer,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::Gym, Mode::Trainer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Gym => "gym",
+            Mode::Trainer => "trainer",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

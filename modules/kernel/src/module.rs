@@ -1,0 +1,247 @@
+//! The module contract. Every feature crate exposes one [`Module`] value; the binary lists the
+//! modules compiled into its build and the [`Registry`] validates them at start-up.
+
+use std::collections::HashMap;
+
+use crate::Mode;
+
+pub trait Module: Send + Sync + 'static {
+    /// Stable code used in URLs, `gym_modules` rows and problems: `"stories"`.
+    fn code(&self) -> &'static str;
+    /// Human name for integrators and dashboards.
+    fn name(&self) -> &'static str;
+    /// Codes of modules that must be compiled in (and enabled) for this one to work.
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Products this module may be compiled into.
+    fn modes(&self) -> &'static [Mode] {
+        &Mode::ALL
+    }
+    /// Core modules are always on and cannot be switched off per tenant.
+    fn is_core(&self) -> bool {
+        false
+    }
+    /// Whether a new tenant (or one with no explicit choice) has the module on.
+    fn enabled_by_default(&self, _mode: Mode) -> bool {
+        true
+    }
+}
+
+/// Ties a type-level marker to a module code, so the tenant extractor of a module's routes
+/// (`Tenant<M>`) checks that module's enablement. See [`crate::tenant::Tenant`].
+pub trait ModuleCode: Send + Sync + 'static {
+    const CODE: &'static str;
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    #[error("module `{0}` is registered twice")]
+    Duplicate(&'static str),
+    #[error("module `{module}` needs `{missing}`, which is not compiled into this build")]
+    MissingDependency {
+        module: &'static str,
+        missing: &'static str,
+    },
+    #[error("module `{module}` cannot run in the {mode} build")]
+    WrongMode { module: &'static str, mode: Mode },
+    #[error("core module `{module}` depends on non-core `{dependency}`")]
+    CoreDependsOnOptional {
+        module: &'static str,
+        dependency: &'static str,
+    },
+}
+
+/// The modules compiled into this process, validated for the running mode.
+pub struct Registry {
+    mode: Mode,
+    modules: Vec<&'static dyn Module>,
+    index: HashMap<&'static str, usize>,
+}
+
+impl Registry {
+    pub fn new(mode: Mode, modules: Vec<&'static dyn Module>) -> Result<Self, RegistryError> {
+        let mut index = HashMap::new();
+        for (position, module) in modules.iter().enumerate() {
+            if index.insert(module.code(), position).is_some() {
+                return Err(RegistryError::Duplicate(module.code()));
+            }
+            if !module.modes().contains(&mode) {
+                return Err(RegistryError::WrongMode {
+                    module: module.code(),
+                    mode,
+                });
+            }
+        }
+        let registry = Self {
+            mode,
+            modules,
+            index,
+        };
+        for module in &registry.modules {
+            for dependency in module.depends_on() {
+                let Some(found) = registry.get(dependency) else {
+                    return Err(RegistryError::MissingDependency {
+                        module: module.code(),
+                        missing: dependency,
+                    });
+                };
+                if module.is_core() && !found.is_core() {
+                    return Err(RegistryError::CoreDependsOnOptional {
+                        module: module.code(),
+                        dependency: found.code(),
+                    });
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn get(&self, code: &str) -> Option<&'static dyn Module> {
+        self.index.get(code).map(|&position| self.modules[position])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static dyn Module> + '_ {
+        self.modules.iter().copied()
+    }
+
+    /// Whether `code` is on for a tenant, given the tenant's explicit choices.
+    pub fn is_enabled(&self, code: &str, overrides: &HashMap<String, bool>) -> bool {
+        match self.get(code) {
+            None => false,
+            Some(module) if module.is_core() => true,
+            Some(module) => overrides
+                .get(code)
+                .copied()
+                .unwrap_or_else(|| module.enabled_by_default(self.mode)),
+        }
+    }
+
+    /// Modules that depend on `code` and are enabled under `overrides`.
+    pub fn enabled_dependents(
+        &self,
+        code: &str,
+        overrides: &HashMap<String, bool>,
+    ) -> Vec<&'static str> {
+        self.modules
+            .iter()
+            .filter(|module| module.depends_on().contains(&code))
+            .filter(|module| self.is_enabled(module.code(), overrides))
+            .map(|module| module.code())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake {
+        code: &'static str,
+        deps: &'static [&'static str],
+        modes: &'static [Mode],
+        core: bool,
+    }
+
+    impl Module for Fake {
+        fn code(&self) -> &'static str {
+            self.code
+        }
+        fn name(&self) -> &'static str {
+            self.code
+        }
+        fn depends_on(&self) -> &'static [&'static str] {
+            self.deps
+        }
+        fn modes(&self) -> &'static [Mode] {
+            self.modes
+        }
+        fn is_core(&self) -> bool {
+            self.core
+        }
+    }
+
+    static CORE: Fake = Fake {
+        code: "core",
+        deps: &[],
+        modes: &Mode::ALL,
+        core: true,
+    };
+    static STORIES: Fake = Fake {
+        code: "stories",
+        deps: &["core"],
+        modes: &Mode::ALL,
+        core: false,
+    };
+    static ORPHAN: Fake = Fake {
+        code: "orphan",
+        deps: &["absent"],
+        modes: &Mode::ALL,
+        core: false,
+    };
+    static GYM_ONLY: Fake = Fake {
+        code: "classes",
+        deps: &[],
+        modes: &[Mode::Gym],
+        core: false,
+    };
+    static BAD_CORE: Fake = Fake {
+        code: "bad",
+        deps: &["stories"],
+        modes: &Mode::ALL,
+        core: true,
+    };
+
+    #[test]
+    fn accepts_a_consistent_build() {
+        let registry = Registry::new(Mode::Gym, vec![&CORE, &STORIES, &GYM_ONLY]);
+        assert!(registry.is_ok());
+    }
+
+    #[test]
+    fn refuses_inconsistent_builds() {
+        let missing = Registry::new(Mode::Gym, vec![&CORE, &ORPHAN]).err();
+        assert_eq!(
+            missing,
+            Some(RegistryError::MissingDependency {
+                module: "orphan",
+                missing: "absent"
+            })
+        );
+        let duplicate = Registry::new(Mode::Gym, vec![&CORE, &CORE]).err();
+        assert_eq!(duplicate, Some(RegistryError::Duplicate("core")));
+        let wrong_mode = Registry::new(Mode::Trainer, vec![&CORE, &GYM_ONLY]).err();
+        assert_eq!(
+            wrong_mode,
+            Some(RegistryError::WrongMode {
+                module: "classes",
+                mode: Mode::Trainer
+            })
+        );
+        let core_on_optional = Registry::new(Mode::Gym, vec![&CORE, &STORIES, &BAD_CORE]).err();
+        assert!(matches!(
+            core_on_optional,
+            Some(RegistryError::CoreDependsOnOptional { .. })
+        ));
+    }
+
+    #[test]
+    fn enablement_follows_overrides_then_defaults() -> Result<(), RegistryError> {
+        let registry = Registry::new(Mode::Gym, vec![&CORE, &STORIES])?;
+        let mut overrides = HashMap::new();
+        assert!(registry.is_enabled("stories", &overrides));
+        overrides.insert("stories".to_string(), false);
+        overrides.insert("core".to_string(), false);
+        assert!(!registry.is_enabled("stories", &overrides));
+        assert!(
+            registry.is_enabled("core", &overrides),
+            "core modules ignore overrides"
+        );
+        assert!(!registry.is_enabled("unknown", &overrides));
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+use kernel::http::JsonBody;
+use kernel::{ApiError, ApiResult, AppContext, BearerAuth, TenantKind};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use uuid::Uuid;
+
+use super::{Gym, TenantUpdate};
+use crate::provisioning::TenantSpec;
+use crate::tenants;
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CreateGymRequest {
+    #[oai(validator(min_length = 1, max_length = 120))]
+    pub name: String,
+    /// IANA time zone (default `UTC`).
+    #[oai(
+        default = "default_timezone",
+        validator(min_length = 1, max_length = 64)
+    )]
+    pub timezone: String,
+    /// ISO 4217 currency code (default `USD`).
+    #[oai(default = "default_currency", validator(pattern = "^[A-Za-z]{3}$"))]
+    pub currency: String,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+
+#[derive(Debug, Object)]
+pub struct GymPage {
+    pub items: Vec<Gym>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum CreatedGym {
+    /// The gym exists and you are its owner.
+    #[oai(status = 201)]
+    Created(Json<Gym>),
+}
+
+#[derive(Tags)]
+enum GymsTags {
+    /// Gyms: create one, list yours, read and change settings.
+    Gyms,
+}
+
+pub struct GymsApi {
+    pub ctx: AppContext,
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "GymsTags::Gyms")]
+impl GymsApi {
+    /// Create a gym. You become its owner; the build's default modules are switched on.
+    #[oai(path = "/gyms", method = "post", operation_id = "gyms_create")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<CreateGymRequest>,
+    ) -> ApiResult<CreatedGym> {
+        let spec = TenantSpec::check(
+            TenantKind::Gym,
+            "name",
+            &body.name,
+            &body.timezone,
+            &body.currency,
+        )
+        .map_err(ApiError::validation)?;
+        let gym = tenants::create_gym(&self.ctx, auth.0.user_id, spec).await?;
+        Ok(CreatedGym::Created(Json(Gym::new(
+            gym,
+            kernel::Role::Owner,
+        ))))
+    }
+
+    /// The gyms you belong to, with your role in each.
+    #[oai(path = "/gyms", method = "get", operation_id = "gyms_list")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        /// Page size, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<GymPage>> {
+        let (rows, next_cursor) =
+            tenants::my_gyms(&self.ctx, auth.0.user_id, cursor.0.as_deref(), limit.0).await?;
+        let items = rows
+            .into_iter()
+            .map(|row| Gym::new(row.gym, row.role))
+            .collect();
+        Ok(Json(GymPage { items, next_cursor }))
+    }
+
+    /// A gym you belong to. Gyms you do not belong to answer 404.
+    #[oai(path = "/gyms/:gym_id", method = "get", operation_id = "gyms_get")]
+    async fn get(&self, auth: BearerAuth, gym_id: Path<Uuid>) -> ApiResult<Json<Gym>> {
+        let (gym, role) = tenants::gym_for_member(&self.ctx, auth.0.user_id, gym_id.0).await?;
+        Ok(Json(Gym::new(gym, role)))
+    }
+
+    /// Change a gym's name, time zone or currency (owners and admins).
+    #[oai(path = "/gyms/:gym_id", method = "patch", operation_id = "gyms_update")]
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        gym_id: Path<Uuid>,
+        body: JsonBody<TenantUpdate>,
+    ) -> ApiResult<Json<Gym>> {
+        let (_, role) = tenants::gym_for_member(&self.ctx, auth.0.user_id, gym_id.0).await?;
+        let gym = tenants::update(&self.ctx, gym_id.0, role, body.change()).await?;
+        Ok(Json(Gym::new(gym, role)))
+    }
+}

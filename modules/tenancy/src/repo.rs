@@ -1,0 +1,318 @@
+//! SQL of the tenancy tables. Functions taking a connection expect the caller's scoped
+//! transaction (tenant or user scope, see `kernel::db`); every query on `gym_members` and
+//! `gym_modules` still filters by `gym_id` (RLS is the second line, not the first).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use kernel::{Role, TenantAccess, TenantKind};
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct GymRow {
+    pub id: Uuid,
+    pub kind: TenantKind,
+    pub name: String,
+    pub timezone: String,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const GYM_COLUMNS: &str =
+    "g.id, g.kind, g.name, g.timezone, g.currency, g.created_at, g.updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MyGymRow {
+    #[sqlx(flatten)]
+    pub gym: GymRow,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewGym<'a> {
+    pub id: Uuid,
+    pub kind: TenantKind,
+    pub name: &'a str,
+    pub timezone: &'a str,
+    pub currency: &'a str,
+}
+
+pub async fn insert_gym(conn: &mut PgConnection, gym: &NewGym<'_>) -> Result<GymRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into gyms as g (id, kind, name, timezone, currency) values ($1, $2, $3, $4, $5) returning {GYM_COLUMNS}"
+    ))
+    .bind(gym.id)
+    .bind(gym.kind)
+    .bind(gym.name)
+    .bind(gym.timezone)
+    .bind(gym.currency)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find_gym(
+    db: impl PgExecutor<'_>,
+    gym_id: Uuid,
+) -> Result<Option<GymRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {GYM_COLUMNS} from gyms g where g.id = $1"))
+        .bind(gym_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn update_gym(
+    db: impl PgExecutor<'_>,
+    gym_id: Uuid,
+    name: Option<&str>,
+    timezone: Option<&str>,
+    currency: Option<&str>,
+) -> Result<Option<GymRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update gyms as g set name = coalesce($2, name), timezone = coalesce($3, timezone), \
+         currency = coalesce($4, currency), updated_at = now() where g.id = $1 returning {GYM_COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(name)
+    .bind(timezone)
+    .bind(currency)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_kind(
+    db: impl PgExecutor<'_>,
+    gym_id: Uuid,
+    kind: TenantKind,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update gyms set kind = $2, updated_at = now() where id = $1")
+        .bind(gym_id)
+        .bind(kind)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Gyms `user_id` belongs to (user-scoped transaction), keyset by gym id.
+pub async fn my_gyms(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<MyGymRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {GYM_COLUMNS}, m.role from gym_members m join gyms g on g.id = m.gym_id \
+         where m.user_id = $1 and ($2::uuid is null or g.id > $2) order by g.id limit $3"
+    ))
+    .bind(user_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The caller's membership in one tenant (user-scoped transaction).
+pub async fn membership(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    gym_id: Uuid,
+) -> Result<Option<TenantAccess>, sqlx::Error> {
+    let row: Option<(Role, TenantKind)> = sqlx::query_as(
+        "select m.role, g.kind from gym_members m join gyms g on g.id = m.gym_id where m.user_id = $1 and m.gym_id = $2",
+    )
+    .bind(user_id)
+    .bind(gym_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(role, kind)| TenantAccess { gym_id, role, kind }))
+}
+
+/// Up to two memberships, an owned workspace first (user-scoped transaction): enough to
+/// pick the trainer build's default tenant or to see that the choice is ambiguous.
+pub async fn default_candidates(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<TenantAccess>, sqlx::Error> {
+    let rows: Vec<(Uuid, Role, TenantKind)> = sqlx::query_as(
+        "select m.gym_id, m.role, g.kind from gym_members m join gyms g on g.id = m.gym_id where m.user_id = $1 \
+         order by (m.role = 'owner' and g.kind = 'personal_trainer') desc, m.created_at, m.gym_id limit 2",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(gym_id, role, kind)| TenantAccess { gym_id, role, kind })
+        .collect())
+}
+
+pub async fn insert_member(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into gym_members (gym_id, user_id, role) values ($1, $2, $3)")
+        .bind(gym_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_member(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select m.user_id, u.email, u.first_name, u.last_name, m.role, m.created_at \
+         from gym_members m join users u on u.id = m.user_id where m.gym_id = $1 and m.user_id = $2",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn list_members(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    role: Option<Role>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, sqlx::Error> {
+    let (after_time, after_id) = after.unzip();
+    sqlx::query_as(
+        "select m.user_id, u.email, u.first_name, u.last_name, m.role, m.created_at \
+         from gym_members m join users u on u.id = m.user_id \
+         where m.gym_id = $1 and ($2::text is null or m.role = $2) \
+           and ($3::timestamptz is null or (m.created_at, m.user_id) > ($3, $4)) \
+         order by m.created_at, m.user_id limit $5",
+    )
+    .bind(gym_id)
+    .bind(role)
+    .bind(after_time)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn update_role(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update gym_members set role = $3, updated_at = now() where gym_id = $1 and user_id = $2",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(role)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_member(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from gym_members where gym_id = $1 and user_id = $2")
+        .bind(gym_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks the owner rows of a gym and counts them, so two concurrent demotions or departures
+/// cannot both leave the gym without an owner.
+pub async fn lock_owners(conn: &mut PgConnection, gym_id: Uuid) -> Result<usize, sqlx::Error> {
+    let owners: Vec<Uuid> = sqlx::query_scalar(
+        "select user_id from gym_members where gym_id = $1 and role = 'owner' for update",
+    )
+    .bind(gym_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(owners.len())
+}
+
+pub async fn user_id_by_email(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select id from users where email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn module_overrides(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+) -> Result<HashMap<String, bool>, sqlx::Error> {
+    let rows: Vec<(String, bool)> =
+        sqlx::query_as("select module_code, enabled from gym_modules where gym_id = $1")
+            .bind(gym_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn set_module(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    code: &str,
+    enabled: bool,
+    by: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into gym_modules (gym_id, module_code, enabled, updated_by) values ($1, $2, $3, $4) \
+         on conflict (gym_id, module_code) do update set enabled = excluded.enabled, \
+         updated_by = excluded.updated_by, updated_at = now()",
+    )
+    .bind(gym_id)
+    .bind(code)
+    .bind(enabled)
+    .bind(by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Per role: how many members, and how many joined since `since`.
+pub async fn member_figures(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Role, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select role, count(*), count(*) filter (where created_at >= $2) from gym_members where gym_id = $1 group by role",
+    )
+    .bind(gym_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn member_ids(conn: &mut PgConnection, gym_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select user_id from gym_members where gym_id = $1")
+        .bind(gym_id)
+        .fetch_all(conn)
+        .await
+}

@@ -1,0 +1,236 @@
+//! Gyms and workspaces: creation, reading, settings, and the dashboard figures.
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use kernel::{
+    ApiError, ApiResult, AppContext, FieldError, Role, TenantKind, TokenPair, db, events,
+    pagination,
+};
+use uuid::Uuid;
+
+use crate::provisioning::{self, TenantSpec};
+use crate::repo::{self, GymRow, MyGymRow};
+use crate::validate;
+
+/// Partial update of a tenant's settings.
+pub struct TenantChange<'a> {
+    pub name: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    pub currency: Option<&'a str>,
+}
+
+pub async fn create_gym(ctx: &AppContext, owner: Uuid, spec: TenantSpec) -> ApiResult<GymRow> {
+    let gym_id = Uuid::now_v7();
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let gym = provisioning::create_tenant(&mut tx, &ctx.registry, gym_id, &spec, owner).await?;
+    tx.commit().await?;
+    Ok(gym)
+}
+
+pub async fn my_gyms(
+    ctx: &AppContext,
+    user_id: Uuid,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> ApiResult<(Vec<MyGymRow>, Option<String>)> {
+    let after: Option<Uuid> = pagination::decode_cursor(cursor)?;
+    let limit = pagination::limit(limit);
+    let mut tx = db::begin_user(&ctx.db, user_id).await?;
+    let rows = repo::my_gyms(&mut tx, user_id, after, limit + 1).await?;
+    tx.commit().await?;
+    Ok(pagination::finish_page(rows, limit, |row| row.gym.id))
+}
+
+/// The gym and the caller's role in it; 404 when the caller is not a member (whether or not
+/// the gym exists).
+pub async fn gym_for_member(
+    ctx: &AppContext,
+    user_id: Uuid,
+    gym_id: Uuid,
+) -> ApiResult<(GymRow, Role)> {
+    let access = match ctx.tenants.resolve(user_id, Some(gym_id)).await {
+        Ok(Some(access)) => access,
+        Ok(None) => return Err(ApiError::not_found("no such gym")),
+        Err(err) if err.code() == "not_a_member" => return Err(ApiError::not_found("no such gym")),
+        Err(err) => return Err(err),
+    };
+    let gym = repo::find_gym(&ctx.db, gym_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such gym"))?;
+    Ok((gym, access.role))
+}
+
+pub async fn update(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    role: Role,
+    change: TenantChange<'_>,
+) -> ApiResult<GymRow> {
+    if role < Role::Admin {
+        return Err(ApiError::forbidden(
+            "insufficient_role",
+            "only owners and admins change the settings",
+        ));
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let name = change
+        .name
+        .map(|name| validate::name("name", name, &mut errors));
+    let timezone = change
+        .timezone
+        .map(|tz| validate::timezone(tz, &mut errors));
+    let currency = change
+        .currency
+        .map(|code| validate::currency(code, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    repo::update_gym(
+        &ctx.db,
+        gym_id,
+        name.as_deref(),
+        timezone.as_deref(),
+        currency.as_deref(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("no such tenant"))
+}
+
+pub struct TrainerSignUp<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub workspace_name: Option<&'a str>,
+    pub timezone: &'a str,
+    pub currency: &'a str,
+}
+
+pub struct TrainerRegistration {
+    pub user_id: Uuid,
+    pub email: String,
+    pub tokens: TokenPair,
+    pub workspace: GymRow,
+}
+
+/// The trainer sign-up: user, workspace, owner membership, module switches and the
+/// `workspace_created` event commit together or not at all. Nothing outside the database is
+/// called here; the payments module reacts to the event later.
+pub async fn register_trainer(
+    ctx: &AppContext,
+    input: TrainerSignUp<'_>,
+) -> ApiResult<TrainerRegistration> {
+    let default_name = format!("{} {}", input.first_name.trim(), input.last_name.trim());
+    let name = input.workspace_name.unwrap_or(&default_name);
+    let spec = TenantSpec::check(
+        TenantKind::PersonalTrainer,
+        "workspace_name",
+        name,
+        input.timezone,
+        input.currency,
+    );
+    let account = ctx
+        .accounts
+        .prepare(
+            input.email,
+            input.password,
+            input.first_name,
+            input.last_name,
+        )
+        .await;
+    let (spec, account) = match (spec, account) {
+        (Ok(spec), Ok(account)) => (spec, account),
+        (spec, account) => {
+            // Report every field problem at once, from both halves.
+            let mut errors = spec.err().unwrap_or_default();
+            match account {
+                Err(err) if err.code() == "validation_failed" => {
+                    errors.extend(err.problem().errors)
+                }
+                Err(err) => return Err(err),
+                Ok(_) => {}
+            }
+            return Err(ApiError::validation(errors));
+        }
+    };
+    let email = account.email.clone();
+    let gym_id = Uuid::now_v7();
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let user_id = ctx.accounts.create(&mut tx, account).await?;
+    let workspace =
+        provisioning::create_tenant(&mut tx, &ctx.registry, gym_id, &spec, user_id).await?;
+    events::record(
+        &mut tx,
+        Some(gym_id),
+        "workspace_created",
+        serde_json::json!({
+            "gym_id": gym_id,
+            "owner_user_id": user_id,
+            "email": email,
+            "currency": workspace.currency,
+        }),
+    )
+    .await?;
+    let tokens = ctx.accounts.start_session(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(TrainerRegistration {
+        user_id,
+        email,
+        tokens,
+        workspace,
+    })
+}
+
+/// Start of the current month in the tenant's time zone, as an instant.
+pub fn month_start(timezone: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local = now.with_timezone(&tz);
+    tz.with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
+        .earliest()
+        .map(|start| start.with_timezone(&Utc))
+        .unwrap_or(now)
+}
+
+pub struct Figures {
+    pub gym: GymRow,
+    pub by_role: Vec<(Role, i64, i64)>,
+    pub month_start: DateTime<Utc>,
+}
+
+pub async fn figures(ctx: &AppContext, gym_id: Uuid) -> ApiResult<Figures> {
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let gym = repo::find_gym(&mut *tx, gym_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such tenant"))?;
+    let month_start = month_start(&gym.timezone, Utc::now());
+    let by_role = repo::member_figures(&mut tx, gym_id, month_start).await?;
+    tx.commit().await?;
+    Ok(Figures {
+        gym,
+        by_role,
+        month_start,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_month_starts_in_the_tenants_time_zone() {
+        // 1 March 02:00 UTC is still February in Buenos Aires (UTC-3).
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
+        assert_eq!(
+            month_start("America/Argentina/Buenos_Aires", now),
+            Utc.with_ymd_and_hms(2026, 2, 1, 3, 0, 0).unwrap()
+        );
+        assert_eq!(
+            month_start("UTC", now),
+            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+        );
+        // Tokyo (UTC+9) is already in March.
+        assert_eq!(
+            month_start("Asia/Tokyo", now),
+            Utc.with_ymd_and_hms(2026, 2, 28, 15, 0, 0).unwrap()
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! Field rules shared by gym and workspace bodies.
+
+use kernel::FieldError;
+
+pub const MAX_NAME_LENGTH: usize = 120;
+
+pub fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new(field, "must not be blank"));
+    } else if trimmed.chars().count() > MAX_NAME_LENGTH {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {MAX_NAME_LENGTH} characters long"),
+        ));
+    }
+    trimmed.to_string()
+}
+
+/// An IANA time zone such as `America/Argentina/Buenos_Aires`.
+pub fn timezone(value: &str, errors: &mut Vec<FieldError>) -> String {
+    match value.parse::<chrono_tz::Tz>() {
+        Ok(tz) => tz.name().to_string(),
+        Err(_) => {
+            errors.push(FieldError::new(
+                "timezone",
+                "must be an IANA time zone such as Europe/Madrid",
+            ));
+            String::new()
+        }
+    }
+}
+
+/// An ISO 4217 currency code such as `EUR`.
+pub fn currency(value: &str, errors: &mut Vec<FieldError>) -> String {
+    let upper = value.trim().to_ascii_uppercase();
+    if iso_currency::Currency::from_code(&upper).is_none() {
+        errors.push(FieldError::new(
+            "currency",
+            "must be an ISO 4217 currency code such as EUR",
+        ));
+    }
+    upper
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_real_zones_and_currencies_only() {
+        let mut errors = Vec::new();
+        assert_eq!(
+            timezone("America/Argentina/Buenos_Aires", &mut errors),
+            "America/Argentina/Buenos_Aires"
+        );
+        assert_eq!(currency("clp", &mut errors), "CLP");
+        assert!(errors.is_empty());
+        timezone("Mars/Olympus", &mut errors);
+        currency("XYZ1", &mut errors);
+        name("name", "   ", &mut errors);
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["timezone", "currency", "name"]);
+    }
+}

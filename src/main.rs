@@ -1,0 +1,14 @@
+use clap::Parser;
+use gymapi::cli::{Cli, run};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line an operator can act on; causes joined with ": ".
+            eprintln!("gymapi: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Building and running the application. `Application::build` binds the listener first, so
+//! `GYMAPI_SERVER__PORT=0` works and tests learn the port before serving.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use identity::IdentityAccounts;
+use kernel::http::Observe;
+use kernel::metrics::Metrics;
+use kernel::{AppContext, Cache, JwtKeys, Registry, Settings, db};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{EndpointExt, Route, Server};
+use poem_openapi::OpenApiService;
+use sqlx::PgPool;
+use tenancy::TenancyDirectory;
+
+use crate::modules;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub struct Application {
+    port: u16,
+    acceptor: TcpAcceptor,
+    ctx: AppContext,
+    accounts: Arc<IdentityAccounts>,
+}
+
+/// Connects to PostgreSQL (creating the database if configured to) and applies migrations.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
+    let pool = db::connect(&settings.database)
+        .await
+        .context("cannot connect to PostgreSQL (database.url)")?;
+    db::migrate(&pool, &MIGRATOR)
+        .await
+        .context("migrations failed")?;
+    Ok(pool)
+}
+
+/// The shared context, without touching the network: used by the server and by `gymapi openapi`.
+pub fn context(
+    settings: Settings,
+    db: PgPool,
+    cache: Cache,
+) -> anyhow::Result<(AppContext, Arc<IdentityAccounts>)> {
+    let registry = Arc::new(Registry::new(modules::BUILD, modules::compiled())?);
+    let jwt = Arc::new(JwtKeys::from_settings(
+        &settings.auth,
+        settings.app.environment,
+    ));
+    let accounts = Arc::new(IdentityAccounts::new(
+        jwt.clone(),
+        settings.auth.refresh_token_ttl_days,
+    ));
+    let tenants = Arc::new(TenancyDirectory::new(
+        db.clone(),
+        cache.clone(),
+        modules::BUILD,
+        Duration::from_secs(settings.cache.tenant_ttl_seconds),
+    ));
+    let ctx = AppContext {
+        settings: Arc::new(settings),
+        db,
+        cache,
+        jwt,
+        registry,
+        metrics: Arc::new(Metrics::new()?),
+        tenants,
+        accounts: accounts.clone(),
+        draining: Arc::new(AtomicBool::new(false)),
+    };
+    Ok((ctx, accounts))
+}
+
+pub async fn connect_cache(settings: &Settings) -> anyhow::Result<Cache> {
+    match &settings.redis.url {
+        Some(url) => Cache::redis(url.expose())
+            .await
+            .context("cannot connect to Redis (redis.url)"),
+        None => Ok(Cache::memory(settings.cache.memory_capacity)),
+    }
+}
+
+pub fn openapi_service(
+    ctx: &AppContext,
+    accounts: Arc<IdentityAccounts>,
+) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    let title = match modules::BUILD {
+        kernel::Mode::Gym => "GymAPI: gym build",
+        kernel::Mode::Trainer => "GymAPI: trainer build",
+    };
+    OpenApiService::new(modules::api(ctx, accounts), title, env!("CARGO_PKG_VERSION")).description(
+        "Backend for gyms and personal trainers. Errors are RFC 9457 problem+json with a stable `code`. \
+         Lists are keyset-paginated (`limit`, `cursor`, `next_cursor`).",
+    )
+}
+
+impl Application {
+    /// Connects, migrates and binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = prepare_database(&settings).await?;
+        Self::build_with_pool(settings, pool).await
+    }
+
+    /// Binds with an existing (migrated) pool; tests hand in their per-test database.
+    pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
+        db::check_app_role(&pool).await?;
+        let cache = connect_cache(&settings).await?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let acceptor = TcpListener::bind(address.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().map(|socket| socket.port()))
+            .context("listener has no TCP address")?;
+        let (ctx, accounts) = context(settings, pool, cache)?;
+        Ok(Self {
+            port,
+            acceptor,
+            ctx,
+            accounts,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context(&self) -> &AppContext {
+        &self.ctx
+    }
+
+    /// Serves until SIGTERM/SIGINT, then turns readiness off and lets in-flight requests finish
+    /// (up to `server.shutdown_timeout_seconds`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let ctx = self.ctx.clone();
+        let service = openapi_service(&ctx, self.accounts.clone());
+        let app = Route::new()
+            .at("/openapi.json", service.spec_endpoint())
+            .at("/openapi.yaml", service.spec_endpoint_yaml())
+            .nest("/docs", service.swagger_ui())
+            .nest("/", service)
+            .data(ctx.clone())
+            .with(Observe::new(
+                ctx.metrics.clone(),
+                ctx.settings.server.body_limit_bytes,
+            ));
+        let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
+        tracing::info!(port = self.port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown_signal(ctx.draining.clone()), Some(timeout))
+            .await
+    }
+}
+
+async fn shutdown_signal(draining: Arc<AtomicBool>) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    draining.store(true, Ordering::Relaxed);
+    tracing::info!("shutdown requested; draining in-flight requests");
+}
