@@ -1,4 +1,4 @@
-use kernel::{AppContext, Mode};
+use kernel::{ApiResult, AppContext, Mode};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 
@@ -31,7 +31,7 @@ pub struct MetaApi {
 impl MetaApi {
     /// Which build this is, its version, and the modules compiled in.
     #[oai(path = "/meta", method = "get", operation_id = "meta_get")]
-    async fn meta(&self) -> Json<BuildInfo> {
+    async fn meta(&self) -> ApiResult<Json<BuildInfo>> {
         let modules = self
             .ctx
             .registry
@@ -42,10 +42,10 @@ impl MetaApi {
                 core: module.is_core(),
             })
             .collect();
-        Json(BuildInfo {
+        Ok(Json(BuildInfo {
             build: self.ctx.mode(),
             version: env!("CARGO_PKG_VERSION").into(),
             modules,
-        })
+        }))
     }
 }

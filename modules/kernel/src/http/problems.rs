@@ -4,7 +4,7 @@
 use poem::Response;
 use poem::http::StatusCode;
 use poem_openapi::error::{
-    AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 
 use crate::{ApiError, FieldError};
@@ -23,6 +23,14 @@ fn to_api_error(err: &poem::Error) -> ApiError {
             format!("parameter `{}`: {}", param.name, param.reason),
         )
         .with_errors(vec![FieldError::new(param.name, param.reason.clone())]);
+    }
+    if let Some(path) = err.downcast_ref::<ParsePathError>() {
+        // poem-openapi names path parameters by position (`param0`), so the field is "path".
+        return ApiError::bad_request(
+            "invalid_parameter",
+            format!("a path segment is invalid: {}", path.reason),
+        )
+        .with_errors(vec![FieldError::new("path", path.reason.clone())]);
     }
     if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         let field = field_of(&payload.reason).unwrap_or_else(|| "body".to_string());

@@ -1,0 +1,85 @@
+//! Configuration layering and start-up refusals.
+// figment::Jail fixes the closure error type; its size is not ours to choose.
+#![allow(clippy::result_large_err)]
+
+use std::process::Command;
+
+use figment::Jail;
+
+#[test]
+fn environment_variables_override_files() {
+    Jail::expect_with(|jail| {
+        jail.set_env("GYMAPI_SERVER__PORT", "0");
+        jail.set_env(
+            "GYMAPI_DATABASE__URL",
+            "postgres://ops@db.internal:6543/gyms",
+        );
+        jail.set_env("GYMAPI_LOG__FORMAT", "json");
+        let settings = gymapi::load_settings().expect("valid");
+        assert_eq!(settings.server.port, 0);
+        assert_eq!(
+            settings.database.url.expose(),
+            "postgres://ops@db.internal:6543/gyms"
+        );
+        assert_eq!(settings.log.format, kernel::config::LogFormat::Json);
+        assert_eq!(settings.app.mode, gymapi::modules::BUILD);
+        assert_eq!(
+            format!("{:?}", settings.database.url),
+            "[redacted]",
+            "secrets never print"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_config_file_sits_between_build_defaults_and_env() {
+    Jail::expect_with(|jail| {
+        jail.create_file("ops.toml", "[server]\nport = 9123\nhost = \"0.0.0.0\"\n")?;
+        jail.set_env("GYMAPI_CONFIG", "ops.toml");
+        jail.set_env("GYMAPI_SERVER__HOST", "127.0.0.2");
+        let settings = gymapi::load_settings().expect("valid");
+        assert_eq!(settings.server.port, 9123);
+        assert_eq!(settings.server.host, "127.0.0.2", "env wins over the file");
+        Ok(())
+    });
+}
+
+#[test]
+fn production_needs_a_real_jwt_secret() {
+    Jail::expect_with(|jail| {
+        jail.set_env("GYMAPI_APP__ENVIRONMENT", "production");
+        let err = gymapi::load_settings().expect_err("no secret in production");
+        assert!(err.to_string().contains("jwt_secret"), "{err}");
+        jail.set_env("GYMAPI_AUTH__JWT_SECRET", "short");
+        let err = gymapi::load_settings().expect_err("short secret");
+        assert!(err.to_string().contains("32 bytes"), "{err}");
+        jail.set_env("GYMAPI_AUTH__JWT_SECRET", "x".repeat(40));
+        assert!(gymapi::load_settings().is_ok());
+        Ok(())
+    });
+}
+
+#[test]
+fn a_binary_refuses_the_other_builds_mode() {
+    let other = match gymapi::modules::BUILD {
+        kernel::Mode::Gym => "trainer",
+        kernel::Mode::Trainer => "gym",
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_gymapi"))
+        .arg("migrate")
+        .env("GYMAPI_APP__MODE", other)
+        .env(
+            "GYMAPI_DATABASE__URL",
+            "postgres://nobody@127.0.0.1:1/never",
+        )
+        .output()
+        .expect("binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("app.mode is") && stderr.contains(other),
+        "{stderr}"
+    );
+}

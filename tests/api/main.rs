@@ -1,0 +1,18 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is how a test fails
+//! Black-box tests of the compiled build over HTTP, each against its own fresh database
+//! (`#[sqlx::test]` creates, migrates and drops it).
+
+mod helpers;
+
+mod auth;
+mod config;
+mod errors;
+#[cfg(feature = "gym")]
+mod gyms;
+mod health;
+mod members;
+mod modules;
+mod openapi;
+mod rls;
+#[cfg(feature = "trainer")]
+mod trainer;
