@@ -87,21 +87,7 @@ impl TestApp {
             .await
             .expect("request");
         let body = expect_json(response, StatusCode::CREATED).await;
-        Session {
-            user_id: body["user"]["id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .expect("user id"),
-            email,
-            token: body["tokens"]["access_token"]
-                .as_str()
-                .expect("token")
-                .to_string(),
-            refresh: body["tokens"]["refresh_token"]
-                .as_str()
-                .expect("refresh")
-                .to_string(),
-        }
+        Session::from_sign_up(&body["user"]["id"], email, &body["tokens"])
     }
 
     /// Adds `member` to `gym` with `role`, as `actor`.
@@ -168,26 +154,27 @@ pub async fn owner_with_tenant(app: &TestApp, tag: &str) -> (Session, Uuid) {
             .await
             .expect("request");
         let body = expect_json(response, StatusCode::CREATED).await;
-        let session = Session {
-            user_id: body["user_id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .expect("user id"),
+        let session = Session::from_sign_up(&body["user_id"], email, &body["tokens"]);
+        (session, uuid_of(&body["workspace"]["id"]))
+    }
+}
+
+pub fn uuid_of(value: &Value) -> Uuid {
+    value
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("a UUID")
+}
+
+impl Session {
+    fn from_sign_up(user_id: &Value, email: String, tokens: &Value) -> Self {
+        let text = |key: &str| tokens[key].as_str().expect("token").to_string();
+        Session {
+            user_id: uuid_of(user_id),
             email,
-            token: body["tokens"]["access_token"]
-                .as_str()
-                .expect("token")
-                .to_string(),
-            refresh: body["tokens"]["refresh_token"]
-                .as_str()
-                .expect("refresh")
-                .to_string(),
-        };
-        let gym = body["workspace"]["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("workspace id");
-        (session, gym)
+            token: text("access_token"),
+            refresh: text("refresh_token"),
+        }
     }
 }
 

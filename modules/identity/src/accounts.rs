@@ -57,16 +57,7 @@ pub fn normalize_email(email: &str) -> Option<String> {
 }
 
 pub fn check_name(field: &str, name: &str, errors: &mut Vec<FieldError>) -> String {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        errors.push(FieldError::new(field, "must not be blank"));
-    } else if trimmed.chars().count() > MAX_NAME_LENGTH {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {MAX_NAME_LENGTH} characters long"),
-        ));
-    }
-    trimmed.to_string()
+    kernel::error::trimmed_name(field, name, MAX_NAME_LENGTH, errors)
 }
 
 #[async_trait::async_trait]

@@ -56,6 +56,26 @@ impl FieldError {
     }
 }
 
+/// Trims a human-readable name (person, gym, workspace) and records a field error when it is
+/// blank or longer than `max_chars`.
+pub fn trimmed_name(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new(field, "must not be blank"));
+    } else if trimmed.chars().count() > max_chars {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max_chars} characters long"),
+        ));
+    }
+    trimmed.to_string()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{status} {code}: {detail}")]
 pub struct ApiError {

@@ -5,16 +5,7 @@ use kernel::FieldError;
 pub const MAX_NAME_LENGTH: usize = 120;
 
 pub fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        errors.push(FieldError::new(field, "must not be blank"));
-    } else if trimmed.chars().count() > MAX_NAME_LENGTH {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {MAX_NAME_LENGTH} characters long"),
-        ));
-    }
-    trimmed.to_string()
+    kernel::error::trimmed_name(field, value, MAX_NAME_LENGTH, errors)
 }
 
 /// An IANA time zone such as `America/Argentina/Buenos_Aires`.

@@ -16,20 +16,16 @@ pub struct CreateGymRequest {
     pub name: String,
     /// IANA time zone (default `UTC`).
     #[oai(
-        default = "default_timezone",
+        default = "super::default_timezone",
         validator(min_length = 1, max_length = 64)
     )]
     pub timezone: String,
     /// ISO 4217 currency code (default `USD`).
-    #[oai(default = "default_currency", validator(pattern = "^[A-Za-z]{3}$"))]
+    #[oai(
+        default = "super::default_currency",
+        validator(pattern = "^[A-Za-z]{3}$")
+    )]
     pub currency: String,
-}
-
-fn default_timezone() -> String {
-    "UTC".into()
-}
-fn default_currency() -> String {
-    "USD".into()
 }
 
 #[derive(Debug, Object)]

@@ -30,6 +30,16 @@ pub(crate) enum TenancyTags {
     Dashboard,
 }
 
+/// Time zone of a new tenant when the body names none.
+pub(crate) fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// Currency of a new tenant when the body names none.
+pub(crate) fn default_currency() -> String {
+    "USD".into()
+}
+
 /// A gym or workspace as seen by one of its members.
 #[derive(Debug, Object)]
 pub struct Gym {
