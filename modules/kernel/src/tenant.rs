@@ -153,8 +153,17 @@ async fn resolve<M: ModuleCode>(req: &Request) -> ApiResult<(Uuid, Option<Tenant
     let Some(access) = ctx.tenants.resolve(principal.user_id, requested).await? else {
         return Ok((principal.user_id, None));
     };
-    let overrides = ctx.tenants.module_overrides(access.gym_id).await?;
-    if !ctx.registry.is_enabled(M::CODE, &overrides) {
+    // Core modules are always on: no need to look at the tenant's switches.
+    let always_on = ctx
+        .registry
+        .get(M::CODE)
+        .is_some_and(|module| module.is_core());
+    if !always_on
+        && !ctx.registry.is_enabled(
+            M::CODE,
+            &*ctx.tenants.module_overrides(access.gym_id).await?,
+        )
+    {
         return Err(ApiError::new(
             poem::http::StatusCode::NOT_FOUND,
             "module_not_enabled",
