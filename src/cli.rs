@@ -42,10 +42,10 @@ pub fn openapi_document(format: SpecFormat) -> anyhow::Result<String> {
         .connect_lazy_with(kernel::db::connect_options(&settings.database)?);
     let cache = kernel::Cache::memory(16);
     let (ctx, accounts) = startup::context(settings, pool, cache)?;
-    let service = startup::openapi_service(&ctx, accounts);
+    let document = startup::api_document(&ctx, accounts)?;
     Ok(match format {
-        SpecFormat::Yaml => service.spec_yaml(),
-        SpecFormat::Json => service.spec(),
+        SpecFormat::Yaml => document.yaml,
+        SpecFormat::Json => document.json,
     })
 }
 

@@ -8,10 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use identity::IdentityAccounts;
 use kernel::http::Observe;
+use kernel::http::openapi::{self, RouteIndex};
 use kernel::metrics::Metrics;
 use kernel::{AppContext, Cache, JwtKeys, Registry, Settings, db};
+use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{EndpointExt, Route, Server};
+use poem::web::Html;
+use poem::{EndpointExt, IntoResponse, Route, Server};
 use poem_openapi::OpenApiService;
 use sqlx::PgPool;
 use tenancy::TenancyDirectory;
@@ -82,7 +85,35 @@ pub async fn connect_cache(settings: &Settings) -> anyhow::Result<Cache> {
     }
 }
 
-pub fn openapi_service(
+/// The published API description: poem-openapi's document finalized by the kernel
+/// (closed request bodies, the gym build's required tenant header), in every served form.
+pub struct ApiDocument {
+    pub json: String,
+    pub yaml: String,
+    pub docs_html: String,
+    pub allowed: Arc<RouteIndex>,
+}
+
+pub fn api_document(
+    ctx: &AppContext,
+    accounts: Arc<IdentityAccounts>,
+) -> anyhow::Result<ApiDocument> {
+    let service = openapi_service(ctx, accounts);
+    let raw = service.spec();
+    let mut document: serde_json::Value = serde_json::from_str(&raw)?;
+    openapi::finalize(&mut document, modules::BUILD);
+    let json = serde_json::to_string_pretty(&document)?;
+    // Swagger UI embeds the document it was built from; embed the finalized one instead.
+    let docs_html = service.swagger_ui_html().replacen(&raw, &json, 1);
+    Ok(ApiDocument {
+        yaml: serde_yaml::to_string(&document)?,
+        allowed: Arc::new(RouteIndex::from_document(&document)),
+        json,
+        docs_html,
+    })
+}
+
+fn openapi_service(
     ctx: &AppContext,
     accounts: Arc<IdentityAccounts>,
 ) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
@@ -138,16 +169,32 @@ impl Application {
     /// (up to `server.shutdown_timeout_seconds`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let ctx = self.ctx.clone();
-        let service = openapi_service(&ctx, self.accounts.clone());
+        let document = match api_document(&ctx, self.accounts.clone()) {
+            Ok(document) => document,
+            Err(err) => return Err(std::io::Error::other(err.to_string())),
+        };
+        let ApiDocument {
+            json,
+            yaml,
+            docs_html,
+            allowed,
+        } = document;
         let app = Route::new()
-            .at("/openapi.json", service.spec_endpoint())
-            .at("/openapi.yaml", service.spec_endpoint_yaml())
-            .nest("/docs", service.swagger_ui())
-            .nest("/", service)
+            .at(
+                "/openapi.json",
+                make_sync(move |_| json.clone().with_content_type("application/json")),
+            )
+            .at(
+                "/openapi.yaml",
+                make_sync(move |_| yaml.clone().with_content_type("application/yaml")),
+            )
+            .at("/docs", make_sync(move |_| Html(docs_html.clone())))
+            .nest("/", openapi_service(&ctx, self.accounts.clone()))
             .data(ctx.clone())
             .with(Observe::new(
                 ctx.metrics.clone(),
                 ctx.settings.server.body_limit_bytes,
+                allowed,
             ));
         let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
         tracing::info!(port = self.port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");

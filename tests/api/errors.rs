@@ -163,7 +163,11 @@ async fn bad_parameters_and_routes(pool: PgPool) {
     let problem = expect_problem(limit, StatusCode::BAD_REQUEST, "invalid_parameter").await;
     assert_eq!(error_fields(&problem), ["limit"]);
     let cursor = app.get_in(&owner, gym, "/api/v1/members?cursor=%%%").await;
-    expect_problem(cursor, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    expect_problem(cursor, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+    let forged = app
+        .get_in(&owner, gym, "/api/v1/members?cursor=bm90LWEtY3Vyc29y")
+        .await;
+    expect_problem(forged, StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor").await;
 
     let role = app
         .patch(&format!("/api/v1/members/{}", owner.user_id))
@@ -182,6 +186,28 @@ async fn bad_parameters_and_routes(pool: PgPool) {
         "not_found",
     )
     .await;
+    let unknown = app
+        .get_in(&owner, gym, "/api/v1/members?limit=2&debug=1")
+        .await;
+    let problem = expect_problem(unknown, StatusCode::BAD_REQUEST, "unknown_parameter").await;
+    assert_eq!(error_fields(&problem), ["debug"]);
+    let nul = app
+        .post("/api/v1/members")
+        .bearer_auth(&owner.token)
+        .header("X-Gym-ID", gym.to_string())
+        .json(&json!({"email": "a\u{0}b@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(nul, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["email"]);
+
+    let not_allowed = app.delete("/api/v1/meta").send().await.unwrap();
+    assert_eq!(
+        not_allowed.headers()["allow"],
+        "GET",
+        "405 names what is allowed"
+    );
     expect_problem(
         app.delete("/api/v1/meta").send().await.unwrap(),
         StatusCode::METHOD_NOT_ALLOWED,

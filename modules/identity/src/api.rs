@@ -93,6 +93,7 @@ pub struct CurrentTenant {
 pub struct Me {
     pub user: User,
     /// Present when a tenant resolved: from `X-Gym-ID`, or in the trainer build your own workspace.
+    #[oai(skip_serializing_if_is_none)]
     pub tenant: Option<CurrentTenant>,
 }
 

@@ -262,6 +262,15 @@ impl From<sqlx::Error> for ApiError {
         {
             return ApiError::unavailable("query_timeout", "the database took too long to answer");
         }
+        // A value the database cannot store as text (e.g. a NUL byte that slipped through).
+        if let sqlx::Error::Database(db) = &err
+            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
+        {
+            return ApiError::bad_request(
+                "invalid_text",
+                "a text value contains characters that cannot be stored",
+            );
+        }
         if matches!(err, sqlx::Error::PoolTimedOut) {
             return ApiError::unavailable("database_unavailable", "the database is not answering");
         }

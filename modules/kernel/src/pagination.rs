@@ -29,8 +29,13 @@ pub fn decode_cursor<K: DeserializeOwned>(cursor: Option<&str>) -> ApiResult<Opt
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "the cursor is not one this API returned")
-                .with_errors(vec![FieldError::new("cursor", "is not a valid cursor")])
+            // Well-formed (the pattern allows it) but not a cursor we issued: 422.
+            ApiError::new(
+                poem::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_cursor",
+                "the cursor is not one this API returned",
+            )
+            .with_errors(vec![FieldError::new("cursor", "is not a valid cursor")])
         })
 }
 

@@ -202,13 +202,19 @@ fn header_schema(mode_note: &'static str) -> MetaSchemaRef {
     }))
 }
 
-const HEADER_NOTE: &str = "The tenant (gym or workspace) to act in, as a UUID. Required by the gym build; \
+/// Description of the header on routes that need a tenant. The gym build's spec marks these
+/// parameters required (see `http::openapi`), which poem-openapi cannot decide per build.
+pub const TENANT_HEADER_NOTE: &str = "The tenant (gym or workspace) to act in, as a UUID. Required by the gym build; \
     the trainer build resolves your own workspace and uses it only to choose among several.";
+
+/// Description of the header on routes that work with or without a tenant.
+pub const OPTIONAL_TENANT_HEADER_NOTE: &str =
+    "Optional: the tenant (gym or workspace) to report your role in, as a UUID.";
 
 /// Shared OpenAPI description of the extractors below: an `X-Gym-ID` header parameter plus
 /// the bearer security scheme.
 macro_rules! tenant_extractor_meta {
-    () => {
+    ($note:expr) => {
         const TYPES: &'static [ApiExtractorType] = &[
             ApiExtractorType::Parameter,
             ApiExtractorType::SecurityScheme,
@@ -226,13 +232,13 @@ macro_rules! tenant_extractor_meta {
             Some(MetaParamIn::Header)
         }
         fn param_schema_ref() -> Option<MetaSchemaRef> {
-            Some(header_schema(HEADER_NOTE))
+            Some(header_schema($note))
         }
     };
 }
 
 impl<'a, M: ModuleCode> ApiExtractor<'a> for Tenant<M> {
-    tenant_extractor_meta!();
+    tenant_extractor_meta!(TENANT_HEADER_NOTE);
 
     async fn from_request(
         req: &'a Request,
@@ -248,7 +254,7 @@ impl<'a, M: ModuleCode> ApiExtractor<'a> for Tenant<M> {
 }
 
 impl<'a, M: ModuleCode> ApiExtractor<'a> for OptionalTenant<M> {
-    tenant_extractor_meta!();
+    tenant_extractor_meta!(OPTIONAL_TENANT_HEADER_NOTE);
 
     async fn from_request(
         req: &'a Request,

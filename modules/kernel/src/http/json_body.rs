@@ -36,6 +36,7 @@ struct Shape {
 struct Expected {
     json_type: &'static str,
     allowed: Vec<Value>,
+    nullable: bool,
 }
 
 fn resolve<'r>(registry: &'r Registry, schema: &'r MetaSchemaRef) -> Option<&'r MetaSchema> {
@@ -78,6 +79,7 @@ fn shape_of<T: Type + 'static>() -> Arc<Shape> {
                                 Expected {
                                     json_type: property.ty,
                                     allowed: property.enum_items.clone(),
+                                    nullable: property.nullable,
                                 },
                             ))
                         })
@@ -104,6 +106,22 @@ fn type_matches(json_type: &str, value: &Value) -> bool {
     }
 }
 
+/// Strings PostgreSQL cannot store (text never holds NUL), wherever they are in the body.
+fn nul_fields(value: &Value, field: &str, errors: &mut Vec<FieldError>) {
+    match value {
+        Value::String(text) if text.contains('\0') => {
+            errors.push(FieldError::new(field, "must not contain NUL characters"));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| nul_fields(item, field, errors)),
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(key, item)| nul_fields(item, key, errors)),
+        _ => {}
+    }
+}
+
 fn check(shape: &Shape, value: &Value) -> Vec<FieldError> {
     let Some(object) = value.as_object() else {
         return vec![FieldError::new("body", "must be a JSON object")];
@@ -119,6 +137,13 @@ fn check(shape: &Shape, value: &Value) -> Vec<FieldError> {
             continue;
         };
         if value.is_null() {
+            // Optional properties are omitted, not null: the schema does not allow null.
+            if !expected.nullable && !shape.required.contains(&name.as_str()) {
+                errors.push(FieldError::new(
+                    name.clone(),
+                    "must not be null; omit it instead",
+                ));
+            }
             continue;
         }
         if !type_matches(expected.json_type, value) {
@@ -179,6 +204,12 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
         let errors = check(&shape_of::<T>(), &value);
         if !errors.is_empty() {
             return Err(invalid(errors));
+        }
+        // Valid JSON, but text PostgreSQL cannot store: a semantic refusal (422), not a 500.
+        let mut unstorable = Vec::new();
+        nul_fields(&value, "body", &mut unstorable);
+        if !unstorable.is_empty() {
+            return Err(ApiError::validation(unstorable).into());
         }
         T::parse_from_json(Some(value))
             .map(JsonBody)
@@ -270,8 +301,17 @@ mod tests {
         );
         let missing = check(&shape, &serde_json::json!({"count": null}));
         let fields: Vec<_> = missing.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["name", "colour"]);
+        assert_eq!(
+            fields,
+            ["name", "colour", "count"],
+            "optional means omitted, not null"
+        );
         assert!(check(&shape, &serde_json::json!({"name": "x", "colour": "red"})).is_empty());
         assert_eq!(check(&shape, &serde_json::json!([1])).len(), 1);
+        let mut nul = Vec::new();
+        let body = serde_json::json!({"name": "a\u{0}b", "tags": ["ok", "\u{0}"]});
+        nul_fields(&body, "body", &mut nul);
+        let fields: Vec<_> = nul.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "tags"]);
     }
 }

@@ -3,6 +3,7 @@
 
 mod json_body;
 mod observe;
+pub mod openapi;
 mod ops;
 mod problems;
 

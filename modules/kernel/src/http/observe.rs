@@ -10,6 +10,7 @@ use poem_openapi::OperationId;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::openapi::RouteIndex;
 use super::problems::problem_response;
 use crate::ApiError;
 use crate::metrics::Metrics;
@@ -22,13 +23,15 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct Observe {
     metrics: Arc<Metrics>,
     body_limit: usize,
+    routes: Arc<RouteIndex>,
 }
 
 impl Observe {
-    pub fn new(metrics: Arc<Metrics>, body_limit: usize) -> Self {
+    pub fn new(metrics: Arc<Metrics>, body_limit: usize, routes: Arc<RouteIndex>) -> Self {
         Self {
             metrics,
             body_limit,
+            routes,
         }
     }
 }
@@ -41,6 +44,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
             inner,
             metrics: self.metrics.clone(),
             body_limit: self.body_limit,
+            routes: self.routes.clone(),
         }
     }
 }
@@ -49,6 +53,7 @@ pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
     body_limit: usize,
+    routes: Arc<RouteIndex>,
 }
 
 fn accepted_request_id(req: &Request) -> Option<HeaderValue> {
@@ -72,11 +77,12 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
         let method = req.method().to_string();
+        let path = req.uri().path().to_string();
         let span = tracing::info_span!(
             "request",
             request_id = request_id.to_str().unwrap_or_default(),
             method = %method,
-            path = %req.uri().path(),
+            path = %path,
         );
 
         async move {
@@ -86,8 +92,23 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 .and_then(|value| value.to_str().ok())
                 .and_then(|text| text.parse::<usize>().ok());
             let too_large = Arc::new(AtomicBool::new(false));
+            let unknown_parameter = req
+                .uri()
+                .query()
+                .and_then(|query| self.routes.unknown_query_parameter(&path, &method, query))
+                .map(str::to_string);
             let result = if declared_length.is_some_and(|length| length > self.body_limit) {
                 Err(payload_too_large(self.body_limit).into())
+            } else if let Some(name) = unknown_parameter {
+                Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!("`{name}` is not a parameter of this operation"),
+                )
+                .with_errors(vec![crate::FieldError::new(
+                    name,
+                    "is not a parameter of this operation",
+                )])
+                .into())
             } else {
                 limit_body(&mut req, self.body_limit, too_large.clone());
                 self.inner.call(req).await.map(IntoResponse::into_response)
@@ -106,6 +127,14 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 }
             };
             let status = response.status().as_u16();
+            if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+                && let Some(allow) = self.routes.allow(&path)
+                && let Ok(value) = HeaderValue::from_str(&allow)
+            {
+                response
+                    .headers_mut()
+                    .insert(poem::http::header::ALLOW, value);
+            }
             let elapsed = started.elapsed();
             self.metrics.observe(
                 &method,

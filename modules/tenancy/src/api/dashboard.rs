@@ -36,8 +36,10 @@ pub struct DashboardView {
     /// Start of "this month" in the tenant's time zone, as an instant.
     pub month_start: DateTime<Utc>,
     /// Present in the gym build.
+    #[oai(skip_serializing_if_is_none)]
     pub gym: Option<GymFigures>,
     /// Present in the trainer build.
+    #[oai(skip_serializing_if_is_none)]
     pub trainer: Option<TrainerFigures>,
     /// Codes of the modules switched on.
     pub enabled_modules: Vec<String>,

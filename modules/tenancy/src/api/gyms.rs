@@ -32,6 +32,7 @@ pub struct CreateGymRequest {
 pub struct GymPage {
     pub items: Vec<Gym>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -85,7 +86,7 @@ impl GymsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<GymPage>> {
         let (rows, next_cursor) =

@@ -38,6 +38,7 @@ impl From<MemberRow> for Member {
 pub struct MemberPage {
     pub items: Vec<Member>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -101,7 +102,7 @@ impl MembersApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<MemberPage>> {
         let (rows, next_cursor) = self
