@@ -19,6 +19,12 @@ pub struct ProfileChange<'a> {
     pub current_password: Option<&'a str>,
 }
 
+const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn profile_key(user_id: Uuid) -> String {
+    format!("user:{user_id}:profile")
+}
+
 fn invalid_credentials() -> ApiError {
     ApiError::new(
         poem::http::StatusCode::UNAUTHORIZED,
@@ -107,10 +113,18 @@ impl Identity<'_> {
         Ok(())
     }
 
+    /// The profile, cached: it is read on every app start and rarely written.
+    /// `update_profile` drops the cached copy, so a change shows on the next read.
     pub async fn profile(&self, user_id: Uuid) -> ApiResult<UserRow> {
-        repo::find_user(&self.ctx.db, user_id)
+        let key = profile_key(user_id);
+        if let Some(user) = self.ctx.cache.get::<UserRow>(&key).await {
+            return Ok(user);
+        }
+        let user = repo::find_user(&self.ctx.db, user_id)
             .await?
-            .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))
+            .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+        self.ctx.cache.set(&key, &user, PROFILE_TTL).await;
+        Ok(user)
     }
 
     pub async fn update_profile(
@@ -162,6 +176,7 @@ impl Identity<'_> {
             repo::revoke_all_for_user(&mut *tx, user_id).await?;
         }
         tx.commit().await?;
+        self.ctx.cache.delete(&[profile_key(user_id)]).await;
         Ok(user)
     }
 }
