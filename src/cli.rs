@@ -14,8 +14,15 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the HTTP server (the default).
-    Serve,
+    /// Run the HTTP server and the job workers (the default).
+    Serve {
+        /// Serve HTTP only; run no background jobs (scale APIs and workers apart).
+        #[arg(long, conflicts_with = "no_http")]
+        no_jobs: bool,
+        /// Run background jobs only; open no port.
+        #[arg(long)]
+        no_http: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print this build's OpenAPI document (no database needed).
@@ -25,6 +32,22 @@ pub enum Command {
     },
     /// Turn a gym into a personal-trainer workspace; prints what changed.
     ConvertToTrainer { gym_id: Uuid },
+    /// Inspect and retry background jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// List jobs that ran out of attempts, newest first.
+    Failed {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Queue a failed job again with a fresh set of attempts.
+    Retry { id: Uuid },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -50,7 +73,11 @@ pub fn openapi_document(format: SpecFormat) -> anyhow::Result<String> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
+    let serve_all = Command::Serve {
+        no_jobs: false,
+        no_http: false,
+    };
+    match cli.command.unwrap_or(serve_all) {
         Command::Openapi { format } => {
             print!("{}", openapi_document(format)?);
             Ok(())
@@ -76,11 +103,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{report}");
                     Ok(())
                 }
-                Command::Serve | Command::Openapi { .. } => {
-                    let app = Application::build(settings).await?;
+                Command::Jobs { command } => {
+                    let pool = startup::prepare_database(&settings).await?;
+                    jobs_command(&pool, command).await
+                }
+                Command::Serve { no_jobs, no_http } => {
+                    let roles = startup::Roles {
+                        http: !no_http,
+                        jobs: !no_jobs,
+                    };
+                    let app = Application::build(settings, roles).await?;
                     app.run_until_stopped().await?;
                     Ok(())
                 }
+                Command::Openapi { .. } => Ok(()),
+            }
+        }
+    }
+}
+
+async fn jobs_command(pool: &sqlx::PgPool, command: JobsCommand) -> anyhow::Result<()> {
+    match command {
+        JobsCommand::Failed { limit } => {
+            let failed = kernel::jobs::failed(pool, limit.clamp(1, 1000)).await?;
+            if failed.is_empty() {
+                println!("no failed jobs");
+            }
+            for job in failed {
+                let tenant = job
+                    .gym_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_else(|| "-".into());
+                let finished = job
+                    .finished_at
+                    .map(|at| at.to_rfc3339())
+                    .unwrap_or_default();
+                let error = job.last_error.unwrap_or_default();
+                println!(
+                    "{}  {}  tenant={tenant}  attempts={}  failed_at={finished}  {error}",
+                    job.id, job.kind, job.attempts
+                );
+            }
+            Ok(())
+        }
+        JobsCommand::Retry { id } => {
+            if kernel::jobs::retry(pool, id).await? {
+                println!("job {id} queued again");
+                Ok(())
+            } else {
+                anyhow::bail!("job {id} is not a failed job")
             }
         }
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use identity::IdentityAccounts;
 use kernel::http::Observe;
 use kernel::http::openapi::{self, RouteIndex};
+use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
 use kernel::metrics::Metrics;
 use kernel::{AppContext, Cache, JwtKeys, Registry, Settings, db};
 use poem::endpoint::make_sync;
@@ -18,6 +19,7 @@ use poem::{EndpointExt, IntoResponse, Route, Server};
 use poem_openapi::OpenApiService;
 use sqlx::PgPool;
 use tenancy::TenancyDirectory;
+use tokio::sync::watch;
 
 use crate::modules;
 
@@ -25,9 +27,11 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct Application {
     port: u16,
-    acceptor: TcpAcceptor,
+    acceptor: Option<TcpAcceptor>,
     ctx: AppContext,
     accounts: Arc<IdentityAccounts>,
+    jobs: Arc<JobRunner>,
+    roles: Roles,
 }
 
 /// Connects to PostgreSQL (creating the database if configured to) and applies migrations.
@@ -127,36 +131,95 @@ fn openapi_service(
     )
 }
 
+/// What a process does: serve HTTP, run background jobs, or both (the default).
+/// `gymapi serve --no-jobs` / `--no-http` split them across processes.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub http: bool,
+    pub jobs: bool,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Self {
+            http: true,
+            jobs: true,
+        }
+    }
+}
+
+/// The job runner of this build: every compiled module's handlers, schedules and event
+/// subscriptions, plus the queue's own housekeeping.
+pub fn job_runner(ctx: &AppContext) -> anyhow::Result<JobRunner> {
+    let compiled = modules::compiled();
+    let mut handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(Housekeeping {
+        pool: ctx.db.clone(),
+    })];
+    let mut schedules = vec![Housekeeping::schedule()];
+    let mut subscriptions = Vec::new();
+    for module in compiled {
+        handlers.extend(module.job_handlers(ctx));
+        schedules.extend(module.schedules());
+        subscriptions.extend(module.subscriptions());
+    }
+    JobRunner::new(
+        ctx.db.clone(),
+        ctx.settings.jobs.clone(),
+        handlers,
+        schedules,
+        subscriptions,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
 impl Application {
     /// Connects, migrates and binds.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Self> {
         let pool = prepare_database(&settings).await?;
-        Self::build_with_pool(settings, pool).await
+        Self::build_with_pool(settings, pool, roles).await
     }
 
-    /// Binds with an existing (migrated) pool; tests hand in their per-test database.
-    pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
+    /// Binds (when serving HTTP) with an existing, migrated pool; tests hand in their
+    /// per-test database and run jobs themselves through [`Application::jobs`].
+    pub async fn build_with_pool(
+        settings: Settings,
+        pool: PgPool,
+        roles: Roles,
+    ) -> anyhow::Result<Self> {
         db::check_app_role(&pool).await?;
         let cache = connect_cache(&settings).await?;
-        let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let acceptor = TcpListener::bind(address.clone())
-            .into_acceptor()
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
+        let acceptor = if roles.http {
+            let address = format!("{}:{}", settings.server.host, settings.server.port);
+            let acceptor = TcpListener::bind(address.clone())
+                .into_acceptor()
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            Some(acceptor)
+        } else {
+            None
+        };
         let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().map(|socket| socket.port()))
-            .context("listener has no TCP address")?;
+            .as_ref()
+            .and_then(|acceptor| {
+                acceptor
+                    .local_addr()
+                    .first()
+                    .and_then(|addr| addr.as_socket_addr().map(|s| s.port()))
+            })
+            .unwrap_or(0);
         let (ctx, accounts) = context(settings, pool, cache)?;
+        let jobs = Arc::new(job_runner(&ctx)?);
         Ok(Self {
             port,
             acceptor,
             ctx,
             accounts,
+            jobs,
+            roles,
         })
     }
 
+    /// The listening port (0 when not serving HTTP).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -165,46 +228,94 @@ impl Application {
         &self.ctx
     }
 
-    /// Serves until SIGTERM/SIGINT, then turns readiness off and lets in-flight requests finish
-    /// (up to `server.shutdown_timeout_seconds`).
+    /// This build's job runner, for tests that drain the queue deterministically.
+    pub fn jobs(&self) -> Arc<JobRunner> {
+        self.jobs.clone()
+    }
+
+    /// Runs until SIGTERM/SIGINT. Then readiness turns 503, HTTP stops accepting and lets
+    /// in-flight requests finish (up to `server.shutdown_timeout_seconds`), and job workers
+    /// finish what they hold without claiming more.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let ctx = self.ctx.clone();
-        let document = match api_document(&ctx, self.accounts.clone()) {
-            Ok(document) => document,
-            Err(err) => return Err(std::io::Error::other(err.to_string())),
+        let (stop, stopped) = watch::channel(false);
+        let draining = self.ctx.draining.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!("shutdown requested; draining");
+            let _ = stop.send(true);
+        });
+        let workers = self
+            .roles
+            .jobs
+            .then(|| tokio::spawn(self.jobs.clone().run(stopped.clone())));
+        let served = match self.acceptor {
+            Some(acceptor) => {
+                serve(
+                    self.ctx.clone(),
+                    self.accounts.clone(),
+                    acceptor,
+                    self.port,
+                    stopped,
+                )
+                .await
+            }
+            None => {
+                let mut stopped = stopped;
+                let _ = stopped.wait_for(|stop| *stop).await;
+                Ok(())
+            }
         };
-        let ApiDocument {
-            json,
-            yaml,
-            docs_html,
-            allowed,
-        } = document;
-        let app = Route::new()
-            .at(
-                "/openapi.json",
-                make_sync(move |_| json.clone().with_content_type("application/json")),
-            )
-            .at(
-                "/openapi.yaml",
-                make_sync(move |_| yaml.clone().with_content_type("application/yaml")),
-            )
-            .at("/docs", make_sync(move |_| Html(docs_html.clone())))
-            .nest("/", openapi_service(&ctx, self.accounts.clone()))
-            .data(ctx.clone())
-            .with(Observe::new(
-                ctx.metrics.clone(),
-                ctx.settings.server.body_limit_bytes,
-                allowed,
-            ));
-        let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
-        tracing::info!(port = self.port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown_signal(ctx.draining.clone()), Some(timeout))
-            .await
+        if let Some(workers) = workers {
+            let _ = workers.await;
+        }
+        served
     }
 }
 
-async fn shutdown_signal(draining: Arc<AtomicBool>) {
+async fn serve(
+    ctx: AppContext,
+    accounts: Arc<IdentityAccounts>,
+    acceptor: TcpAcceptor,
+    port: u16,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let document = api_document(&ctx, accounts.clone())
+        .map_err(|err| std::io::Error::other(err.to_string()))?;
+    let ApiDocument {
+        json,
+        yaml,
+        docs_html,
+        allowed,
+    } = document;
+    let app = Route::new()
+        .at(
+            "/openapi.json",
+            make_sync(move |_| json.clone().with_content_type("application/json")),
+        )
+        .at(
+            "/openapi.yaml",
+            make_sync(move |_| yaml.clone().with_content_type("application/yaml")),
+        )
+        .at("/docs", make_sync(move |_| Html(docs_html.clone())))
+        .nest("/", openapi_service(&ctx, accounts))
+        .data(ctx.clone())
+        .with(Observe::new(
+            ctx.metrics.clone(),
+            ctx.settings.server.body_limit_bytes,
+            allowed,
+        ));
+    let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
+    tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
+    let signal = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, signal, Some(timeout))
+        .await
+}
+
+async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -221,6 +332,4 @@ async fn shutdown_signal(draining: Arc<AtomicBool>) {
         _ = interrupt => {},
         _ = terminate => {},
     }
-    draining.store(true, Ordering::Relaxed);
-    tracing::info!("shutdown requested; draining in-flight requests");
 }

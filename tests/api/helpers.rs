@@ -7,6 +7,8 @@ use uuid::Uuid;
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The app's job runner; tests drain it instead of waiting for workers.
+    pub jobs: std::sync::Arc<kernel::jobs::JobRunner>,
 }
 
 /// A signed-in user.
@@ -41,14 +43,20 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 /// Starts the app on a random port with `overrides` applied to the test settings.
 pub async fn spawn_app_with(pool: PgPool, overrides: &[(&str, Value)]) -> TestApp {
     let settings = test_settings(overrides);
-    let app = gymapi::Application::build_with_pool(settings, pool)
+    let roles = gymapi::startup::Roles {
+        http: true,
+        jobs: false,
+    };
+    let app = gymapi::Application::build_with_pool(settings, pool, roles)
         .await
         .expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let jobs = app.jobs();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
         client: reqwest::Client::new(),
+        jobs,
     }
 }
 

@@ -114,6 +114,7 @@ async fn a_failed_registration_leaves_nothing_behind(pool: PgPool) {
         "gym_modules",
         "refresh_tokens",
         "domain_events",
+        "jobs",
     ] {
         let count: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
             .fetch_one(&pool)

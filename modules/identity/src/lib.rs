@@ -6,10 +6,12 @@
 //! - Passwords: argon2id, hashed on the blocking pool so async workers never stall.
 //! - Implements the kernel's [`kernel::Accounts`] so tenancy can create a trainer's user and
 //!   workspace in one transaction without depending on this crate.
+//! - Jobs: `identity.purge_expired_tokens`, daily.
 //! - Core module in both builds: always on.
 
 mod accounts;
 mod api;
+mod jobs;
 mod password;
 mod repo;
 mod service;
@@ -18,7 +20,10 @@ mod tokens;
 pub use accounts::IdentityAccounts;
 pub use api::IdentityApi;
 
-use kernel::{Module, ModuleCode};
+use std::sync::Arc;
+
+use kernel::jobs::{JobHandler, Schedule};
+use kernel::{AppContext, Module, ModuleCode};
 
 pub struct Identity;
 
@@ -31,6 +36,14 @@ impl Module for Identity {
     }
     fn is_core(&self) -> bool {
         true
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        vec![Arc::new(jobs::PurgeExpiredTokens {
+            pool: ctx.db.clone(),
+        })]
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        vec![jobs::PurgeExpiredTokens::schedule()]
     }
 }
 

@@ -151,3 +151,12 @@ pub async fn revoke_all_for_user(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Refresh tokens that expired more than a day ago.
+pub async fn purge_expired_tokens(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let result =
+        sqlx::query("delete from refresh_tokens where expires_at < now() - interval '1 day'")
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected())
+}

@@ -20,6 +20,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub cache: CacheSettings,
+    pub jobs: crate::jobs::JobSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +175,11 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.jobs.concurrency == 0 || self.jobs.lease_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "jobs.concurrency and jobs.lease_seconds must be at least 1".into(),
             ));
         }
         if self.server.body_limit_bytes == 0 {

@@ -1,9 +1,12 @@
 //! Domain events are written to the `domain_events` outbox in the transaction of the change
-//! that causes them, so an event exists exactly when its change committed. Delivery to
-//! subscribers happens later, outside the request.
+//! that causes them, together with the job that will deliver them, so an event exists (and is
+//! delivered, at least once) exactly when its change committed. Subscribers are job kinds
+//! registered by modules ([`crate::jobs::Subscription`]); the publisher never knows them.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::jobs::{self, DISPATCH_EVENT, NewJob};
 
 pub async fn record(
     conn: &mut PgConnection,
@@ -19,7 +22,10 @@ pub async fn record(
     .bind(gym_id)
     .bind(event_type)
     .bind(payload)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    let mut dispatch = NewJob::new(DISPATCH_EVENT, serde_json::json!({ "event_id": id }));
+    dispatch.gym_id = gym_id;
+    jobs::enqueue(conn, dispatch).await?;
     Ok(id)
 }

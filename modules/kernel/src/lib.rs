@@ -6,7 +6,8 @@
 //!   per-tenant module check, as one extractor; [`BearerAuth`] for user-only routes.
 //! - [`ApiError`]: RFC 9457 problems with stable codes.
 //! - [`db`]: pool, migrations and row-level-security scoped transactions.
-//! - [`Cache`]: Redis or in-process. [`events`]: the domain-event outbox.
+//! - [`Cache`]: Redis or in-process. [`events`]: the domain-event outbox, delivered by
+//!   [`jobs`], the durable job queue.
 //! - [`http`]: request ids, body limit, problem rendering, metrics, health endpoints.
 
 pub mod accounts;
@@ -18,6 +19,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 mod mode;
 pub mod module;

@@ -2,8 +2,10 @@
 //! modules compiled into its build and the [`Registry`] validates them at start-up.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::Mode;
+use crate::jobs::{JobHandler, Schedule, Subscription};
+use crate::{AppContext, Mode};
 
 pub trait Module: Send + Sync + 'static {
     /// Stable code used in URLs, `gym_modules` rows and problems: `"stories"`.
@@ -25,6 +27,18 @@ pub trait Module: Send + Sync + 'static {
     /// Whether a new tenant (or one with no explicit choice) has the module on.
     fn enabled_by_default(&self, _mode: Mode) -> bool {
         true
+    }
+    /// Background job handlers, built once the shared context exists.
+    fn job_handlers(&self, _ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        Vec::new()
+    }
+    /// Periodic jobs (each runs once per period across all instances).
+    fn schedules(&self) -> Vec<Schedule> {
+        Vec::new()
+    }
+    /// Domain events this module reacts to, and the job kind that handles each.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        Vec::new()
     }
 }
 

@@ -11,8 +11,8 @@
 //!   security on `gym_id`). Reads `users` (identity's table) only to show members' names.
 //! - Implements the kernel's [`kernel::TenantDirectory`]: membership resolution, cached in the
 //!   kernel cache and invalidated by every membership or module change.
-//! - Events: `workspace_created` (trainer sign-up), for the payments module to start a
-//!   payment account.
+//! - Events: `gym_created` (gym build) and `workspace_created` (trainer sign-up), for modules
+//!   that provision per-tenant data (the payments module starts a payment account).
 
 mod api;
 mod directory;

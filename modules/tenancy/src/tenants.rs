@@ -22,6 +22,13 @@ pub async fn create_gym(ctx: &AppContext, owner: Uuid, spec: TenantSpec) -> ApiR
     let gym_id = Uuid::now_v7();
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
     let gym = provisioning::create_tenant(&mut tx, &ctx.registry, gym_id, &spec, owner).await?;
+    events::record(
+        &mut tx,
+        Some(gym_id),
+        "gym_created",
+        serde_json::json!({ "gym_id": gym_id, "owner_user_id": owner, "currency": gym.currency }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(gym)
 }
