@@ -11,6 +11,7 @@ use kernel::http::Observe;
 use kernel::http::openapi::{self, RouteIndex};
 use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
 use kernel::metrics::Metrics;
+use kernel::ratelimit::{RateLimit, RateLimiter};
 use kernel::{AppContext, Cache, JwtKeys, Registry, Settings, db};
 use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -273,6 +274,15 @@ impl Application {
     }
 }
 
+/// Shared through Redis when the cache is, in process otherwise.
+fn rate_limiter(ctx: &AppContext) -> Arc<RateLimiter> {
+    let settings = ctx.settings.rate_limit.clone();
+    Arc::new(match &ctx.cache {
+        Cache::Redis(connection) => RateLimiter::redis(settings, connection.clone()),
+        Cache::Memory(_) => RateLimiter::memory(settings),
+    })
+}
+
 async fn serve(
     ctx: AppContext,
     accounts: Arc<IdentityAccounts>,
@@ -300,6 +310,7 @@ async fn serve(
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", openapi_service(&ctx, accounts))
         .data(ctx.clone())
+        .with(RateLimit::new(rate_limiter(&ctx), ctx.jwt.clone()))
         .with(Observe::new(
             ctx.metrics.clone(),
             ctx.settings.server.body_limit_bytes,

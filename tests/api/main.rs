@@ -14,6 +14,7 @@ mod jobs;
 mod members;
 mod modules;
 mod openapi;
+mod ratelimit;
 mod rls;
 #[cfg(feature = "trainer")]
 mod trainer;

@@ -21,6 +21,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub cache: CacheSettings,
     pub jobs: crate::jobs::JobSettings,
+    pub rate_limit: crate::ratelimit::RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@
 //! - [`Cache`]: Redis or in-process. [`events`]: the domain-event outbox, delivered by
 //!   [`jobs`], the durable job queue.
 //! - [`http`]: request ids, body limit, problem rendering, metrics, health endpoints.
+//! - [`ratelimit`]: GCRA limits per IP and per user, in Redis or in process.
 
 pub mod accounts;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod metrics;
 mod mode;
 pub mod module;
 pub mod pagination;
+pub mod ratelimit;
 pub mod telemetry;
 pub mod tenant;
 

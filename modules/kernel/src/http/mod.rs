@@ -7,6 +7,8 @@ pub mod openapi;
 mod ops;
 mod problems;
 
+pub use problems::problem_response;
+
 pub use json_body::JsonBody;
 pub use observe::Observe;
 pub use ops::OperationsApi;

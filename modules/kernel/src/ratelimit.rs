@@ -1,0 +1,415 @@
+//! Rate limiting by GCRA: per client IP on every API route, per user on authenticated ones,
+//! and a stricter per-IP limit on sign-up, sign-in and token refresh.
+//!
+//! With Redis the state is shared by every instance and each check is one atomic script
+//! (`TIME` on the Redis server, so instance clocks do not matter). Without Redis, governor
+//! keeps it in process. If Redis fails, requests are let through (fail open) and a warning is
+//! logged: an outage of the limiter must not become an outage of the API.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter as Governor};
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem_openapi::OperationId;
+use redis::aio::ConnectionManager;
+use serde::Deserialize;
+
+use crate::{ApiError, JwtKeys};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
+    /// that sets it; otherwise clients could pick their own address).
+    pub trust_forwarded_for: bool,
+    /// Sign-up, sign-in and refresh, per client IP.
+    pub auth: Limit,
+    /// Every `/api/` route, per client IP.
+    pub api_per_ip: Limit,
+    /// Every `/api/` route with a valid access token, per user.
+    pub api_per_user: Limit,
+}
+
+/// `requests` per `period_seconds`, all of which may come at once.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Limit {
+    pub requests: u32,
+    pub period_seconds: u64,
+}
+
+impl Limit {
+    fn emission_interval(self) -> Duration {
+        Duration::from_secs(self.period_seconds.max(1)) / self.requests.max(1)
+    }
+}
+
+/// One check's result, for the `RateLimit-*` and `Retry-After` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the full burst is available again.
+    pub reset_seconds: u64,
+    /// Seconds to wait before retrying (0 when allowed).
+    pub retry_after_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    Auth,
+    ApiPerIp,
+    ApiPerUser,
+}
+
+impl Rule {
+    fn name(self) -> &'static str {
+        match self {
+            Rule::Auth => "auth",
+            Rule::ApiPerIp => "api-ip",
+            Rule::ApiPerUser => "api-user",
+        }
+    }
+}
+
+type KeyedGovernor =
+    Governor<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+enum Backend {
+    Memory(HashMap<Rule, KeyedGovernor>),
+    Redis(ConnectionManager, redis::Script),
+}
+
+pub struct RateLimiter {
+    settings: RateLimitSettings,
+    backend: Backend,
+}
+
+/// GCRA in one atomic step. KEYS[1]: the key. ARGV: emission interval and burst tolerance in
+/// microseconds. Returns {allowed, remaining, reset_us, retry_after_us}.
+const GCRA: &str = r#"
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local emission = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + emission
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, 0, tat - now, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
+return {1, math.floor((now - allow_at) / emission), new_tat - now, 0}
+"#;
+
+fn ceil_seconds(micros: i64) -> u64 {
+    u64::try_from(micros.max(0))
+        .unwrap_or(0)
+        .div_ceil(1_000_000)
+}
+
+impl RateLimiter {
+    pub fn memory(settings: RateLimitSettings) -> Self {
+        let quota = |limit: Limit| {
+            let burst = NonZeroU32::new(limit.requests.max(1)).unwrap_or(NonZeroU32::MIN);
+            Quota::with_period(limit.emission_interval())
+                .unwrap_or_else(|| Quota::per_second(burst))
+                .allow_burst(burst)
+        };
+        let limiters = [
+            (Rule::Auth, settings.auth),
+            (Rule::ApiPerIp, settings.api_per_ip),
+            (Rule::ApiPerUser, settings.api_per_user),
+        ]
+        .into_iter()
+        .map(|(rule, limit)| {
+            (
+                rule,
+                Governor::keyed(quota(limit)).with_middleware::<StateInformationMiddleware>(),
+            )
+        })
+        .collect();
+        Self {
+            settings,
+            backend: Backend::Memory(limiters),
+        }
+    }
+
+    pub fn redis(settings: RateLimitSettings, connection: ConnectionManager) -> Self {
+        Self {
+            settings,
+            backend: Backend::Redis(connection, redis::Script::new(GCRA)),
+        }
+    }
+
+    fn limit(&self, rule: Rule) -> Limit {
+        match rule {
+            Rule::Auth => self.settings.auth,
+            Rule::ApiPerIp => self.settings.api_per_ip,
+            Rule::ApiPerUser => self.settings.api_per_user,
+        }
+    }
+
+    /// Counts one request against `rule` for `key`.
+    pub async fn check(&self, rule: Rule, key: &str) -> Decision {
+        let limit = self.limit(rule);
+        let open = Decision {
+            allowed: true,
+            limit: limit.requests,
+            remaining: limit.requests,
+            reset_seconds: 0,
+            retry_after_seconds: 0,
+        };
+        match &self.backend {
+            Backend::Memory(limiters) => {
+                let Some(limiter) = limiters.get(&rule) else {
+                    return open;
+                };
+                match limiter.check_key(&key.to_string()) {
+                    Ok(snapshot) => {
+                        let remaining = snapshot.remaining_burst_capacity().min(limit.requests);
+                        let refill = limit.emission_interval() * (limit.requests - remaining);
+                        Decision {
+                            allowed: true,
+                            limit: limit.requests,
+                            remaining,
+                            reset_seconds: refill.as_secs() + u64::from(refill.subsec_nanos() > 0),
+                            retry_after_seconds: 0,
+                        }
+                    }
+                    Err(not_until) => {
+                        let wait = not_until.wait_time_from(DefaultClock::default().now());
+                        Decision {
+                            allowed: false,
+                            limit: limit.requests,
+                            remaining: 0,
+                            reset_seconds: limit.period_seconds,
+                            retry_after_seconds: wait.as_secs()
+                                + u64::from(wait.subsec_nanos() > 0),
+                        }
+                    }
+                }
+            }
+            Backend::Redis(connection, script) => {
+                let emission = limit.emission_interval().as_micros() as i64;
+                let tolerance = emission * i64::from(limit.requests.max(1));
+                let result: Result<(i64, i64, i64, i64), _> = script
+                    .key(format!("ratelimit:{}:{key}", rule.name()))
+                    .arg(emission)
+                    .arg(tolerance)
+                    .invoke_async(&mut connection.clone())
+                    .await;
+                match result {
+                    Ok((allowed, remaining, reset, retry_after)) => Decision {
+                        allowed: allowed == 1,
+                        limit: limit.requests,
+                        remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
+                        reset_seconds: ceil_seconds(reset),
+                        retry_after_seconds: ceil_seconds(retry_after).max(u64::from(allowed != 1)),
+                    },
+                    Err(err) => {
+                        tracing::warn!(error = %err, "rate limiter unavailable; letting the request through");
+                        open
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP side: picks the rules that apply to a request, answers 429 when one is exhausted,
+/// and reports the tightest limit in `RateLimit-*` headers.
+pub struct RateLimit {
+    limiter: Arc<RateLimiter>,
+    jwt: Arc<JwtKeys>,
+}
+
+impl RateLimit {
+    pub fn new(limiter: Arc<RateLimiter>, jwt: Arc<JwtKeys>) -> Self {
+        Self { limiter, jwt }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for RateLimit {
+    type Output = RateLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RateLimitEndpoint {
+            inner,
+            limiter: self.limiter.clone(),
+            jwt: self.jwt.clone(),
+        }
+    }
+}
+
+pub struct RateLimitEndpoint<E> {
+    inner: E,
+    limiter: Arc<RateLimiter>,
+    jwt: Arc<JwtKeys>,
+}
+
+const AUTH_PATHS: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/register",
+    "/api/v1/auth/register-trainer",
+    "/api/v1/auth/refresh",
+];
+
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|list| list.split(',').next())
+        .and_then(|first| first.trim().parse::<IpAddr>().ok());
+    match forwarded {
+        Some(ip) => ip.to_string(),
+        None => req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+fn bearer_user(req: &Request, jwt: &JwtKeys) -> Option<String> {
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| jwt.verify(token.trim()).ok())
+        .flatten()
+        .map(|id| id.to_string())
+}
+
+fn set_headers(response: &mut Response, decision: &Decision) {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", decision.limit.to_string()),
+        ("ratelimit-remaining", decision.remaining.to_string()),
+        ("ratelimit-reset", decision.reset_seconds.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        if !self.limiter.settings.enabled || !path.starts_with("/api/") {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
+        let ip = client_ip(&req, self.limiter.settings.trust_forwarded_for);
+        let mut decisions = Vec::with_capacity(2);
+        if req.method() == poem::http::Method::POST && AUTH_PATHS.contains(&path) {
+            decisions.push(self.limiter.check(Rule::Auth, &ip).await);
+        } else {
+            decisions.push(self.limiter.check(Rule::ApiPerIp, &ip).await);
+            if let Some(user) = bearer_user(&req, &self.jwt) {
+                decisions.push(self.limiter.check(Rule::ApiPerUser, &user).await);
+            }
+        }
+        if let Some(denied) = decisions
+            .iter()
+            .filter(|d| !d.allowed)
+            .max_by_key(|d| d.retry_after_seconds)
+        {
+            let error = ApiError::too_many_requests(denied.retry_after_seconds.max(1));
+            let mut response = poem::error::ResponseError::as_response(&error);
+            set_headers(&mut response, denied);
+            return Ok(response);
+        }
+        let tightest = decisions.iter().min_by_key(|d| d.remaining).copied();
+        // Errors become their problem response here so the limit headers reach clients on
+        // 4xx answers too; the operation id goes along for the metrics.
+        let mut response = match self.inner.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => {
+                let operation = err.data::<OperationId>().copied();
+                let mut response = crate::http::problem_response(err);
+                if let Some(operation) = operation {
+                    response.set_data(operation);
+                }
+                response
+            }
+        };
+        if let Some(decision) = tightest {
+            set_headers(&mut response, &decision);
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(requests: u32) -> RateLimitSettings {
+        let limit = Limit {
+            requests,
+            period_seconds: 60,
+        };
+        RateLimitSettings {
+            enabled: true,
+            trust_forwarded_for: false,
+            auth: limit,
+            api_per_ip: limit,
+            api_per_user: limit,
+        }
+    }
+
+    async fn limiters(requests: u32) -> Vec<RateLimiter> {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let client = redis::Client::open(url.as_str()).expect("redis url");
+        let connection = match ConnectionManager::new(client).await {
+            Ok(connection) => connection,
+            Err(err) => panic!("Redis at {url} is required for the rate limiter tests: {err}"),
+        };
+        vec![
+            RateLimiter::memory(settings(requests)),
+            RateLimiter::redis(settings(requests), connection),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_burst_passes_then_the_next_request_waits() {
+        for limiter in limiters(3).await {
+            let key = uuid::Uuid::new_v4().to_string();
+            let mut remaining = Vec::new();
+            for _ in 0..3 {
+                let decision = limiter.check(Rule::ApiPerIp, &key).await;
+                assert!(decision.allowed);
+                remaining.push(decision.remaining);
+            }
+            assert_eq!(remaining, [2, 1, 0]);
+            let denied = limiter.check(Rule::ApiPerIp, &key).await;
+            assert!(!denied.allowed);
+            // One request is earned back every 60 s / 3 = 20 s.
+            assert!(
+                (19..=20).contains(&denied.retry_after_seconds),
+                "{denied:?}"
+            );
+            let other = limiter
+                .check(Rule::ApiPerIp, &uuid::Uuid::new_v4().to_string())
+                .await;
+            assert!(other.allowed, "keys are independent");
+        }
+    }
+}
