@@ -101,26 +101,38 @@ pub struct Principal {
 pub struct BearerAuth(pub Principal);
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    if let Some(verified) = req.extensions().get::<VerifiedBearer>() {
+        return Ok(verified.0);
+    }
     let ctx = AppContext::from_request(req)?;
     let user_id = ctx.jwt.verify(&bearer.token)?;
     Ok(Principal { user_id })
 }
 
+/// Set by middleware that already verified this request's bearer token (the rate limiter),
+/// so handlers do not verify it a second time.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedBearer(pub Principal);
+
+/// The bearer token of a request, if it is well-formed (not yet verified).
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Reads and verifies the bearer token of a request by hand (for extractors that are more
 /// than a security scheme).
 pub(crate) fn principal_from_request(ctx: &AppContext, req: &Request) -> ApiResult<Principal> {
-    let header = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
+    if let Some(verified) = req.extensions().get::<VerifiedBearer>() {
+        return Ok(verified.0);
+    }
+    let token = bearer_token(req)
         .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
-    let token = header
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must use the Bearer scheme")
-        })?;
     Ok(Principal {
         user_id: ctx.jwt.verify(token)?,
     })

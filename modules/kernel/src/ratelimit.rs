@@ -22,6 +22,7 @@ use poem_openapi::OperationId;
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
+use crate::auth::{Principal, VerifiedBearer, bearer_token};
 use crate::{ApiError, JwtKeys};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,20 +282,6 @@ fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
     }
 }
 
-fn bearer_user(req: &Request, jwt: &JwtKeys) -> Option<String> {
-    let header = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = header.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| jwt.verify(token.trim()).ok())
-        .flatten()
-        .map(|id| id.to_string())
-}
-
 fn set_headers(response: &mut Response, decision: &Decision) {
     let headers = response.headers_mut();
     for (name, value) in [
@@ -311,19 +298,26 @@ fn set_headers(response: &mut Response, decision: &Decision) {
 impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
-        let path = req.uri().path();
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let path = req.uri().path().to_string();
         if !self.limiter.settings.enabled || !path.starts_with("/api/") {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         let ip = client_ip(&req, self.limiter.settings.trust_forwarded_for);
         let mut decisions = Vec::with_capacity(2);
-        if req.method() == poem::http::Method::POST && AUTH_PATHS.contains(&path) {
+        if req.method() == poem::http::Method::POST && AUTH_PATHS.contains(&path.as_str()) {
             decisions.push(self.limiter.check(Rule::Auth, &ip).await);
         } else {
             decisions.push(self.limiter.check(Rule::ApiPerIp, &ip).await);
-            if let Some(user) = bearer_user(&req, &self.jwt) {
-                decisions.push(self.limiter.check(Rule::ApiPerUser, &user).await);
+            let verified = bearer_token(&req).and_then(|token| self.jwt.verify(token).ok());
+            if let Some(user_id) = verified {
+                decisions.push(
+                    self.limiter
+                        .check(Rule::ApiPerUser, &user_id.to_string())
+                        .await,
+                );
+                req.extensions_mut()
+                    .insert(VerifiedBearer(Principal { user_id }));
             }
         }
         if let Some(denied) = decisions
