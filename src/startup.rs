@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use identity::IdentityAccounts;
 use kernel::http::Observe;
+use kernel::http::idempotency::Idempotency;
 use kernel::http::openapi::{self, RouteIndex};
 use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
 use kernel::metrics::Metrics;
@@ -310,6 +311,7 @@ async fn serve(
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
         .nest("/", openapi_service(&ctx, accounts))
         .data(ctx.clone())
+        .with(Idempotency::new(ctx.db.clone(), ctx.jwt.clone()))
         .with(RateLimit::new(rate_limiter(&ctx), ctx.jwt.clone()))
         .with(Observe::new(
             ctx.metrics.clone(),

@@ -10,6 +10,7 @@ mod errors;
 #[cfg(feature = "gym")]
 mod gyms;
 mod health;
+mod idempotency;
 mod jobs;
 mod members;
 mod modules;

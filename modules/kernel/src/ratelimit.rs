@@ -18,7 +18,6 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-use poem_openapi::OperationId;
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
@@ -332,18 +331,8 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
         }
         let tightest = decisions.iter().min_by_key(|d| d.remaining).copied();
         // Errors become their problem response here so the limit headers reach clients on
-        // 4xx answers too; the operation id goes along for the metrics.
-        let mut response = match self.inner.call(req).await {
-            Ok(response) => response.into_response(),
-            Err(err) => {
-                let operation = err.data::<OperationId>().copied();
-                let mut response = crate::http::problem_response(err);
-                if let Some(operation) = operation {
-                    response.set_data(operation);
-                }
-                response
-            }
-        };
+        // 4xx answers too.
+        let mut response = crate::http::respond(&self.inner, req).await;
         if let Some(decision) = tightest {
             set_headers(&mut response, &decision);
         }

@@ -1,13 +1,14 @@
 //! HTTP plumbing shared by every build: the request observer (request id, body limit, problem
 //! rendering, metrics, access log) and the operations endpoints.
 
+pub mod idempotency;
 mod json_body;
 mod observe;
 pub mod openapi;
 mod ops;
 mod problems;
 
-pub use problems::problem_response;
+pub use problems::{problem_response, respond};
 
 pub use json_body::JsonBody;
 pub use observe::Observe;

@@ -116,16 +116,16 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 
             let (route, mut response) = match result {
                 Ok(response) => (response.data::<OperationId>().map(|id| id.0), response),
-                Err(err) => {
-                    let route = err.data::<OperationId>().map(|id| id.0);
-                    let response = if too_large.load(Ordering::Relaxed) {
-                        payload_too_large(self.body_limit).as_response()
-                    } else {
-                        problem_response(err)
-                    };
-                    (route, response)
-                }
+                Err(err) => (
+                    err.data::<OperationId>().map(|id| id.0),
+                    problem_response(err),
+                ),
             };
+            // However the failed read surfaced (inner middleware may have rendered it already),
+            // a body cut off at the limit is a 413.
+            if too_large.load(Ordering::Relaxed) {
+                response = payload_too_large(self.body_limit).as_response();
+            }
             let status = response.status().as_u16();
             if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
                 && let Some(allow) = self.routes.allow(&path)

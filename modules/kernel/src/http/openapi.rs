@@ -10,32 +10,58 @@ use crate::tenant::TENANT_HEADER_NOTE;
 /// - request body objects declare `additionalProperties: false`, because [`super::JsonBody`]
 ///   refuses unknown properties (no mass assignment) and clients should know before sending;
 /// - in the gym build, the `X-Gym-ID` header of tenant routes is `required` (the trainer build
-///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build).
+///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build);
+/// - every POST declares the optional `Idempotency-Key` header that
+///   [`super::idempotency::Idempotency`] honours for all of them.
+fn idempotency_parameter() -> Value {
+    json!({
+        "name": super::idempotency::HEADER,
+        "in": "header",
+        "required": false,
+        "deprecated": false,
+        "explode": true,
+        "description": "Makes a retry safe: the same key with the same body within 24 hours replays the \
+            first answer (with `Idempotent-Replayed: true`) instead of acting twice; the same key with \
+            another body answers 422.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": super::idempotency::MAX_KEY_LENGTH}
+    })
+}
+
 pub fn finalize(document: &mut Value, mode: Mode) {
     let mut request_schemas = Vec::new();
     if let Some(paths) = document["paths"].as_object_mut() {
-        for operation in paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|item| item.values_mut())
-        {
-            if let Some(reference) =
-                operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
-            {
-                request_schemas.push(
-                    reference
-                        .trim_start_matches("#/components/schemas/")
-                        .to_string(),
-                );
-            }
-            if mode == Mode::Gym
-                && let Some(parameters) = operation
-                    .get_mut("parameters")
-                    .and_then(Value::as_array_mut)
-            {
-                for parameter in parameters {
-                    if parameter["schema"]["description"] == TENANT_HEADER_NOTE {
-                        parameter["required"] = json!(true);
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                if method == "post" && path.starts_with("/api/") {
+                    let parameters = operation
+                        .as_object_mut()
+                        .map(|op| op.entry("parameters").or_insert_with(|| json!([])));
+                    if let Some(parameters) = parameters.and_then(Value::as_array_mut) {
+                        parameters.push(idempotency_parameter());
+                    }
+                }
+                if let Some(reference) =
+                    operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                        .as_str()
+                {
+                    request_schemas.push(
+                        reference
+                            .trim_start_matches("#/components/schemas/")
+                            .to_string(),
+                    );
+                }
+                if mode == Mode::Gym
+                    && let Some(parameters) = operation
+                        .get_mut("parameters")
+                        .and_then(Value::as_array_mut)
+                {
+                    for parameter in parameters {
+                        if parameter["schema"]["description"] == TENANT_HEADER_NOTE {
+                            parameter["required"] = json!(true);
+                        }
                     }
                 }
             }

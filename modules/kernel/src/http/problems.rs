@@ -1,13 +1,29 @@
 //! Errors raised outside our handlers (routing, parameter and body parsing, auth) get the same
 //! problem+json shape as [`ApiError`].
 
-use poem::Response;
 use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 
 use crate::{ApiError, FieldError};
+
+/// Calls `endpoint` and renders an error as its problem response, keeping the operation id
+/// for the metrics; for middleware that must see (or decorate) every answer.
+pub async fn respond<E: poem::Endpoint>(endpoint: &E, req: poem::Request) -> Response {
+    match endpoint.call(req).await {
+        Ok(response) => response.into_response(),
+        Err(err) => {
+            let operation = err.data::<poem_openapi::OperationId>().copied();
+            let mut response = problem_response(err);
+            if let Some(operation) = operation {
+                response.set_data(operation);
+            }
+            response
+        }
+    }
+}
 
 pub fn problem_response(err: poem::Error) -> Response {
     if err.is::<ApiError>() {

@@ -7,8 +7,8 @@ use super::{Job, JobHandler, Schedule};
 
 pub const KIND: &str = "jobs.housekeeping";
 
-/// Succeeded jobs kept for 7 days, delivered events for 30; failed jobs stay until retried
-/// or deleted by hand.
+/// Succeeded jobs kept for 7 days, delivered events for 30, idempotency keys for their 24
+/// hours; failed jobs stay until retried or deleted by hand.
 pub struct Housekeeping {
     pub pool: PgPool,
 }
@@ -41,7 +41,18 @@ impl JobHandler for Housekeeping {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        tracing::info!(jobs, events, "housekeeping removed old rows");
+        let idempotency_keys = sqlx::query(
+            "delete from idempotency_keys where created_at < now() - interval '24 hours'",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        tracing::info!(
+            jobs,
+            events,
+            idempotency_keys,
+            "housekeeping removed old rows"
+        );
         Ok(())
     }
 }

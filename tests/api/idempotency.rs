@@ -1,0 +1,133 @@
+//! A retried POST with the same Idempotency-Key never acts twice.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{expect_json, expect_problem, owner_with_tenant, spawn_app};
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn the_same_post_twice_with_one_key_adds_one_member(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner, gym) = owner_with_tenant(&app, "idem").await;
+    let member = app.register("member").await;
+    let add = || {
+        app.post("/api/v1/members")
+            .bearer_auth(&owner.token)
+            .header("X-Gym-ID", gym.to_string())
+            .header("Idempotency-Key", "add-member-1")
+            .json(&json!({"email": member.email}))
+            .send()
+    };
+    let first = add().await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = expect_json(first, StatusCode::CREATED).await;
+    let second = add().await.unwrap();
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    let second = expect_json(second, StatusCode::CREATED).await;
+    assert_eq!(first, second, "the retry gets the first answer");
+    let members: i64 = sqlx::query_scalar("select count(*) from gym_members where gym_id = $1")
+        .bind(gym)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        members, 2,
+        "owner and one member, not a duplicate (nor a 409)"
+    );
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_key_reused_with_another_body_is_refused(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.register("idem").await;
+    let update = |last_name: &'static str| {
+        app.post("/api/v1/auth/logout")
+            .bearer_auth(&user.token)
+            .header("Idempotency-Key", "k-1")
+            .json(&json!({"refresh_token": last_name}))
+            .send()
+    };
+    assert_eq!(
+        update("one").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let replay = update("one").await.unwrap();
+    assert_eq!(replay.status(), StatusCode::NO_CONTENT);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    expect_problem(
+        update("two").await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn keys_belong_to_their_caller(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    #[cfg(feature = "gym")]
+    {
+        for user in [&ana, &bob] {
+            let created = app
+                .post("/api/v1/gyms")
+                .bearer_auth(&user.token)
+                .header("Idempotency-Key", "create-gym")
+                .json(&json!({"name": "Same key, other caller"}))
+                .send()
+                .await
+                .unwrap();
+            assert!(created.headers().get("idempotent-replayed").is_none());
+            assert_eq!(created.status(), StatusCode::CREATED);
+        }
+        let gyms: i64 = sqlx::query_scalar("select count(*) from gyms")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(gyms, 2);
+    }
+    let bad_key = app
+        .post("/api/v1/auth/logout")
+        .bearer_auth(&ana.token)
+        .header("Idempotency-Key", "x".repeat(300))
+        .json(&json!({"refresh_token": bob.refresh}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(bad_key, StatusCode::BAD_REQUEST, "invalid_idempotency_key").await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn concurrent_retries_act_once(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner, gym) = owner_with_tenant(&app, "idem").await;
+    let member = app.register("member").await;
+    let attempts = (0..8).map(|_| {
+        app.post("/api/v1/members")
+            .bearer_auth(&owner.token)
+            .header("X-Gym-ID", gym.to_string())
+            .header("Idempotency-Key", "burst")
+            .json(&json!({"email": member.email, "role": "trainer"}))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::CREATED));
+    let members: i64 = sqlx::query_scalar("select count(*) from gym_members where gym_id = $1")
+        .bind(gym)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(members, 2);
+}
