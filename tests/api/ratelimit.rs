@@ -124,3 +124,31 @@ async fn users_are_limited_in_process(pool: PgPool) {
 async fn users_are_limited_through_redis(pool: PgPool) {
     signed_in_users_are_limited_per_user(limited_app(pool, true).await).await;
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn two_instances_share_one_limit_through_redis(pool: PgPool) {
+    let first = limited_app(pool.clone(), true).await;
+    let second = limited_app(pool, true).await;
+    let ip = client_ip();
+    let mut statuses = Vec::new();
+    for app in [&first, &second, &first, &second] {
+        let response = app
+            .post("/api/v1/auth/login")
+            .header("X-Forwarded-For", &ip)
+            .json(&json!({"email": "nobody@example.com", "password": "not the password"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "three attempts in all, whichever instance answers"
+    );
+}
