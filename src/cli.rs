@@ -64,7 +64,7 @@ pub fn openapi_document(format: SpecFormat) -> anyhow::Result<String> {
     let pool = kernel::db::pool_options(&settings.database)
         .connect_lazy_with(kernel::db::connect_options(&settings.database)?);
     let cache = kernel::Cache::memory(16);
-    let (ctx, accounts) = startup::context(settings, pool, cache)?;
+    let (ctx, accounts) = startup::context(settings, pool, cache, kernel::PubSub::in_process())?;
     let document = startup::api_document(&ctx, accounts)?;
     Ok(match format {
         SpecFormat::Yaml => document.yaml,

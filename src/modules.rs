@@ -12,6 +12,7 @@ use std::sync::Arc;
 use identity::{Identity, IdentityAccounts, IdentityApi};
 use kernel::http::OperationsApi;
 use kernel::{AppContext, Mode, Module};
+use notifications::{Notifications, NotificationsApi};
 use poem_openapi::OpenApi;
 use tenancy::{Dashboard, DashboardApi, MembersApi, ModulesApi, Tenancy};
 
@@ -32,7 +33,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
 /// Modules compiled into this build, dependencies first.
 pub fn compiled() -> Vec<&'static dyn Module> {
-    vec![&Identity, &Tenancy, &Dashboard]
+    vec![&Identity, &Tenancy, &Dashboard, &Notifications]
 }
 
 /// The build's HTTP API. Gym-only and trainer-only parts stand in the last slot.
@@ -44,6 +45,7 @@ pub fn api(ctx: &AppContext, accounts: Arc<IdentityAccounts>) -> impl OpenApi + 
         MembersApi { ctx: ctx.clone() },
         ModulesApi { ctx: ctx.clone() },
         DashboardApi { ctx: ctx.clone() },
+        NotificationsApi { ctx: ctx.clone() },
         build_specific(ctx),
     )
 }

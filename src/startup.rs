@@ -13,7 +13,7 @@ use kernel::http::openapi::{self, RouteIndex};
 use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
 use kernel::metrics::Metrics;
 use kernel::ratelimit::{RateLimit, RateLimiter};
-use kernel::{AppContext, Cache, JwtKeys, Registry, Settings, db};
+use kernel::{AppContext, Cache, JwtKeys, PubSub, Registry, Settings, db};
 use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
@@ -52,6 +52,7 @@ pub fn context(
     settings: Settings,
     db: PgPool,
     cache: Cache,
+    pubsub: PubSub,
 ) -> anyhow::Result<(AppContext, Arc<IdentityAccounts>)> {
     let registry = Arc::new(Registry::new(modules::BUILD, modules::compiled())?);
     let jwt = Arc::new(JwtKeys::from_settings(
@@ -72,6 +73,7 @@ pub fn context(
         settings: Arc::new(settings),
         db,
         cache,
+        pubsub,
         jwt,
         registry,
         metrics: Arc::new(Metrics::new()?),
@@ -209,7 +211,13 @@ impl Application {
                     .and_then(|addr| addr.as_socket_addr().map(|s| s.port()))
             })
             .unwrap_or(0);
-        let (ctx, accounts) = context(settings, pool, cache)?;
+        let pubsub = match &settings.redis.url {
+            Some(url) => PubSub::redis(url.expose())
+                .await
+                .context("cannot subscribe to Redis (redis.url)")?,
+            None => PubSub::in_process(),
+        };
+        let (ctx, accounts) = context(settings, pool, cache, pubsub)?;
         let jobs = Arc::new(job_runner(&ctx)?);
         Ok(Self {
             port,

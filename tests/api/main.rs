@@ -14,6 +14,7 @@ mod idempotency;
 mod jobs;
 mod members;
 mod modules;
+mod notifications;
 mod openapi;
 mod ratelimit;
 mod rls;

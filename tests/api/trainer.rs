@@ -42,15 +42,19 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(role, "owner");
-    let modules: Vec<(String, bool)> =
-        sqlx::query_as("select module_code, enabled from gym_modules where gym_id = $1")
-            .bind(gym)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let modules: Vec<(String, bool)> = sqlx::query_as(
+        "select module_code, enabled from gym_modules where gym_id = $1 order by module_code",
+    )
+    .bind(gym)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(
         modules,
-        [("dashboard".to_string(), true)],
+        [
+            ("dashboard".to_string(), true),
+            ("notifications".to_string(), true)
+        ],
         "essential modules switched on"
     );
     let event: serde_json::Value = sqlx::query_scalar(
@@ -77,7 +81,7 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
     assert_eq!(workspace["client_count"], 0);
     assert_eq!(
         workspace["enabled_modules"],
-        json!(["identity", "tenancy", "dashboard"])
+        json!(["identity", "tenancy", "dashboard", "notifications"])
     );
 }
 

@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::module::Registry;
 use crate::tenant::TenantDirectory;
-use crate::{ApiError, Mode};
+use crate::{ApiError, Mode, PubSub};
 
 /// What every module's handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct AppContext {
     pub settings: Arc<Settings>,
     pub db: PgPool,
     pub cache: Cache,
+    /// Live fan-out across instances (notification streams).
+    pub pubsub: PubSub,
     pub jwt: Arc<JwtKeys>,
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,

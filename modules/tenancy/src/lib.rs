@@ -12,7 +12,8 @@
 //! - Implements the kernel's [`kernel::TenantDirectory`]: membership resolution, cached in the
 //!   kernel cache and invalidated by every membership or module change.
 //! - Events: `gym_created` (gym build) and `workspace_created` (trainer sign-up), for modules
-//!   that provision per-tenant data (the payments module starts a payment account).
+//!   that provision per-tenant data (the payments module starts a payment account);
+//!   `member_added` when someone joins a tenant.
 
 mod api;
 mod directory;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use kernel::error::unique_violation;
-use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, pagination};
+use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, events, pagination};
 use uuid::Uuid;
 
 use crate::repo::{self, MemberRow};
@@ -60,6 +60,23 @@ impl<M> Members<'_, M> {
         let member = repo::find_member(&mut tx, self.tenant.gym_id, user_id)
             .await?
             .ok_or_else(no_such_member)?;
+        let gym = repo::find_gym(&mut *tx, self.tenant.gym_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such tenant"))?;
+        events::record(
+            &mut tx,
+            Some(self.tenant.gym_id),
+            "member_added",
+            serde_json::json!({
+                "gym_id": gym.id,
+                "gym_name": gym.name,
+                "kind": gym.kind,
+                "user_id": user_id,
+                "role": role,
+                "added_by": self.tenant.user_id,
+            }),
+        )
+        .await?;
         tx.commit().await?;
         directory::invalidate_member(&self.ctx.cache, self.tenant.gym_id, user_id).await;
         Ok(member)

@@ -1,0 +1,63 @@
+//! Notifications sent in reaction to other modules' events.
+
+use kernel::AppContext;
+use kernel::jobs::{Job, JobHandler};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::repo::NewNotification;
+use crate::service;
+
+pub const MEMBER_ADDED: &str = "notifications.member_added";
+
+/// Tells a person they were added to a gym or a trainer's workspace.
+pub struct MemberAdded {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    event_id: Uuid,
+    data: Added,
+}
+
+#[derive(Deserialize)]
+struct Added {
+    gym_id: Uuid,
+    gym_name: String,
+    kind: String,
+    user_id: Uuid,
+    role: String,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for MemberAdded {
+    fn kind(&self) -> &'static str {
+        MEMBER_ADDED
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let delivery: Delivery = serde_json::from_value(job.payload.clone())?;
+        let added = delivery.data;
+        let title = match added.kind.as_str() {
+            "personal_trainer" => format!("{} added you as a client", added.gym_name),
+            _ => format!("You joined {}", added.gym_name),
+        };
+        let body = format!("Your role is {}.", added.role);
+        service::notify(
+            &self.ctx,
+            NewNotification {
+                // One event, one notification, however often the job runs.
+                id: delivery.event_id,
+                gym_id: added.gym_id,
+                user_id: added.user_id,
+                kind: "member.added",
+                title: &title,
+                body: &body,
+                data: serde_json::json!({ "role": added.role }),
+            },
+        )
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", err.problem().detail))
+    }
+}

@@ -1,0 +1,51 @@
+//! Notifications: in-app messages per user and tenant, with a live stream.
+//!
+//! - Routes: `GET /api/v1/notifications` (newest first, `unread` filter),
+//!   `POST /api/v1/notifications/{id}/read`, `POST /api/v1/notifications/read-all`,
+//!   `GET /api/v1/notifications/stream` (Server-Sent Events: bearer auth, heartbeat,
+//!   `Last-Event-ID` resumes from the table).
+//! - Table: `notifications` (row-level security on `gym_id`).
+//! - Fan-out: each new notification is published on the kernel's [`kernel::PubSub`] (Redis
+//!   when configured), so a stream open on any instance receives it.
+//! - Jobs: `notifications.member_added` tells a person they joined a tenant (subscribed to the
+//!   `member_added` event).
+//! - On by default in both builds.
+
+mod api;
+mod jobs;
+mod repo;
+mod service;
+
+pub use api::NotificationsApi;
+
+use std::sync::Arc;
+
+use kernel::jobs::{JobHandler, Subscription};
+use kernel::{AppContext, Module, ModuleCode};
+
+pub struct Notifications;
+
+impl Module for Notifications {
+    fn code(&self) -> &'static str {
+        Self::CODE
+    }
+    fn name(&self) -> &'static str {
+        "Notifications"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["tenancy"]
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        vec![Arc::new(jobs::MemberAdded { ctx: ctx.clone() })]
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![Subscription {
+            event_type: "member_added",
+            job_kind: jobs::MEMBER_ADDED,
+        }]
+    }
+}
+
+impl ModuleCode for Notifications {
+    const CODE: &'static str = "notifications";
+}

@@ -1,0 +1,142 @@
+//! SQL of `notifications`. Every function expects a transaction scoped to `gym_id` and still
+//! filters by it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize)]
+pub struct NotificationRow {
+    pub gym_id: Uuid,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "gym_id, id, user_id, kind, title, body, data, created_at, read_at";
+
+pub struct NewNotification<'a> {
+    /// UUID v7. Derived from what caused it (e.g. the event id) so a retried job finds the
+    /// notification it already wrote instead of writing a second one.
+    pub id: Uuid,
+    pub gym_id: Uuid,
+    pub user_id: Uuid,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub data: serde_json::Value,
+}
+
+/// Inserts the notification; `None` when one with this id exists already.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: NewNotification<'_>,
+) -> Result<Option<NotificationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into notifications (gym_id, id, user_id, kind, title, body, data) \
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (gym_id, id) do nothing returning {COLUMNS}"
+    ))
+    .bind(new.gym_id)
+    .bind(new.id)
+    .bind(new.user_id)
+    .bind(new.kind)
+    .bind(new.title)
+    .bind(new.body)
+    .bind(new.data)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Newest first, before `before` (keyset), optionally unread only.
+pub async fn page(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+    unread_only: bool,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from notifications \
+         where gym_id = $1 and user_id = $2 and (not $3 or read_at is null) and ($4::uuid is null or id < $4) \
+         order by id desc limit $5"
+    ))
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(unread_only)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Oldest first, after `after`: what a reconnecting stream missed.
+pub async fn since(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+    after: Uuid,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from notifications where gym_id = $1 and user_id = $2 and id > $3 order by id limit $4"
+    ))
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn unread_count(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from notifications where gym_id = $1 and user_id = $2 and read_at is null",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Marks one of the user's notifications read (keeping the first read time).
+pub async fn mark_read(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<NotificationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update notifications set read_at = coalesce(read_at, now()) \
+         where gym_id = $1 and user_id = $2 and id = $3 returning {COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn mark_all_read(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let result =
+        sqlx::query("update notifications set read_at = now() where gym_id = $1 and user_id = $2 and read_at is null")
+            .bind(gym_id)
+            .bind(user_id)
+            .execute(conn)
+            .await?;
+    Ok(result.rows_affected())
+}

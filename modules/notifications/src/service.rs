@@ -1,0 +1,148 @@
+//! Writing, reading and streaming notifications.
+
+use std::collections::VecDeque;
+
+use futures_util::Stream;
+use kernel::pubsub::Message;
+use kernel::{ApiError, ApiResult, AppContext, Tenant, db, pagination};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::repo::{self, NewNotification, NotificationRow};
+
+/// Pub/sub topic carrying every new notification (as JSON) to the open streams.
+const TOPIC: &str = "notifications";
+/// Most notifications a reconnecting stream replays at once.
+const CATCH_UP_LIMIT: i64 = 500;
+
+/// Writes a notification and pushes it to the recipient's open streams. Idempotent by id.
+pub async fn notify(ctx: &AppContext, new: NewNotification<'_>) -> ApiResult<()> {
+    let mut tx = db::begin_tenant(&ctx.db, new.gym_id).await?;
+    let written = repo::insert(&mut tx, new).await?;
+    tx.commit().await?;
+    if let Some(row) = written
+        && let Ok(payload) = serde_json::to_string(&row)
+    {
+        ctx.pubsub.publish(TOPIC, payload).await;
+    }
+    Ok(())
+}
+
+pub async fn page<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    unread_only: bool,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> ApiResult<(Vec<NotificationRow>, Option<String>, i64)> {
+    let before: Option<Uuid> = pagination::decode_cursor(cursor)?;
+    let limit = pagination::limit(limit);
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let rows = repo::page(
+        &mut tx,
+        tenant.gym_id,
+        tenant.user_id,
+        unread_only,
+        before,
+        limit + 1,
+    )
+    .await?;
+    let unread = repo::unread_count(&mut tx, tenant.gym_id, tenant.user_id).await?;
+    tx.commit().await?;
+    let (rows, next) = pagination::finish_page(rows, limit, |row| row.id);
+    Ok((rows, next, unread))
+}
+
+pub async fn mark_read<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    id: Uuid,
+) -> ApiResult<NotificationRow> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let row = repo::mark_read(&mut tx, tenant.gym_id, tenant.user_id, id).await?;
+    tx.commit().await?;
+    row.ok_or_else(|| ApiError::not_found("no such notification"))
+}
+
+pub async fn mark_all_read<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<u64> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let updated = repo::mark_all_read(&mut tx, tenant.gym_id, tenant.user_id).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+struct Live {
+    ctx: AppContext,
+    gym_id: Uuid,
+    user_id: Uuid,
+    last: Option<Uuid>,
+    pending: VecDeque<NotificationRow>,
+    messages: broadcast::Receiver<Message>,
+}
+
+impl Live {
+    async fn catch_up(&mut self) -> ApiResult<()> {
+        let Some(after) = self.last else {
+            return Ok(());
+        };
+        let mut tx = db::begin_tenant(&self.ctx.db, self.gym_id).await?;
+        let missed = repo::since(&mut tx, self.gym_id, self.user_id, after, CATCH_UP_LIMIT).await?;
+        tx.commit().await?;
+        self.pending.extend(missed);
+        Ok(())
+    }
+
+    async fn next(mut self) -> Option<(NotificationRow, Self)> {
+        loop {
+            if let Some(row) = self.pending.pop_front() {
+                // The catch-up query and the live feed may both carry a notification.
+                if self.last.is_none_or(|last| row.id > last) {
+                    self.last = Some(row.id);
+                    return Some((row, self));
+                }
+                continue;
+            }
+            match self.messages.recv().await {
+                Ok(message) if message.topic == TOPIC => {
+                    if let Ok(row) = serde_json::from_str::<NotificationRow>(&message.payload)
+                        && row.gym_id == self.gym_id
+                        && row.user_id == self.user_id
+                    {
+                        self.pending.push_back(row);
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    tracing::warn!(
+                        skipped,
+                        "notification stream fell behind; catching up from the table"
+                    );
+                    if self.catch_up().await.is_err() {
+                        return None;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// The caller's notifications as they arrive. With `last_event_id`, first what came after it
+/// (from the table), so a client that reconnects misses nothing.
+pub async fn stream<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    last_event_id: Option<Uuid>,
+) -> ApiResult<impl Stream<Item = NotificationRow> + Send + 'static> {
+    // Subscribe before reading the backlog: nothing written in between is lost.
+    let mut live = Live {
+        ctx: ctx.clone(),
+        gym_id: tenant.gym_id,
+        user_id: tenant.user_id,
+        last: last_event_id,
+        pending: VecDeque::new(),
+        messages: ctx.pubsub.subscribe(),
+    };
+    live.catch_up().await?;
+    Ok(futures_util::stream::unfold(live, Live::next))
+}
