@@ -131,3 +131,27 @@ async fn concurrent_retries_act_once(pool: PgPool) {
         .unwrap();
     assert_eq!(members, 2);
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_refused_request_is_not_replayed(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = owner_with_tenant(&app, "idem").await;
+    let member = app.register("member").await;
+    let send = |with_tenant: bool| {
+        let mut request = app
+            .post("/api/v1/members")
+            .bearer_auth(&owner.token)
+            .header("Idempotency-Key", "fix-and-retry")
+            .json(&json!({"email": member.email}));
+        if with_tenant {
+            request = request.header("X-Gym-ID", gym.to_string());
+        }
+        request.send()
+    };
+    let refused = send(false).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    // Fixed and retried with the same key: it runs, rather than replaying the 400.
+    let fixed = send(true).await.unwrap();
+    assert!(fixed.headers().get("idempotent-replayed").is_none());
+    assert_eq!(fixed.status(), StatusCode::CREATED);
+}

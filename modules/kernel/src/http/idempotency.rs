@@ -2,7 +2,9 @@
 //! and its answer is stored for 24 hours; a retry with the same key and the same body gets that
 //! answer again (with `Idempotent-Replayed: true`) and changes nothing; the same key with a
 //! different body is refused (422), and so is a retry while the first is still running (409).
-//! Server errors are not stored, so a retry after a 5xx runs again.
+//! Only successful (2xx) answers are stored, as Stripe stores nothing for a request that failed
+//! validation: a retry after a 4xx or 5xx runs again. The key is scoped to the caller, the
+//! tenant named by `X-Gym-ID`, the method and the path.
 
 use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, Middleware, Request, Response};
@@ -88,7 +90,12 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             .or_else(|| bearer_token(req).and_then(|token| self.jwt.verify(token).ok()))
             .map(|id| id.to_string())
             .unwrap_or_else(|| "anonymous".into());
-        format!("{caller} {} {}", req.method(), req.uri().path())
+        let tenant = req
+            .headers()
+            .get(crate::tenant::TENANT_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("-");
+        format!("{caller} {tenant} {} {}", req.method(), req.uri().path())
     }
 
     async fn claim(&self, scope: &str, key: &str, hash: &[u8]) -> Result<Claim, sqlx::Error> {
@@ -192,7 +199,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             Claim::Fresh => {
                 let response = self.forward(req).await;
                 let status = response.status();
-                if status.is_server_error() {
+                if !status.is_success() {
                     sqlx::query("delete from idempotency_keys where scope = $1 and key = $2")
                         .bind(&scope)
                         .bind(&key)
