@@ -110,7 +110,15 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 )])
                 .into())
             } else {
-                limit_body(&mut req, self.body_limit, too_large.clone());
+                // A declared length was checked above and the server never reads past it; only
+                // a body without one (chunked) needs counting as it streams.
+                if declared_length.is_none()
+                    && req
+                        .headers()
+                        .contains_key(poem::http::header::TRANSFER_ENCODING)
+                {
+                    limit_body(&mut req, self.body_limit, too_large.clone());
+                }
                 self.inner.call(req).await.map(IntoResponse::into_response)
             };
 
