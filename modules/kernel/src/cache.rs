@@ -1,7 +1,9 @@
 //! A small cache facade: Redis when `redis.url` is set (shared by every instance), otherwise an
-//! in-process moka cache. Values are JSON. A cache failure is logged and treated as a miss:
-//! the cache may make requests faster, never make them fail.
+//! in-process moka cache. Redis holds JSON; the in-process cache holds the values themselves,
+//! so a hit costs a clone, not a parse. A cache failure is logged and treated as a miss: the
+//! cache may make requests faster, never make them fail.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,7 @@ pub enum Cache {
 
 #[derive(Clone)]
 pub struct Entry {
-    bytes: Arc<[u8]>,
+    value: Arc<dyn Any + Send + Sync>,
     ttl: Duration,
 }
 
@@ -61,37 +63,47 @@ impl Cache {
         }
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let bytes: Option<Vec<u8>> = match self {
-            Cache::Memory(cache) => cache.get(key).await.map(|entry| entry.bytes.to_vec()),
+    /// The value under `key`, read as the type it was `set` with.
+    pub async fn get<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        match self {
+            // Another type under the key is a miss, as a JSON shape mismatch is for Redis.
+            Cache::Memory(cache) => cache
+                .get(key)
+                .await
+                .and_then(|entry| entry.value.downcast_ref::<T>().cloned()),
             Cache::Redis(conn) => match conn.clone().get::<_, Option<Vec<u8>>>(key).await {
-                Ok(value) => value,
+                Ok(bytes) => bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()),
                 Err(err) => {
                     tracing::warn!(error = %err, "cache read failed");
                     None
                 }
             },
-        };
-        bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        }
     }
 
-    pub async fn set<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
-        let Ok(bytes) = serde_json::to_vec(value) else {
-            return;
-        };
+    pub async fn set<T>(&self, key: &str, value: &T, ttl: Duration)
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
         match self {
             Cache::Memory(cache) => {
                 cache
                     .insert(
                         key.to_string(),
                         Entry {
-                            bytes: bytes.into(),
+                            value: Arc::new(value.clone()),
                             ttl,
                         },
                     )
                     .await;
             }
             Cache::Redis(conn) => {
+                let Ok(bytes) = serde_json::to_vec(value) else {
+                    return;
+                };
                 let seconds = ttl.as_secs().max(1);
                 if let Err(err) = conn.clone().set_ex::<_, _, ()>(key, bytes, seconds).await {
                     tracing::warn!(error = %err, "cache write failed");
@@ -184,7 +196,9 @@ mod tests {
     async fn entries_expire() {
         for cache in backends().await {
             let key = key("ttl");
-            cache.set(&key, &"soon gone", Duration::from_secs(1)).await;
+            cache
+                .set(&key, &"soon gone".to_string(), Duration::from_secs(1))
+                .await;
             assert_eq!(
                 cache.get::<String>(&key).await.as_deref(),
                 Some("soon gone")
