@@ -40,23 +40,26 @@ async fn the_same_post_twice_with_one_key_adds_one_member(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn a_key_reused_with_another_body_is_refused(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let user = app.register("idem").await;
-    let update = |last_name: &'static str| {
-        app.post("/api/v1/auth/logout")
-            .bearer_auth(&user.token)
+    let (owner, gym) = owner_with_tenant(&app, "idem").await;
+    let first = app.register("first").await;
+    let second = app.register("second").await;
+    let add = |email: String| {
+        app.post("/api/v1/members")
+            .bearer_auth(&owner.token)
+            .header("X-Gym-ID", gym.to_string())
             .header("Idempotency-Key", "k-1")
-            .json(&json!({"refresh_token": last_name}))
+            .json(&json!({"email": email}))
             .send()
     };
     assert_eq!(
-        update("one").await.unwrap().status(),
-        StatusCode::NO_CONTENT
+        add(first.email.clone()).await.unwrap().status(),
+        StatusCode::CREATED
     );
-    let replay = update("one").await.unwrap();
-    assert_eq!(replay.status(), StatusCode::NO_CONTENT);
+    let replay = add(first.email.clone()).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::CREATED);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     expect_problem(
-        update("two").await.unwrap(),
+        add(second.email.clone()).await.unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",
     )
@@ -64,12 +67,37 @@ async fn a_key_reused_with_another_body_is_refused(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn sign_in_answers_are_never_stored(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let user = app.register("tokens").await;
+    let login = || {
+        app.post("/api/v1/auth/login")
+            .header("Idempotency-Key", "login-1")
+            .json(&json!({"email": user.email, "password": crate::helpers::PASSWORD}))
+            .send()
+    };
+    let first = expect_json(login().await.unwrap(), StatusCode::OK).await;
+    let again = login().await.unwrap();
+    assert!(again.headers().get("idempotent-replayed").is_none());
+    let again = expect_json(again, StatusCode::OK).await;
+    assert_ne!(
+        first["tokens"]["refresh_token"], again["tokens"]["refresh_token"],
+        "each sign-in is its own session"
+    );
+    let stored: i64 = sqlx::query_scalar("select count(*) from idempotency_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "no tokens at rest in the idempotency table");
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn keys_belong_to_their_caller(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let ana = app.register("ana").await;
-    let bob = app.register("bob").await;
     #[cfg(feature = "gym")]
     {
+        let bob = app.register("bob").await;
         for user in [&ana, &bob] {
             let created = app
                 .post("/api/v1/gyms")
@@ -89,10 +117,9 @@ async fn keys_belong_to_their_caller(pool: PgPool) {
         assert_eq!(gyms, 2);
     }
     let bad_key = app
-        .post("/api/v1/auth/logout")
+        .post("/api/v1/notifications/read-all")
         .bearer_auth(&ana.token)
         .header("Idempotency-Key", "x".repeat(300))
-        .json(&json!({"refresh_token": bob.refresh}))
         .send()
         .await
         .unwrap();

@@ -16,6 +16,12 @@ use crate::auth::{VerifiedBearer, bearer_token};
 use crate::{ApiError, FieldError, JwtKeys};
 
 pub const HEADER: &str = "Idempotency-Key";
+
+/// Whether POSTs to `path` honour the header. Not the sign-in family: their answers carry
+/// tokens, which must never sit in a table, and replaying a used refresh token would be wrong.
+pub fn applies_to(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/auth/")
+}
 pub const MAX_KEY_LENGTH: usize = 255;
 
 pub struct Idempotency {
@@ -143,7 +149,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if req.method() != Method::POST {
+        if req.method() != Method::POST || !applies_to(req.uri().path()) {
             return Ok(self.forward(req).await);
         }
         let Some(key) = req.headers().get(HEADER).cloned() else {

@@ -11,8 +11,8 @@ use crate::tenant::TENANT_HEADER_NOTE;
 ///   refuses unknown properties (no mass assignment) and clients should know before sending;
 /// - in the gym build, the `X-Gym-ID` header of tenant routes is `required` (the trainer build
 ///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build);
-/// - every POST declares the optional `Idempotency-Key` header that
-///   [`super::idempotency::Idempotency`] honours for all of them.
+/// - the POSTs that [`super::idempotency::Idempotency`] covers declare the optional
+///   `Idempotency-Key` header.
 fn idempotency_parameter() -> Value {
     json!({
         "name": super::idempotency::HEADER,
@@ -35,7 +35,7 @@ pub fn finalize(document: &mut Value, mode: Mode) {
                 continue;
             };
             for (method, operation) in item.iter_mut() {
-                if method == "post" && path.starts_with("/api/") {
+                if method == "post" && super::idempotency::applies_to(path) {
                     let parameters = operation
                         .as_object_mut()
                         .map(|op| op.entry("parameters").or_insert_with(|| json!([])));
