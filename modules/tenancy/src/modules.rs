@@ -21,6 +21,16 @@ pub async fn list<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<Vec<Modu
         .collect())
 }
 
+/// Codes of the modules switched on for the tenant, in registry order.
+pub async fn enabled_codes<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<Vec<String>> {
+    Ok(list(ctx, tenant)
+        .await?
+        .into_iter()
+        .filter(|state| state.enabled)
+        .map(|state| state.module.code().to_string())
+        .collect())
+}
+
 /// Switches a module on or off for the tenant (owners and admins). Core modules stay on, a
 /// module others rely on stays on while they are on, and a module goes on only when what it
 /// needs is on.

@@ -62,12 +62,7 @@ impl DashboardApi {
     ) -> ApiResult<Json<DashboardView>> {
         tenant.require(Role::Trainer)?;
         let figures = tenants::figures(&self.ctx, tenant.gym_id).await?;
-        let enabled_modules = modules::list(&self.ctx, &tenant)
-            .await?
-            .into_iter()
-            .filter(|state| state.enabled)
-            .map(|state| state.module.code().to_string())
-            .collect();
+        let enabled_modules = modules::enabled_codes(&self.ctx, &tenant).await?;
         let mode = self.ctx.mode();
         let (gym, trainer) = match mode {
             Mode::Gym => {

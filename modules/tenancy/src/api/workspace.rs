@@ -86,12 +86,7 @@ impl WorkspaceApi {
             .filter(|(role, ..)| *role == Role::Member)
             .map(|(_, count, _)| count)
             .sum();
-        let enabled_modules = modules::list(&self.ctx, tenant)
-            .await?
-            .into_iter()
-            .filter(|state| state.enabled)
-            .map(|state| state.module.code().to_string())
-            .collect();
+        let enabled_modules = modules::enabled_codes(&self.ctx, tenant).await?;
         Ok(Workspace {
             workspace: Gym::new(figures.gym, tenant.role),
             member_count,
