@@ -14,7 +14,8 @@ use kernel::http::OperationsApi;
 use kernel::{AppContext, Mode, Module};
 use notifications::{Notifications, NotificationsApi};
 use poem_openapi::OpenApi;
-use tenancy::{Dashboard, DashboardApi, MembersApi, ModulesApi, Tenancy};
+use tenancy::{ApiKeysApi, Dashboard, DashboardApi, MembersApi, ModulesApi, Tenancy};
+use webhooks::{Webhooks, WebhooksApi};
 
 use crate::meta::MetaApi;
 
@@ -33,7 +34,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
 /// Modules compiled into this build, dependencies first.
 pub fn compiled() -> Vec<&'static dyn Module> {
-    vec![&Identity, &Tenancy, &Dashboard, &Notifications]
+    vec![&Identity, &Tenancy, &Dashboard, &Notifications, &Webhooks]
 }
 
 /// The build's HTTP API. Gym-only and trainer-only parts stand in the last slot.
@@ -46,6 +47,11 @@ pub fn api(ctx: &AppContext, accounts: Arc<IdentityAccounts>) -> impl OpenApi + 
         ModulesApi { ctx: ctx.clone() },
         DashboardApi { ctx: ctx.clone() },
         NotificationsApi { ctx: ctx.clone() },
+        ApiKeysApi { ctx: ctx.clone() },
+        WebhooksApi {
+            ctx: ctx.clone(),
+            settings: webhooks::settings(ctx),
+        },
         build_specific(ctx),
     )
 }

@@ -55,6 +55,11 @@ pub fn context(
     pubsub: PubSub,
 ) -> anyhow::Result<(AppContext, Arc<IdentityAccounts>)> {
     let registry = Arc::new(Registry::new(modules::BUILD, modules::compiled())?);
+    for module in registry.iter() {
+        module
+            .check_settings(&settings)
+            .map_err(|message| anyhow::anyhow!(message))?;
+    }
     let jwt = Arc::new(JwtKeys::from_settings(
         &settings.auth,
         settings.app.environment,

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod api_keys;
 mod auth;
 mod config;
 mod errors;
@@ -20,3 +21,4 @@ mod ratelimit;
 mod rls;
 #[cfg(feature = "trainer")]
 mod trainer;
+mod webhooks;

@@ -53,7 +53,8 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
         modules,
         [
             ("dashboard".to_string(), true),
-            ("notifications".to_string(), true)
+            ("notifications".to_string(), true),
+            ("webhooks".to_string(), true)
         ],
         "essential modules switched on"
     );

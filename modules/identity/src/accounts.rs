@@ -5,7 +5,8 @@ use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::{password, repo, tokens};
+use crate::{password, repo};
+use kernel::tokens;
 
 pub const MAX_EMAIL_LENGTH: usize = 254;
 pub const MAX_NAME_LENGTH: usize = 100;

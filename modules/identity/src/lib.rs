@@ -15,7 +15,6 @@ mod jobs;
 mod password;
 mod repo;
 mod service;
-mod tokens;
 
 pub use accounts::IdentityAccounts;
 pub use api::IdentityApi;

@@ -4,8 +4,9 @@ use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair};
 use uuid::Uuid;
 
 use crate::accounts::{IdentityAccounts, check_name, normalize_email};
+use crate::password;
 use crate::repo::{self, UserRow};
-use crate::{password, tokens};
+use kernel::tokens;
 
 pub struct Identity<'a> {
     pub ctx: &'a AppContext,

@@ -1,5 +1,9 @@
-//! Access tokens: short-lived HS256 JWTs. Identity issues them, every module checks them through
-//! [`BearerAuth`] (user only) or [`crate::Tenant`] (user acting inside a tenant).
+//! Credentials in `Authorization: Bearer`:
+//! - access tokens, short-lived HS256 JWTs that identity issues to people;
+//! - integrators' API keys (`gapi_<tenant id>_<secret>`), which the tenancy module issues and
+//!   which only [`crate::Tenant`] routes accept, within the key's scopes.
+//!
+//! [`BearerAuth`] (routes about the signed-in person) takes access tokens only.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use poem::Request;
@@ -104,6 +108,9 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     if let Some(verified) = req.extensions().get::<VerifiedBearer>() {
         return Ok(verified.0);
     }
+    if ApiKeyToken::parse(&bearer.token).is_some() {
+        return Err(api_key_not_allowed().into());
+    }
     let ctx = AppContext::from_request(req)?;
     let user_id = ctx.jwt.verify(&bearer.token)?;
     Ok(Principal { user_id })
@@ -133,7 +140,92 @@ pub(crate) fn principal_from_request(ctx: &AppContext, req: &Request) -> ApiResu
     }
     let token = bearer_token(req)
         .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
+    if ApiKeyToken::parse(token).is_some() {
+        return Err(api_key_not_allowed());
+    }
     Ok(Principal {
         user_id: ctx.jwt.verify(token)?,
     })
+}
+
+/// Start of every API key, so keys are recognisable (and findable by secret scanners).
+pub const API_KEY_PREFIX: &str = "gapi_";
+
+/// A well-formed API key, not yet checked against the store: the tenant it names and the
+/// SHA-256 under which it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyToken {
+    pub gym_id: Uuid,
+    pub digest: Vec<u8>,
+}
+
+impl ApiKeyToken {
+    /// A new key for `gym_id`: the text to show once, and what to store.
+    pub fn generate(gym_id: Uuid) -> ApiResult<(String, Self)> {
+        let text = format!(
+            "{API_KEY_PREFIX}{}_{}",
+            gym_id.simple(),
+            crate::tokens::generate()?
+        );
+        let token = Self {
+            gym_id,
+            digest: crate::tokens::digest(&text),
+        };
+        Ok((text, token))
+    }
+
+    /// `Some` for text shaped like an API key. The tenant id travels in the key so the lookup
+    /// runs inside that tenant's row-level security, like every other tenant query.
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix(API_KEY_PREFIX)?;
+        let (gym, secret) = rest.split_once('_')?;
+        if gym.len() != 32 || secret.len() != 43 {
+            return None;
+        }
+        Some(Self {
+            gym_id: Uuid::try_parse(gym).ok()?,
+            digest: crate::tokens::digest(text),
+        })
+    }
+
+    /// A short stable name for this key in rate-limit and idempotency scopes (not a secret:
+    /// a prefix of the stored digest).
+    pub fn fingerprint(&self) -> String {
+        self.digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+pub(crate) fn api_key_not_allowed() -> ApiError {
+    ApiError::forbidden(
+        "api_key_not_allowed",
+        "this route acts for a signed-in person; API keys cannot use it",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_back_to_their_tenant_and_digest() {
+        let gym_id = Uuid::new_v4();
+        let (text, token) = ApiKeyToken::generate(gym_id).unwrap();
+        assert!(text.starts_with("gapi_"));
+        assert_eq!(ApiKeyToken::parse(&text), Some(token));
+    }
+
+    #[test]
+    fn other_text_is_not_an_api_key() {
+        for text in [
+            "eyJhbGciOiJIUzI1NiJ9.e30.x",
+            "gapi_",
+            "gapi_nothex_abc",
+            &format!("gapi_{}_short", Uuid::new_v4().simple()),
+        ] {
+            assert_eq!(ApiKeyToken::parse(text), None, "{text}");
+        }
+    }
 }

@@ -22,6 +22,10 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub jobs: crate::jobs::JobSettings,
     pub rate_limit: crate::ratelimit::RateLimitSettings,
+    /// Sections the kernel does not know (`[webhooks]`, ...): each module reads its own with
+    /// [`Settings::section`] and checks it at start-up ([`crate::Module::check_settings`]).
+    #[serde(flatten)]
+    pub sections: std::collections::HashMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +150,17 @@ impl Settings {
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.validate(build)?;
         Ok(settings)
+    }
+
+    /// A module's own section; an absent section reads as empty (serde defaults apply).
+    pub fn section<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
+        let value = self
+            .sections
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        serde_json::from_value(value)
+            .map_err(|err| ConfigError::Invalid(format!("configuration section [{name}]: {err}")))
     }
 
     pub fn validate(&self, build: Mode) -> Result<(), ConfigError> {

@@ -29,6 +29,7 @@ pub mod pubsub;
 pub mod ratelimit;
 pub mod telemetry;
 pub mod tenant;
+pub mod tokens;
 
 pub use accounts::{Accounts, PreparedAccount, TokenPair};
 pub use auth::{BearerAuth, JwtKeys, Principal};
@@ -37,6 +38,8 @@ pub use config::Settings;
 pub use context::AppContext;
 pub use error::{ApiError, ApiResult, FieldError, Problem};
 pub use mode::Mode;
-pub use module::{Module, ModuleCode, Registry};
+pub use module::{Module, ModuleCode, PublicEvent, Registry};
 pub use pubsub::PubSub;
-pub use tenant::{OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory, TenantKind};
+pub use tenant::{
+    ApiKeyAccess, OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory, TenantKind,
+};

@@ -40,6 +40,29 @@ pub trait Module: Send + Sync + 'static {
     fn subscriptions(&self) -> Vec<Subscription> {
         Vec::new()
     }
+    /// Resources under `/api/v1/` whose routes integrators' API keys may be granted, each as
+    /// `<resource>:read` (GET) and `<resource>:write` (everything else). Routes of resources
+    /// no module lists here refuse API keys.
+    fn api_resources(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Domain events of this module that integrators may receive by webhook, with what each
+    /// means. Events not listed stay internal.
+    fn public_events(&self) -> &'static [PublicEvent] {
+        &[]
+    }
+    /// Checks the module's own configuration section at start-up (see
+    /// [`crate::Settings::section`]); an error stops the process with its message.
+    fn check_settings(&self, _settings: &crate::Settings) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A domain event offered to integrators (see [`Module::public_events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicEvent {
+    pub event_type: &'static str,
+    pub description: &'static str,
 }
 
 /// Ties a type-level marker to a module code, so the tenant extractor of a module's routes
@@ -71,6 +94,7 @@ pub struct Registry {
     mode: Mode,
     modules: Vec<&'static dyn Module>,
     index: HashMap<&'static str, usize>,
+    api_scopes: Vec<String>,
 }
 
 impl Registry {
@@ -87,10 +111,18 @@ impl Registry {
                 });
             }
         }
+        let mut api_scopes: Vec<String> = modules
+            .iter()
+            .flat_map(|module| module.api_resources())
+            .flat_map(|resource| [format!("{resource}:read"), format!("{resource}:write")])
+            .collect();
+        api_scopes.sort();
+        api_scopes.dedup();
         let registry = Self {
             mode,
             modules,
             index,
+            api_scopes,
         };
         for module in &registry.modules {
             for dependency in module.depends_on() {
@@ -109,6 +141,21 @@ impl Registry {
             }
         }
         Ok(registry)
+    }
+
+    /// Every scope an API key of this build can hold, sorted: `members:read`, `members:write`, …
+    pub fn api_scopes(&self) -> &[String] {
+        &self.api_scopes
+    }
+
+    /// Events integrators may subscribe webhooks to, from every compiled module.
+    pub fn public_events(&self) -> impl Iterator<Item = &'static PublicEvent> + '_ {
+        self.iter().flat_map(|module| module.public_events())
+    }
+
+    pub fn is_public_event(&self, event_type: &str) -> bool {
+        self.public_events()
+            .any(|event| event.event_type == event_type)
     }
 
     pub fn mode(&self) -> Mode {

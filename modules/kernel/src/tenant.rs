@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::auth::{BearerAuth, principal_from_request};
+use crate::auth::{
+    ApiKeyToken, BearerAuth, api_key_not_allowed, bearer_token, principal_from_request,
+};
 use crate::module::ModuleCode;
 use crate::{ApiError, ApiResult, AppContext, FieldError, Mode, db};
 
@@ -66,6 +68,28 @@ pub struct TenantAccess {
     pub kind: TenantKind,
 }
 
+/// An integrator's API key as stored: it acts as the person who created it (never above their
+/// current role in the tenant), limited to its scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyAccess {
+    pub key_id: Uuid,
+    pub gym_id: Uuid,
+    pub created_by: Uuid,
+    pub scopes: Vec<String>,
+}
+
+impl ApiKeyAccess {
+    /// `x:write` includes `x:read`.
+    pub fn allows(&self, needed: &str) -> bool {
+        self.scopes.iter().any(|scope| {
+            scope == needed
+                || needed
+                    .strip_suffix(":read")
+                    .is_some_and(|resource| scope.strip_suffix(":write") == Some(resource))
+        })
+    }
+}
+
 /// Membership lookups, implemented by the tenancy module (which owns the tables).
 #[async_trait::async_trait]
 pub trait TenantDirectory: Send + Sync {
@@ -80,6 +104,9 @@ pub trait TenantDirectory: Send + Sync {
 
     /// The tenant's explicit module choices (`gym_modules`); absent codes use module defaults.
     async fn module_overrides(&self, gym_id: Uuid) -> ApiResult<Arc<HashMap<String, bool>>>;
+
+    /// The live (not revoked, not expired) API key of `gym_id` stored under `digest`.
+    async fn api_key(&self, gym_id: Uuid, digest: &[u8]) -> ApiResult<Option<ApiKeyAccess>>;
 }
 
 /// The caller acting inside a tenant, for routes of module `M`.
@@ -88,6 +115,8 @@ pub struct Tenant<M> {
     pub gym_id: Uuid,
     pub role: Role,
     pub kind: TenantKind,
+    /// Set when an integrator's API key made the request (`user_id` is then the key's creator).
+    pub api_key_id: Option<Uuid>,
     module: PhantomData<M>,
 }
 
@@ -104,6 +133,15 @@ impl<M> Tenant<M> {
                     minimum.as_str()
                 ),
             ))
+        }
+    }
+
+    /// 403 `api_key_not_allowed` for API keys: for routes only a person may use (managing
+    /// API keys, for one, so a key can never mint a wider one).
+    pub fn require_person(&self) -> ApiResult<()> {
+        match self.api_key_id {
+            None => Ok(()),
+            Some(_) => Err(api_key_not_allowed()),
         }
     }
 
@@ -146,12 +184,78 @@ fn parse_tenant_header(req: &Request) -> ApiResult<Option<Uuid>> {
         })
 }
 
-async fn resolve<M: ModuleCode>(req: &Request) -> ApiResult<(Uuid, Option<Tenant<M>>)> {
-    let ctx = AppContext::from_request(req)?;
-    let principal = principal_from_request(ctx, req)?;
+/// Who is calling and in which tenant: a person by access token, or an API key (only where
+/// `keys_allowed`).
+async fn caller(
+    ctx: &AppContext,
+    req: &Request,
+    keys_allowed: bool,
+) -> ApiResult<(Uuid, Option<TenantAccess>, Option<Uuid>)> {
     let requested = parse_tenant_header(req)?;
-    let Some(access) = ctx.tenants.resolve(principal.user_id, requested).await? else {
-        return Ok((principal.user_id, None));
+    let Some(key) = bearer_token(req).and_then(ApiKeyToken::parse) else {
+        let principal = principal_from_request(ctx, req)?;
+        let access = ctx.tenants.resolve(principal.user_id, requested).await?;
+        return Ok((principal.user_id, access, None));
+    };
+    if !keys_allowed {
+        return Err(api_key_not_allowed());
+    }
+    let key = ctx
+        .tenants
+        .api_key(key.gym_id, &key.digest)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the API key is invalid, revoked or expired"))?;
+    if requested.is_some_and(|gym_id| gym_id != key.gym_id) {
+        return Err(ApiError::forbidden(
+            "api_key_wrong_tenant",
+            "this API key belongs to another tenant than the one X-Gym-ID names",
+        ));
+    }
+    let needed = needed_scope(req, ctx.registry.api_scopes()).ok_or_else(api_key_not_allowed)?;
+    if !key.allows(&needed) {
+        return Err(ApiError::forbidden(
+            "insufficient_scope",
+            format!("this API key lacks the `{needed}` scope"),
+        ));
+    }
+    // The key acts as its creator, so it loses what they lose (a demotion, leaving the tenant).
+    let access = match ctx.tenants.resolve(key.created_by, Some(key.gym_id)).await {
+        Ok(Some(access)) => access,
+        Ok(None) => return Err(creator_gone()),
+        Err(err) if err.status() == poem::http::StatusCode::FORBIDDEN => {
+            return Err(creator_gone());
+        }
+        Err(err) => return Err(err),
+    };
+    Ok((key.created_by, Some(access), Some(key.key_id)))
+}
+
+fn creator_gone() -> ApiError {
+    ApiError::unauthorized("the person who created this API key no longer belongs to the tenant")
+}
+
+/// The scope a request needs: `<resource>:read` for GET and HEAD, `<resource>:write` for the
+/// rest, where the resource is the first path segment after `/api/v1/`. `None` when no module
+/// offers that resource to API keys.
+fn needed_scope(req: &Request, known: &[String]) -> Option<String> {
+    let path = req.original_uri().path();
+    let resource = path.strip_prefix("/api/v1/")?.split('/').next()?;
+    let access = match *req.method() {
+        poem::http::Method::GET | poem::http::Method::HEAD => "read",
+        _ => "write",
+    };
+    let scope = format!("{resource}:{access}");
+    known.contains(&scope).then_some(scope)
+}
+
+async fn resolve<M: ModuleCode>(
+    req: &Request,
+    keys_allowed: bool,
+) -> ApiResult<(Uuid, Option<Tenant<M>>)> {
+    let ctx = AppContext::from_request(req)?;
+    let (user_id, access, api_key_id) = caller(ctx, req, keys_allowed).await?;
+    let Some(access) = access else {
+        return Ok((user_id, None));
     };
     // Core modules are always on: no need to look at the tenant's switches.
     let always_on = ctx
@@ -171,13 +275,14 @@ async fn resolve<M: ModuleCode>(req: &Request) -> ApiResult<(Uuid, Option<Tenant
         ));
     }
     let tenant = Tenant {
-        user_id: principal.user_id,
+        user_id,
         gym_id: access.gym_id,
         role: access.role,
         kind: access.kind,
+        api_key_id,
         module: PhantomData,
     };
-    Ok((principal.user_id, Some(tenant)))
+    Ok((user_id, Some(tenant)))
 }
 
 fn tenant_required(mode: Mode) -> ApiError {
@@ -245,7 +350,7 @@ impl<'a, M: ModuleCode> ApiExtractor<'a> for Tenant<M> {
         _body: &mut RequestBody,
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let (_, tenant) = resolve::<M>(req).await?;
+        let (_, tenant) = resolve::<M>(req, true).await?;
         match tenant {
             Some(tenant) => Ok(tenant),
             None => Err(tenant_required(AppContext::from_request(req)?.registry.mode()).into()),
@@ -261,7 +366,52 @@ impl<'a, M: ModuleCode> ApiExtractor<'a> for OptionalTenant<M> {
         _body: &mut RequestBody,
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let (user_id, tenant) = resolve::<M>(req).await?;
+        let (user_id, tenant) = resolve::<M>(req, false).await?;
         Ok(OptionalTenant { user_id, tenant })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(scopes: &[&str]) -> ApiKeyAccess {
+        ApiKeyAccess {
+            key_id: Uuid::nil(),
+            gym_id: Uuid::nil(),
+            created_by: Uuid::nil(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn write_scopes_include_read_of_the_same_resource_only() {
+        let writer = key(&["members:write"]);
+        assert!(writer.allows("members:read"));
+        assert!(writer.allows("members:write"));
+        assert!(!writer.allows("media:read"));
+        let reader = key(&["members:read"]);
+        assert!(reader.allows("members:read"));
+        assert!(!reader.allows("members:write"));
+    }
+
+    #[test]
+    fn needed_scope_follows_method_and_first_segment() {
+        let known = vec!["members:read".to_string(), "members:write".to_string()];
+        let request = |method: poem::http::Method, uri: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri.parse().unwrap())
+                .finish()
+        };
+        let get = request(poem::http::Method::GET, "/api/v1/members?limit=5");
+        assert_eq!(needed_scope(&get, &known).as_deref(), Some("members:read"));
+        let patch = request(poem::http::Method::PATCH, "/api/v1/members/1");
+        assert_eq!(
+            needed_scope(&patch, &known).as_deref(),
+            Some("members:write")
+        );
+        let other = request(poem::http::Method::GET, "/api/v1/api-keys");
+        assert_eq!(needed_scope(&other, &known), None);
     }
 }

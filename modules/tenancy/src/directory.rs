@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kernel::{ApiError, ApiResult, Cache, Mode, TenantAccess, TenantDirectory, db};
+use kernel::{ApiError, ApiKeyAccess, ApiResult, Cache, Mode, TenantAccess, TenantDirectory, db};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::repo;
+use crate::{api_keys, repo};
 
 pub struct TenancyDirectory {
     db: PgPool,
@@ -39,6 +39,16 @@ fn default_tenant_key(user_id: Uuid) -> String {
 }
 fn modules_key(gym_id: Uuid) -> String {
     format!("{{gym:{gym_id}}}:modules")
+}
+
+fn api_key_key(gym_id: Uuid, digest: &[u8]) -> String {
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{{gym:{gym_id}}}:api-key:{hex}")
+}
+
+/// After revoking the API key stored under `digest`.
+pub async fn invalidate_api_key(cache: &Cache, gym_id: Uuid, digest: &[u8]) {
+    cache.delete(&[api_key_key(gym_id, digest)]).await;
 }
 
 /// After adding, changing or removing `user_id`'s membership of `gym_id`.
@@ -121,5 +131,26 @@ impl TenantDirectory for TenancyDirectory {
         tx.commit().await?;
         self.cache.set(&key, &overrides, self.ttl).await;
         Ok(Arc::new(overrides))
+    }
+
+    async fn api_key(&self, gym_id: Uuid, digest: &[u8]) -> ApiResult<Option<ApiKeyAccess>> {
+        let key = api_key_key(gym_id, digest);
+        if let Some(access) = self.cache.get::<ApiKeyAccess>(&key).await {
+            return Ok(Some(access));
+        }
+        let mut tx = db::begin_tenant(&self.db, gym_id).await?;
+        let found = api_keys::authenticate(&mut tx, gym_id, digest).await?;
+        tx.commit().await?;
+        let Some((access, expires_at)) = found else {
+            return Ok(None);
+        };
+        // An expiring key leaves the cache no later than it expires.
+        let ttl = match expires_at.map(|at| (at - chrono::Utc::now()).to_std()) {
+            Some(Ok(left)) => left.min(self.ttl),
+            Some(Err(_)) => return Ok(None),
+            None => self.ttl,
+        };
+        self.cache.set(&key, &access, ttl).await;
+        Ok(Some(access))
     }
 }

@@ -94,6 +94,21 @@ impl<M> Members<'_, M> {
         let member = repo::find_member(&mut tx, self.tenant.gym_id, user_id)
             .await?
             .ok_or_else(no_such_member)?;
+        if current.role != role {
+            events::record(
+                &mut tx,
+                Some(self.tenant.gym_id),
+                "member_role_changed",
+                serde_json::json!({
+                    "gym_id": self.tenant.gym_id,
+                    "user_id": user_id,
+                    "previous_role": current.role,
+                    "role": role,
+                    "changed_by": self.tenant.user_id,
+                }),
+            )
+            .await?;
+        }
         tx.commit().await?;
         directory::invalidate_member(&self.ctx.cache, self.tenant.gym_id, user_id).await;
         Ok(member)
@@ -112,6 +127,18 @@ impl<M> Members<'_, M> {
         )?;
         rules::keeps_an_owner(owners, current.role == Role::Owner, false)?;
         repo::delete_member(&mut tx, self.tenant.gym_id, user_id).await?;
+        events::record(
+            &mut tx,
+            Some(self.tenant.gym_id),
+            "member_removed",
+            serde_json::json!({
+                "gym_id": self.tenant.gym_id,
+                "user_id": user_id,
+                "role": current.role,
+                "removed_by": self.tenant.user_id,
+            }),
+        )
+        .await?;
         tx.commit().await?;
         directory::invalidate_member(&self.ctx.cache, self.tenant.gym_id, user_id).await;
         Ok(())

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use super::respond;
-use crate::auth::{VerifiedBearer, bearer_token};
+use crate::auth::{ApiKeyToken, VerifiedBearer, bearer_token};
 use crate::{ApiError, FieldError, JwtKeys};
 
 pub const HEADER: &str = "Idempotency-Key";
@@ -89,13 +89,17 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
     }
 
     fn scope(&self, req: &Request) -> String {
-        let caller = req
-            .extensions()
-            .get::<VerifiedBearer>()
-            .map(|verified| verified.0.user_id)
-            .or_else(|| bearer_token(req).and_then(|token| self.jwt.verify(token).ok()))
-            .map(|id| id.to_string())
-            .unwrap_or_else(|| "anonymous".into());
+        let token = bearer_token(req);
+        let caller = if let Some(key) = token.and_then(ApiKeyToken::parse) {
+            format!("key:{}", key.fingerprint())
+        } else {
+            req.extensions()
+                .get::<VerifiedBearer>()
+                .map(|verified| verified.0.user_id)
+                .or_else(|| token.and_then(|token| self.jwt.verify(token).ok()))
+                .map(|id| id.to_string())
+                .unwrap_or_else(|| "anonymous".into())
+        };
         let tenant = req
             .headers()
             .get(crate::tenant::TENANT_HEADER)

@@ -103,8 +103,12 @@ pub struct Schedule {
     pub payload: serde_json::Value,
 }
 
+/// The `event_type` of a [`Subscription`] to every domain event (outgoing webhooks use it).
+pub const ALL_EVENTS: &str = "*";
+
 /// Delivery of a domain event type to a job kind: each recorded event of `event_type`
-/// becomes one job of `job_kind` whose payload is `{"event_id", "event_type", "gym_id", "data"}`.
+/// ([`ALL_EVENTS`] for any) becomes one job of `job_kind` whose payload is
+/// `{"event_id", "event_type", "gym_id", "data"}`.
 #[derive(Debug, Clone, Copy)]
 pub struct Subscription {
     pub event_type: &'static str,

@@ -1,12 +1,14 @@
 //! HTTP of the tenancy module. Which of these APIs a build mounts is decided in the binary's
 //! `src/modules.rs`: gyms in the gym build, workspace in the trainer build, the rest in both.
 
+mod api_keys;
 mod dashboard;
 mod gyms;
 mod members;
 mod modules;
 mod workspace;
 
+pub use api_keys::ApiKeysApi;
 pub use dashboard::DashboardApi;
 pub use gyms::GymsApi;
 pub use members::MembersApi;
@@ -28,6 +30,8 @@ pub(crate) enum TenancyTags {
     Modules,
     /// Per-mode figures for staff.
     Dashboard,
+    /// Keys for integrators' systems, each limited to scopes.
+    ApiKeys,
 }
 
 /// Time zone of a new tenant when the body names none.

@@ -1,0 +1,81 @@
+//! Outgoing webhooks: integrators register endpoints per tenant and receive the tenant's
+//! public domain events, signed, retried, logged and replayable.
+//!
+//! - Routes: `/api/v1/webhook-endpoints` (CRUD, owners and admins or API keys with
+//!   `webhook-endpoints:*`), `.../{id}/rotate-secret`, `.../{id}/ping`,
+//!   `.../{id}/deliveries`, `.../{id}/deliveries/{delivery_id}/replay`,
+//!   `GET /api/v1/webhook-endpoints/event-types`.
+//! - Tables: `webhook_endpoints`, `webhook_deliveries` (row-level security on `gym_id`).
+//! - Jobs: `webhooks.fan_out` (subscribed to every domain event; keeps the ones some module
+//!   lists in its public catalog) makes one delivery per subscribed endpoint;
+//!   `webhooks.send` makes one attempt and schedules the next.
+//! - Signature: `X-GymAPI-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` ([`signature`]).
+//! - Targets: see [`targets`] (no private addresses unless `webhooks.allow_private_targets`).
+//! - Config: `[webhooks]` ([`settings::WebhookSettings`]). On by default in both builds.
+
+mod api;
+mod deliveries;
+mod endpoints;
+mod jobs;
+mod sender;
+pub mod settings;
+pub mod signature;
+pub mod targets;
+
+pub use api::WebhooksApi;
+
+use std::sync::Arc;
+
+use kernel::jobs::{ALL_EVENTS, JobHandler, Subscription};
+use kernel::{AppContext, Module, ModuleCode, Settings};
+
+use crate::settings::WebhookSettings;
+
+pub struct Webhooks;
+
+/// The module's settings; start-up has already refused an invalid section
+/// ([`Module::check_settings`]).
+pub fn settings(ctx: &AppContext) -> WebhookSettings {
+    ctx.settings.section("webhooks").unwrap_or_default()
+}
+
+impl Module for Webhooks {
+    fn code(&self) -> &'static str {
+        Self::CODE
+    }
+    fn name(&self) -> &'static str {
+        "Outgoing webhooks"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["tenancy"]
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        let sender = Arc::new(sender::Sender::new(settings(ctx)));
+        vec![
+            Arc::new(jobs::FanOut { ctx: ctx.clone() }),
+            Arc::new(jobs::Send {
+                ctx: ctx.clone(),
+                sender,
+            }),
+        ]
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![Subscription {
+            event_type: ALL_EVENTS,
+            job_kind: jobs::FAN_OUT,
+        }]
+    }
+    fn api_resources(&self) -> &'static [&'static str] {
+        &["webhook-endpoints"]
+    }
+    fn check_settings(&self, settings: &Settings) -> Result<(), String> {
+        let webhooks: WebhookSettings = settings
+            .section("webhooks")
+            .map_err(|err| err.to_string())?;
+        webhooks.check()
+    }
+}
+
+impl ModuleCode for Webhooks {
+    const CODE: &'static str = "webhooks";
+}
