@@ -82,7 +82,13 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
     assert_eq!(workspace["client_count"], 0);
     assert_eq!(
         workspace["enabled_modules"],
-        json!(["identity", "tenancy", "dashboard", "notifications"])
+        json!([
+            "identity",
+            "tenancy",
+            "dashboard",
+            "notifications",
+            "webhooks"
+        ])
     );
 }
 
