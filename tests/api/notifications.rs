@@ -221,3 +221,29 @@ async fn a_notification_written_on_one_instance_reaches_a_stream_on_another(pool
     let (_, data) = next_event(&mut stream, &mut buffer).await;
     assert_eq!(data["kind"], "member.added");
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_role_change_is_announced_to_the_person_live(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = owner_with_tenant(&app, "notif").await;
+    let member = app.register("member").await;
+    app.add_member(&owner, gym, &member, "member").await;
+    app.jobs.drain().await.unwrap();
+    let mut stream = open_stream(&app, &member, gym, None).await;
+    let mut buffer = String::new();
+    let promoted = app
+        .patch(&format!("/api/v1/members/{}", member.user_id))
+        .bearer_auth(&owner.token)
+        .header("X-Gym-ID", gym.to_string())
+        .json(&json!({"role": "trainer"}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(promoted, StatusCode::OK).await;
+    app.jobs.drain().await.unwrap();
+    let (_, data) = next_event(&mut stream, &mut buffer).await;
+    assert_eq!(data["kind"], "member.role_changed");
+    assert_eq!(data["data"]["previous_role"], "member");
+    assert_eq!(data["data"]["role"], "trainer");
+    assert!(data["title"].as_str().unwrap().ends_with("is now trainer"));
+}

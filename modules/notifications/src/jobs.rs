@@ -61,3 +61,56 @@ impl JobHandler for MemberAdded {
         .map_err(|err| anyhow::anyhow!("{}", err.problem().detail))
     }
 }
+
+pub const ROLE_CHANGED: &str = "notifications.member_role_changed";
+
+/// Tells a person their role in a tenant changed.
+pub struct RoleChanged {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct RoleDelivery {
+    event_id: Uuid,
+    data: Changed,
+}
+
+#[derive(Deserialize)]
+struct Changed {
+    gym_id: Uuid,
+    gym_name: String,
+    user_id: Uuid,
+    previous_role: String,
+    role: String,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for RoleChanged {
+    fn kind(&self) -> &'static str {
+        ROLE_CHANGED
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let delivery: RoleDelivery = serde_json::from_value(job.payload.clone())?;
+        let changed = delivery.data;
+        let title = format!("Your role in {} is now {}", changed.gym_name, changed.role);
+        let body = format!("It was {}.", changed.previous_role);
+        service::notify(
+            &self.ctx,
+            NewNotification {
+                id: delivery.event_id,
+                gym_id: changed.gym_id,
+                user_id: changed.user_id,
+                kind: "member.role_changed",
+                title: &title,
+                body: &body,
+                data: serde_json::json!({
+                    "previous_role": changed.previous_role,
+                    "role": changed.role,
+                }),
+            },
+        )
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", err.problem().detail))
+    }
+}

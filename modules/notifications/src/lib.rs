@@ -8,7 +8,7 @@
 //! - Fan-out: each new notification is published on the kernel's [`kernel::PubSub`] (Redis
 //!   when configured), so a stream open on any instance receives it.
 //! - Jobs: `notifications.member_added` tells a person they joined a tenant (subscribed to the
-//!   `member_added` event).
+//!   `member_added` event); `notifications.member_role_changed` tells them their new role.
 //! - On by default in both builds.
 
 mod api;
@@ -36,13 +36,22 @@ impl Module for Notifications {
         &["tenancy"]
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        vec![Arc::new(jobs::MemberAdded { ctx: ctx.clone() })]
+        vec![
+            Arc::new(jobs::MemberAdded { ctx: ctx.clone() }),
+            Arc::new(jobs::RoleChanged { ctx: ctx.clone() }),
+        ]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
-        vec![Subscription {
-            event_type: "member_added",
-            job_kind: jobs::MEMBER_ADDED,
-        }]
+        vec![
+            Subscription {
+                event_type: "member_added",
+                job_kind: jobs::MEMBER_ADDED,
+            },
+            Subscription {
+                event_type: "member_role_changed",
+                job_kind: jobs::ROLE_CHANGED,
+            },
+        ]
     }
 }
 

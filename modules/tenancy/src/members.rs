@@ -95,12 +95,16 @@ impl<M> Members<'_, M> {
             .await?
             .ok_or_else(no_such_member)?;
         if current.role != role {
+            let gym = repo::find_gym(&mut *tx, self.tenant.gym_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such tenant"))?;
             events::record(
                 &mut tx,
                 Some(self.tenant.gym_id),
                 "member_role_changed",
                 serde_json::json!({
                     "gym_id": self.tenant.gym_id,
+                    "gym_name": gym.name,
                     "user_id": user_id,
                     "previous_role": current.role,
                     "role": role,

@@ -87,7 +87,7 @@ pub struct UpdateWebhookEndpoint {
 pub struct RotateSecret {
     /// How long the old secret keeps signing too (default one day, at most seven; 0 ends it
     /// now).
-    #[oai(validator(maximum(value = "604800")))]
+    #[oai(validator(minimum(value = "0"), maximum(value = "604800")))]
     pub overlap_seconds: Option<u64>,
 }
 
