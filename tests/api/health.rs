@@ -136,7 +136,10 @@ async fn meta_describes_the_build(pool: PgPool) {
         .iter()
         .map(|m| m["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["identity", "tenancy", "dashboard", "notifications"]);
+    assert_eq!(
+        codes,
+        ["identity", "tenancy", "dashboard", "notifications", "media"]
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]

@@ -12,6 +12,7 @@ mod gyms;
 mod health;
 mod idempotency;
 mod jobs;
+mod media;
 mod members;
 mod modules;
 mod notifications;

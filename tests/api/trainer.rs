@@ -53,6 +53,7 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
         modules,
         [
             ("dashboard".to_string(), true),
+            ("media".to_string(), true),
             ("notifications".to_string(), true)
         ],
         "essential modules switched on"
@@ -81,7 +82,7 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
     assert_eq!(workspace["client_count"], 0);
     assert_eq!(
         workspace["enabled_modules"],
-        json!(["identity", "tenancy", "dashboard", "notifications"])
+        json!(["identity", "tenancy", "dashboard", "notifications", "media"])
     );
 }
 
