@@ -200,6 +200,7 @@ pub async fn upload<M>(
     );
     let mut object = storage.begin(&key).await.map_err(ApiError::internal)?;
     object.write(&head).await.map_err(ApiError::internal)?;
+    // The first reads may have reached the end already.
     while !finished {
         let read = match reader.read(&mut buffer).await {
             Ok(read) => read,
@@ -209,7 +210,8 @@ pub async fn upload<M>(
             }
         };
         if read == 0 {
-            break;
+            finished = true;
+            continue;
         }
         total += read as u64;
         if total > limit {
