@@ -186,3 +186,55 @@ impl Drop for Upload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use kernel::config::{MediaSettings, MediaStorage, S3Settings, Secret};
+
+    use super::{Delivery, Storage};
+
+    #[tokio::test]
+    async fn s3_storage_redirects_to_a_signed_url_and_keeps_secrets_out_of_logs() {
+        let settings = MediaSettings {
+            storage: MediaStorage::S3,
+            local_dir: String::new(),
+            image_max_bytes: 1,
+            video_max_bytes: 1,
+            thumbnail_width: 320,
+            unattached_ttl_hours: 24,
+            public_base_url: None,
+            signed_url_ttl_seconds: 600,
+            s3: S3Settings {
+                bucket: Some("gym-media".into()),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: Some("us-east-1".into()),
+                access_key_id: Some(Secret::new("AKIDEXAMPLE".into())),
+                secret_access_key: Some(Secret::new("very-secret-key".into())),
+                path_style: true,
+                allow_http: true,
+            },
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("very-secret-key") && !printed.contains("AKIDEXAMPLE"));
+        // Signing needs no network.
+        let delivery = Storage::new(&settings)
+            .deliver("gym/0123456789abcdef0123456789abcdef.png")
+            .await
+            .unwrap();
+        let Some(Delivery::Redirect(url)) = delivery else {
+            panic!("expected a redirect");
+        };
+        assert!(
+            url.starts_with(
+                "http://127.0.0.1:9000/gym-media/gym/0123456789abcdef0123456789abcdef.png?"
+            ),
+            "{url}"
+        );
+        assert!(
+            url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=600"),
+            "{url}"
+        );
+    }
+}
