@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use identity::{Identity, IdentityAccounts, IdentityApi};
 use kernel::http::OperationsApi;
-use kernel::{AppContext, Mode, Module};
+use kernel::http::RouteBodyLimit;
+use kernel::{AppContext, Mode, Module, Settings};
+use media::{Media, MediaApi};
 use notifications::{Notifications, NotificationsApi};
 use poem_openapi::OpenApi;
 use tenancy::{ApiKeysApi, Dashboard, DashboardApi, MembersApi, ModulesApi, Tenancy};
@@ -34,7 +36,14 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
 /// Modules compiled into this build, dependencies first.
 pub fn compiled() -> Vec<&'static dyn Module> {
-    vec![&Identity, &Tenancy, &Dashboard, &Notifications, &Webhooks]
+    vec![
+        &Identity,
+        &Tenancy,
+        &Dashboard,
+        &Notifications,
+        &Webhooks,
+        &Media,
+    ]
 }
 
 /// The build's HTTP API. Gym-only and trainer-only parts stand in the last slot.
@@ -52,8 +61,19 @@ pub fn api(ctx: &AppContext, accounts: Arc<IdentityAccounts>) -> impl OpenApi + 
             ctx: ctx.clone(),
             settings: webhooks::settings(ctx),
         },
+        MediaApi::new(ctx.clone()),
         build_specific(ctx),
     )
+}
+
+/// Routes outside the API document: `GET /media/{key}` serves uploads by their key.
+pub fn public_routes(ctx: &AppContext) -> poem::Route {
+    poem::Route::new().at("/*key", poem::get(media::Files::new(ctx.clone())))
+}
+
+/// Routes allowed bodies larger than `server.body_limit_bytes` (they stream and check them).
+pub fn body_limits(settings: &Settings) -> Vec<RouteBodyLimit> {
+    vec![media::upload_route_limit(settings)]
 }
 
 #[cfg(feature = "gym")]

@@ -322,15 +322,19 @@ async fn serve(
             make_sync(move |_| yaml.clone().with_content_type("application/yaml")),
         )
         .at("/docs", make_sync(move |_| Html(docs_html.clone())))
+        .nest("/media", modules::public_routes(&ctx))
         .nest("/", openapi_service(&ctx, accounts))
         .data(ctx.clone())
         .with(Idempotency::new(ctx.db.clone(), ctx.jwt.clone()))
         .with(RateLimit::new(rate_limiter(&ctx), ctx.jwt.clone()))
-        .with(Observe::new(
-            ctx.metrics.clone(),
-            ctx.settings.server.body_limit_bytes,
-            allowed,
-        ));
+        .with(
+            Observe::new(
+                ctx.metrics.clone(),
+                ctx.settings.server.body_limit_bytes,
+                allowed,
+            )
+            .with_route_limits(modules::body_limits(&ctx.settings)),
+        );
     let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
     tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
     let signal = async move {

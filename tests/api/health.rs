@@ -143,7 +143,8 @@ async fn meta_describes_the_build(pool: PgPool) {
             "tenancy",
             "dashboard",
             "notifications",
-            "webhooks"
+            "webhooks",
+            "media"
         ]
     );
 }

@@ -13,6 +13,7 @@ mod gyms;
 mod health;
 mod idempotency;
 mod jobs;
+mod media;
 mod members;
 mod modules;
 mod notifications;

@@ -53,6 +53,7 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
         modules,
         [
             ("dashboard".to_string(), true),
+            ("media".to_string(), true),
             ("notifications".to_string(), true),
             ("webhooks".to_string(), true)
         ],
@@ -87,7 +88,8 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
             "tenancy",
             "dashboard",
             "notifications",
-            "webhooks"
+            "webhooks",
+            "media"
         ])
     );
 }

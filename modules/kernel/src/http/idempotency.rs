@@ -19,9 +19,17 @@ pub const HEADER: &str = "Idempotency-Key";
 
 /// Whether POSTs to `path` honour the header. Not the sign-in family: their answers carry
 /// tokens, which must never sit in a table, and replaying a used refresh token would be wrong.
+/// Not streamed uploads either: honouring the key means holding the whole body in memory to
+/// hash it, which is what streaming avoids (a repeated upload is merely an unattached copy,
+/// which the media module deletes after a day).
 pub fn applies_to(path: &str) -> bool {
-    path.starts_with("/api/") && !path.starts_with("/api/v1/auth/")
+    path.starts_with("/api/")
+        && !path.starts_with("/api/v1/auth/")
+        && !STREAMED_UPLOADS.contains(&path)
 }
+
+/// POST routes whose handlers stream the body (see [`applies_to`]).
+pub const STREAMED_UPLOADS: &[&str] = &["/api/v1/media"];
 pub const MAX_KEY_LENGTH: usize = 255;
 
 pub struct Idempotency {

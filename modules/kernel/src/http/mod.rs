@@ -11,5 +11,5 @@ mod problems;
 pub use problems::{problem_response, respond};
 
 pub use json_body::JsonBody;
-pub use observe::Observe;
+pub use observe::{Observe, RouteBodyLimit};
 pub use ops::OperationsApi;

@@ -23,7 +23,17 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct Observe {
     metrics: Arc<Metrics>,
     body_limit: usize,
+    route_limits: Arc<[RouteBodyLimit]>,
     routes: Arc<RouteIndex>,
+}
+
+/// A route whose requests may be larger than the global body limit (an upload that its handler
+/// streams and checks itself). Matched by method and exact path.
+#[derive(Debug, Clone)]
+pub struct RouteBodyLimit {
+    pub method: poem::http::Method,
+    pub path: String,
+    pub limit: usize,
 }
 
 impl Observe {
@@ -31,8 +41,15 @@ impl Observe {
         Self {
             metrics,
             body_limit,
+            route_limits: Arc::from(Vec::new()),
             routes,
         }
+    }
+
+    /// Routes that accept larger bodies than `body_limit`; every other route keeps it.
+    pub fn with_route_limits(mut self, limits: Vec<RouteBodyLimit>) -> Self {
+        self.route_limits = Arc::from(limits);
+        self
     }
 }
 
@@ -44,6 +61,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
             inner,
             metrics: self.metrics.clone(),
             body_limit: self.body_limit,
+            route_limits: self.route_limits.clone(),
             routes: self.routes.clone(),
         }
     }
@@ -53,7 +71,17 @@ pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
     body_limit: usize,
+    route_limits: Arc<[RouteBodyLimit]>,
     routes: Arc<RouteIndex>,
+}
+
+impl<E> ObserveEndpoint<E> {
+    fn body_limit(&self, method: &poem::http::Method, path: &str) -> usize {
+        self.route_limits
+            .iter()
+            .find(|route| route.method == method && route.path == path)
+            .map_or(self.body_limit, |route| route.limit)
+    }
 }
 
 fn accepted_request_id(req: &Request) -> Option<HeaderValue> {
@@ -76,6 +104,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             HeaderValue::from_str(&Uuid::now_v7().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
+        let body_limit = self.body_limit(req.method(), req.uri().path());
         let method = req.method().to_string();
         let path = req.uri().path().to_string();
         let span = tracing::info_span!(
@@ -97,8 +126,8 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 .query()
                 .and_then(|query| self.routes.unknown_query_parameter(&path, &method, query))
                 .map(str::to_string);
-            let result = if declared_length.is_some_and(|length| length > self.body_limit) {
-                Err(payload_too_large(self.body_limit).into())
+            let result = if declared_length.is_some_and(|length| length > body_limit) {
+                Err(payload_too_large(body_limit).into())
             } else if let Some(name) = unknown_parameter {
                 Err(ApiError::bad_request(
                     "unknown_parameter",
@@ -117,7 +146,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                         .headers()
                         .contains_key(poem::http::header::TRANSFER_ENCODING)
                 {
-                    limit_body(&mut req, self.body_limit, too_large.clone());
+                    limit_body(&mut req, body_limit, too_large.clone());
                 }
                 self.inner.call(req).await.map(IntoResponse::into_response)
             };
@@ -132,7 +161,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             // However the failed read surfaced (inner middleware may have rendered it already),
             // a body cut off at the limit is a 413.
             if too_large.load(Ordering::Relaxed) {
-                response = payload_too_large(self.body_limit).as_response();
+                response = payload_too_large(body_limit).as_response();
             }
             let status = response.status().as_u16();
             if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED

@@ -1,0 +1,85 @@
+//! Media: image and video uploads of a tenant, stored in a local directory or an
+//! S3-compatible bucket.
+//!
+//! - Routes: `POST /api/v1/media` (multipart `file` part, streamed: the type is sniffed from
+//!   the first bytes, the size counted as it arrives, and nothing is stored unless the whole
+//!   upload is valid), `GET /api/v1/media/{id}`, `DELETE /api/v1/media/{id}` (uploader, admin,
+//!   owner); and, outside the API, `GET /media/{key}` ([`Files`]) serving the bytes to whoever
+//!   has the unguessable key (local storage) or redirecting to a signed URL (S3).
+//! - Table: `media` (row-level security on `gym_id`). Object keys are
+//!   `<gym_id>/<random>.<ext>`, thumbnails `<gym_id>/<random>_thumb.<png|jpg>`.
+//! - Other modules use an upload by calling [`attach`] (and [`detach`]) with the media id in
+//!   the transaction that stores their reference, e.g. a story:
+//!   `media::attach(&mut tx, gym_id, body.media_id, "media_id").await?`.
+//! - Jobs: `media.thumbnail` (enqueued with each image upload, in its transaction; makes a
+//!   `media.thumbnail_width` wide thumbnail) and `media.sweep_unattached` (hourly schedule;
+//!   deletes uploads never attached within `media.unattached_ttl_hours`, rows and objects).
+//! - Config: `[media]` (`storage`, `local_dir`, `image_max_bytes`, `video_max_bytes`,
+//!   `thumbnail_width`, `unattached_ttl_hours`, `public_base_url`, `signed_url_ttl_seconds`,
+//!   `[media.s3]`). The upload route accepts bodies up to the larger limit plus multipart
+//!   framing ([`upload_route_limit`]); every other route keeps `server.body_limit_bytes`.
+//! - API keys: `media:read`, `media:write`. On by default in both builds.
+
+mod api;
+mod files;
+mod jobs;
+mod repo;
+mod service;
+mod storage;
+mod upload;
+
+pub use api::{MediaApi, MediaItem};
+pub use files::Files;
+pub use service::{attach, detach};
+
+use std::sync::Arc;
+
+use kernel::http::RouteBodyLimit;
+use kernel::jobs::{JobHandler, Schedule};
+use kernel::{AppContext, Module, ModuleCode, Settings};
+
+pub struct Media;
+
+impl Module for Media {
+    fn code(&self) -> &'static str {
+        Self::CODE
+    }
+    fn name(&self) -> &'static str {
+        "Media"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["tenancy"]
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        let storage = storage::Storage::new(&ctx.settings.media);
+        vec![
+            Arc::new(jobs::Thumbnail {
+                ctx: ctx.clone(),
+                storage: storage.clone(),
+            }),
+            Arc::new(jobs::SweepUnattached {
+                ctx: ctx.clone(),
+                storage,
+            }),
+        ]
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        vec![jobs::sweep_schedule()]
+    }
+    fn api_resources(&self) -> &'static [&'static str] {
+        &["media"]
+    }
+}
+
+impl ModuleCode for Media {
+    const CODE: &'static str = "media";
+}
+
+/// The upload route's body limit, for the request observer.
+pub fn upload_route_limit(settings: &Settings) -> RouteBodyLimit {
+    RouteBodyLimit {
+        method: poem::http::Method::POST,
+        path: "/api/v1/media".into(),
+        limit: service::body_limit(settings),
+    }
+}

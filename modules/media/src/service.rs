@@ -1,0 +1,354 @@
+//! Uploading (streamed, sniffed, size-checked), reading, deleting and attaching media.
+
+use kernel::config::Settings;
+use kernel::jobs::{self, NewJob};
+use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant};
+use poem::http::StatusCode;
+use poem::web::Multipart;
+use sqlx::PgConnection;
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use crate::jobs::THUMBNAIL;
+use crate::repo::{self, MediaRow, NewMedia};
+use crate::storage::Storage;
+use crate::upload::FILE_FIELD;
+
+/// What the upload may be: decided from its first bytes, never from names or headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    pub content_type: &'static str,
+    pub extension: &'static str,
+    pub video: bool,
+}
+
+const ALLOWED: &[Kind] = &[
+    Kind {
+        content_type: "image/jpeg",
+        extension: "jpg",
+        video: false,
+    },
+    Kind {
+        content_type: "image/png",
+        extension: "png",
+        video: false,
+    },
+    Kind {
+        content_type: "image/webp",
+        extension: "webp",
+        video: false,
+    },
+    Kind {
+        content_type: "image/gif",
+        extension: "gif",
+        video: false,
+    },
+    Kind {
+        content_type: "video/mp4",
+        extension: "mp4",
+        video: true,
+    },
+    Kind {
+        content_type: "video/quicktime",
+        extension: "mov",
+        video: true,
+    },
+];
+
+/// The content type of a stored object, by the extension its key was given.
+pub fn content_type_of(key: &str) -> Option<&'static str> {
+    let extension = key.rsplit_once('.')?.1;
+    ALLOWED
+        .iter()
+        .find(|kind| kind.extension == extension)
+        .map(|kind| kind.content_type)
+}
+
+/// Bytes looked at to decide the type (every allowed signature is within the first few).
+const SNIFF_BYTES: usize = 4096;
+/// Start of an image kept to read its width and height (JPEG puts them after its metadata).
+const HEADER_BYTES: usize = 256 * 1024;
+/// Size of one read from the request.
+const READ_BYTES: usize = 64 * 1024;
+
+/// Room for the multipart framing around the file, on top of the largest file accepted.
+pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// The largest request body the upload route accepts (the handler applies the exact limit of
+/// the sniffed type as the part streams).
+pub fn body_limit(settings: &Settings) -> usize {
+    let largest = settings
+        .media
+        .image_max_bytes
+        .max(settings.media.video_max_bytes)
+        .saturating_add(MULTIPART_OVERHEAD);
+    usize::try_from(largest).unwrap_or(usize::MAX)
+}
+
+fn sniff(head: &[u8]) -> Option<Kind> {
+    let found = infer::get(head)?;
+    ALLOWED
+        .iter()
+        .find(|kind| kind.content_type == found.mime_type())
+        .copied()
+}
+
+fn too_large(kind: Kind, limit: u64) -> ApiError {
+    let what = if kind.video { "videos" } else { "images" };
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("{what} may be at most {limit} bytes"),
+    )
+    .with_errors(vec![FieldError::new(
+        FILE_FIELD,
+        format!("is larger than {limit} bytes"),
+    )])
+}
+
+fn malformed(cause: impl std::fmt::Display) -> ApiError {
+    tracing::debug!(error = %cause, "unreadable upload");
+    ApiError::bad_request(
+        "malformed_multipart",
+        "the multipart body could not be read to its end",
+    )
+}
+
+/// The image's width and height from its first bytes, when they hold them.
+fn dimensions(head: &[u8]) -> Option<(i32, i32)> {
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(head))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()?;
+    Some((i32::try_from(width).ok()?, i32::try_from(height).ok()?))
+}
+
+/// Skips to the `file` part; other parts are refused, like unknown JSON properties.
+async fn file_part(multipart: &mut Multipart) -> ApiResult<poem::web::Field> {
+    match multipart.next_field().await.map_err(malformed)? {
+        Some(field) if field.name() == Some(FILE_FIELD) => Ok(field),
+        Some(field) => {
+            let name = field.name().unwrap_or("(unnamed)").to_string();
+            Err(ApiError::bad_request(
+                "unknown_field",
+                format!("`{name}` is not a part of this upload; send only `file`"),
+            )
+            .with_errors(vec![FieldError::new(name, "is not a part of this upload")]))
+        }
+        None => Err(
+            ApiError::bad_request("missing_file", "send the file as the `file` part")
+                .with_errors(vec![FieldError::new(FILE_FIELD, "is required")]),
+        ),
+    }
+}
+
+/// Reads the `file` part as it arrives: sniffs its type from the first bytes (415 unless
+/// allowed), streams it to storage while counting (413 as soon as it passes the type's limit),
+/// and only when the whole part is in and valid makes the object visible and records the row,
+/// with the thumbnail job in the same transaction. A failed upload leaves nothing behind.
+pub async fn upload<M>(
+    ctx: &AppContext,
+    storage: &Storage,
+    tenant: &Tenant<M>,
+    mut multipart: Multipart,
+) -> ApiResult<MediaRow> {
+    let field = file_part(&mut multipart).await?;
+    let mut reader = field.into_async_read();
+    let mut buffer = vec![0u8; READ_BYTES];
+
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut finished = false;
+    while head.len() < SNIFF_BYTES {
+        let read = reader.read(&mut buffer).await.map_err(malformed)?;
+        if read == 0 {
+            finished = true;
+            break;
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    if head.is_empty() {
+        return Err(ApiError::field(FILE_FIELD, "must not be empty"));
+    }
+    let kind = sniff(&head).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "upload a JPEG, PNG, WebP or GIF image or an MP4 or QuickTime video",
+        )
+        .with_errors(vec![FieldError::new(
+            FILE_FIELD,
+            "is not a JPEG, PNG, WebP, GIF, MP4 or QuickTime file",
+        )])
+    })?;
+    let settings = &ctx.settings.media;
+    let limit = if kind.video {
+        settings.video_max_bytes
+    } else {
+        settings.image_max_bytes
+    };
+    let mut total = head.len() as u64;
+    if total > limit {
+        return Err(too_large(kind, limit));
+    }
+
+    let key = format!(
+        "{}/{}.{}",
+        tenant.gym_id,
+        Uuid::new_v4().simple(),
+        kind.extension
+    );
+    let mut object = storage.begin(&key).await.map_err(ApiError::internal)?;
+    object.write(&head).await.map_err(ApiError::internal)?;
+    // The first reads may have reached the end already.
+    while !finished {
+        let read = match reader.read(&mut buffer).await {
+            Ok(read) => read,
+            Err(err) => {
+                object.abort().await;
+                return Err(malformed(err));
+            }
+        };
+        if read == 0 {
+            finished = true;
+            continue;
+        }
+        total += read as u64;
+        if total > limit {
+            object.abort().await;
+            return Err(too_large(kind, limit));
+        }
+        if !kind.video && head.len() < HEADER_BYTES {
+            head.extend_from_slice(&buffer[..read]);
+        }
+        if let Err(err) = object.write(&buffer[..read]).await {
+            object.abort().await;
+            return Err(ApiError::internal(err));
+        }
+    }
+    let (width, height) = match (kind.video, dimensions(&head)) {
+        (false, Some((width, height))) => (Some(width), Some(height)),
+        _ => (None, None),
+    };
+    object.finish().await.map_err(ApiError::internal)?;
+
+    let recorded = record(ctx, tenant, &key, kind, total, width, height).await;
+    if recorded.is_err()
+        && let Err(err) = storage.delete(&key).await
+    {
+        tracing::warn!(key, error = %err, "could not remove the object of a failed upload");
+    }
+    recorded
+}
+
+async fn record<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    key: &str,
+    kind: Kind,
+    bytes: u64,
+    width: Option<i32>,
+    height: Option<i32>,
+) -> ApiResult<MediaRow> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let row = repo::insert(
+        &mut tx,
+        NewMedia {
+            gym_id: tenant.gym_id,
+            id: Uuid::now_v7(),
+            uploaded_by: tenant.user_id,
+            key,
+            content_type: kind.content_type,
+            bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+            width,
+            height,
+        },
+    )
+    .await?;
+    if !kind.video {
+        jobs::enqueue(
+            &mut tx,
+            NewJob::new(
+                THUMBNAIL,
+                serde_json::json!({"gym_id": row.gym_id, "media_id": row.id}),
+            )
+            .for_tenant(row.gym_id),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<MediaRow> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let row = repo::get(&mut tx, tenant.gym_id, id).await?;
+    tx.commit().await?;
+    row.ok_or_else(|| ApiError::not_found("no such media"))
+}
+
+/// Deletes the row and its objects together: the objects go while the row is locked, and the
+/// row only once they are gone, so a failure leaves both for a retry.
+pub async fn delete<M>(
+    ctx: &AppContext,
+    storage: &Storage,
+    tenant: &Tenant<M>,
+    id: Uuid,
+) -> ApiResult<()> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let row = repo::lock(&mut tx, tenant.gym_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such media"))?;
+    if row.uploaded_by != Some(tenant.user_id) && tenant.role < Role::Admin {
+        return Err(ApiError::forbidden(
+            "not_uploader",
+            "only the uploader, an admin or the owner may delete this",
+        ));
+    }
+    repo::delete(&mut tx, tenant.gym_id, id).await?;
+    for key in std::iter::once(&row.key).chain(row.thumbnail_key.as_ref()) {
+        storage.delete(key).await.map_err(ApiError::internal)?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks an upload as used by something (a story, an avatar, ...), so the sweep of unattached
+/// uploads keeps it. Call it inside the transaction that stores the reference, scoped to
+/// `gym_id` (`db::begin_tenant` or `Tenant::begin`); idempotent. 422 on `field` when the
+/// tenant has no such media, so a caller can pass its own request field name.
+pub async fn attach(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    media_id: Uuid,
+    field: &str,
+) -> ApiResult<()> {
+    if repo::attach(conn, gym_id, media_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::field(field, "is not an upload of this tenant"))
+    }
+}
+
+/// Undoes [`attach`] when the last reference goes: the upload is swept a day after it was made
+/// (so at once, when older) unless attached again. Missing media is fine.
+pub async fn detach(conn: &mut PgConnection, gym_id: Uuid, media_id: Uuid) -> ApiResult<()> {
+    repo::detach(conn, gym_id, media_id).await?;
+    Ok(())
+}
+
+/// Where clients fetch an object.
+pub fn url(settings: &Settings, key: &str) -> String {
+    match &settings.media.public_base_url {
+        Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
+        None => format!(
+            "{}/media/{key}",
+            settings
+                .server
+                .public_url
+                .as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+        ),
+    }
+}

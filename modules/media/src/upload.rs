@@ -1,0 +1,110 @@
+//! The upload request body: `multipart/form-data` with one binary `file` part, handed to the
+//! handler unread so it can stream the part (poem-openapi's `Upload` would first copy the whole
+//! part to a temporary file, before any limit or type check could run).
+
+use poem::web::Multipart;
+use poem::{FromRequest, Request, RequestBody};
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+
+use kernel::{ApiError, FieldError};
+
+pub const FILE_FIELD: &str = "file";
+
+/// A multipart body whose `file` part is read as it arrives.
+pub struct MediaUpload(pub Multipart);
+
+fn unsupported(detail: String) -> poem::Error {
+    ApiError::new(
+        poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        detail,
+    )
+    .into()
+}
+
+impl Payload for MediaUpload {
+    const CONTENT_TYPE: &'static str = "multipart/form-data";
+
+    fn check_content_type(content_type: &str) -> bool {
+        content_type
+            .split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(Self::CONTENT_TYPE))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let file = MetaSchema {
+            format: Some("binary"),
+            description: Some(
+                "The image (JPEG, PNG, WebP, GIF) or video (MP4, QuickTime). The type is read from \
+                 the bytes, not from the file name or the part's Content-Type.",
+            ),
+            ..MetaSchema::new("string")
+        };
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            required: vec![FILE_FIELD],
+            properties: vec![(FILE_FIELD, MetaSchemaRef::Inline(Box::new(file)))],
+            ..MetaSchema::new("object")
+        }))
+    }
+}
+
+impl ParsePayload for MediaUpload {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        <Multipart as FromRequest>::from_request(request, body)
+            .await
+            .map(MediaUpload)
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "malformed_multipart",
+                    "the body is not readable multipart/form-data (missing boundary?)",
+                )
+                .with_errors(vec![FieldError::new(FILE_FIELD, "is required")])
+                .into()
+            })
+    }
+}
+
+impl<'a> ApiExtractor<'a> for MediaUpload {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match request.content_type() {
+            Some(content_type) if Self::check_content_type(content_type) => {
+                <Self as ParsePayload>::from_request(request, body).await
+            }
+            Some(content_type) => Err(unsupported(format!(
+                "send the file as multipart/form-data (a `file` part), not {content_type}"
+            ))),
+            None => Err(unsupported(
+                "send the file as multipart/form-data (a `file` part) with a Content-Type header"
+                    .into(),
+            )),
+        }
+    }
+}
