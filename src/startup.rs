@@ -160,23 +160,20 @@ impl Default for Roles {
 /// The job runner of this build: every compiled module's handlers, schedules and event
 /// subscriptions, plus the queue's own housekeeping.
 pub fn job_runner(ctx: &AppContext) -> anyhow::Result<JobRunner> {
-    let compiled = modules::compiled();
     let mut handlers: Vec<Arc<dyn JobHandler>> = vec![Arc::new(Housekeeping {
         pool: ctx.db.clone(),
     })];
     let mut schedules = vec![Housekeeping::schedule()];
-    let mut subscriptions = Vec::new();
-    for module in compiled {
+    for module in ctx.registry.iter() {
         handlers.extend(module.job_handlers(ctx));
         schedules.extend(module.schedules());
-        subscriptions.extend(module.subscriptions());
     }
     JobRunner::new(
         ctx.db.clone(),
         ctx.settings.jobs.clone(),
         handlers,
         schedules,
-        subscriptions,
+        ctx.registry.subscriptions(),
     )
     .map_err(anyhow::Error::msg)
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::jobs::{JobHandler, Schedule, Subscription};
+use crate::jobs::{JobHandler, PUBLIC_EVENTS, Schedule, Subscription};
 use crate::{AppContext, Mode};
 
 pub trait Module: Send + Sync + 'static {
@@ -151,6 +151,29 @@ impl Registry {
     /// Events integrators may subscribe webhooks to, from every compiled module.
     pub fn public_events(&self) -> impl Iterator<Item = &'static PublicEvent> + '_ {
         self.iter().flat_map(|module| module.public_events())
+    }
+
+    /// Every module's event subscriptions, with [`PUBLIC_EVENTS`] expanded to one per public
+    /// event.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let public: Vec<&'static str> =
+            self.public_events().map(|event| event.event_type).collect();
+        self.iter()
+            .flat_map(|module| module.subscriptions())
+            .flat_map(|subscription| {
+                if subscription.event_type == PUBLIC_EVENTS {
+                    public
+                        .iter()
+                        .map(|event_type| Subscription {
+                            event_type,
+                            job_kind: subscription.job_kind,
+                        })
+                        .collect()
+                } else {
+                    vec![subscription]
+                }
+            })
+            .collect()
     }
 
     pub fn is_public_event(&self, event_type: &str) -> bool {
@@ -304,5 +327,76 @@ mod tests {
         );
         assert!(!registry.is_enabled("unknown", &overrides));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::*;
+
+    struct Publisher;
+    impl Module for Publisher {
+        fn code(&self) -> &'static str {
+            "publisher"
+        }
+        fn name(&self) -> &'static str {
+            "Publisher"
+        }
+        fn api_resources(&self) -> &'static [&'static str] {
+            &["things"]
+        }
+        fn public_events(&self) -> &'static [PublicEvent] {
+            &[
+                PublicEvent {
+                    event_type: "thing_made",
+                    description: "",
+                },
+                PublicEvent {
+                    event_type: "thing_gone",
+                    description: "",
+                },
+            ]
+        }
+    }
+
+    struct Listener;
+    impl Module for Listener {
+        fn code(&self) -> &'static str {
+            "listener"
+        }
+        fn name(&self) -> &'static str {
+            "Listener"
+        }
+        fn subscriptions(&self) -> Vec<Subscription> {
+            vec![
+                Subscription {
+                    event_type: PUBLIC_EVENTS,
+                    job_kind: "listener.all",
+                },
+                Subscription {
+                    event_type: "internal_tick",
+                    job_kind: "listener.tick",
+                },
+            ]
+        }
+    }
+
+    #[test]
+    fn public_event_subscriptions_expand_to_the_catalog() {
+        let registry = Registry::new(Mode::Gym, vec![&Publisher, &Listener]).unwrap();
+        let pairs: Vec<(&str, &str)> = registry
+            .subscriptions()
+            .iter()
+            .map(|s| (s.event_type, s.job_kind))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("thing_made", "listener.all"),
+                ("thing_gone", "listener.all"),
+                ("internal_tick", "listener.tick"),
+            ]
+        );
+        assert_eq!(registry.api_scopes(), ["things:read", "things:write"]);
     }
 }

@@ -23,7 +23,7 @@ pub fn send_job(gym_id: Uuid, delivery_id: Uuid, run_at: Option<DateTime<Utc>>) 
     }
 }
 
-/// Subscribed to every domain event; only tenant events in the public catalog go out.
+/// Subscribed to every public event; events without a tenant have no endpoints.
 pub struct FanOut {
     pub ctx: AppContext,
 }

@@ -6,8 +6,8 @@
 //!   `.../{id}/deliveries`, `.../{id}/deliveries/{delivery_id}/replay`,
 //!   `GET /api/v1/webhook-endpoints/event-types`.
 //! - Tables: `webhook_endpoints`, `webhook_deliveries` (row-level security on `gym_id`).
-//! - Jobs: `webhooks.fan_out` (subscribed to every domain event; keeps the ones some module
-//!   lists in its public catalog) makes one delivery per subscribed endpoint;
+//! - Jobs: `webhooks.fan_out` (subscribed to every public event, the ones modules list for
+//!   integrators) makes one delivery per subscribed endpoint;
 //!   `webhooks.send` makes one attempt and schedules the next.
 //! - Signature: `X-GymAPI-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` ([`signature`]).
 //! - Targets: see [`targets`] (no private addresses unless `webhooks.allow_private_targets`).
@@ -26,7 +26,7 @@ pub use api::WebhooksApi;
 
 use std::sync::Arc;
 
-use kernel::jobs::{ALL_EVENTS, JobHandler, Subscription};
+use kernel::jobs::{JobHandler, PUBLIC_EVENTS, Subscription};
 use kernel::{AppContext, Module, ModuleCode, Settings};
 
 use crate::settings::WebhookSettings;
@@ -61,7 +61,7 @@ impl Module for Webhooks {
     }
     fn subscriptions(&self) -> Vec<Subscription> {
         vec![Subscription {
-            event_type: ALL_EVENTS,
+            event_type: PUBLIC_EVENTS,
             job_kind: jobs::FAN_OUT,
         }]
     }

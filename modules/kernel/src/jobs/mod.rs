@@ -103,11 +103,13 @@ pub struct Schedule {
     pub payload: serde_json::Value,
 }
 
-/// The `event_type` of a [`Subscription`] to every domain event (outgoing webhooks use it).
-pub const ALL_EVENTS: &str = "*";
+/// The `event_type` of a [`Subscription`] to every public event of the build (those modules
+/// offer integrators; outgoing webhooks use it). [`crate::Registry::subscriptions`] expands
+/// it, so events nobody outside may see cost no job.
+pub const PUBLIC_EVENTS: &str = "*public";
 
 /// Delivery of a domain event type to a job kind: each recorded event of `event_type`
-/// ([`ALL_EVENTS`] for any) becomes one job of `job_kind` whose payload is
+/// ([`PUBLIC_EVENTS`] for each public one) becomes one job of `job_kind` whose payload is
 /// `{"event_id", "event_type", "gym_id", "data"}`.
 #[derive(Debug, Clone, Copy)]
 pub struct Subscription {

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{ALL_EVENTS, DISPATCH_EVENT, Job, JobHandler, NewJob, Schedule, Subscription, repo};
+use super::{DISPATCH_EVENT, Job, JobHandler, NewJob, Schedule, Subscription, repo};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobSettings {
@@ -198,20 +198,19 @@ impl JobRunner {
         let Some(event) = repo::event(&mut *tx, event_id).await? else {
             anyhow::bail!("event {event_id} does not exist");
         };
-        let kinds: Vec<&'static str> = [event.event_type.as_str(), ALL_EVENTS]
+        for kind in self
+            .subscribers
+            .get(event.event_type.as_str())
             .into_iter()
-            .filter_map(|event_type| self.subscribers.get(event_type))
             .flatten()
-            .copied()
-            .collect();
-        for kind in kinds {
+        {
             let payload = serde_json::json!({
                 "event_id": event.id,
                 "event_type": event.event_type,
                 "gym_id": event.gym_id,
                 "data": event.payload,
             });
-            let mut delivery = NewJob::new(kind, payload);
+            let mut delivery = NewJob::new(*kind, payload);
             delivery.gym_id = event.gym_id;
             repo::enqueue(&mut tx, delivery).await?;
         }
