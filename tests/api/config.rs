@@ -83,3 +83,34 @@ fn a_binary_refuses_the_other_builds_mode() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn modules_refuse_their_own_bad_sections_at_start_up() {
+    // No connection is made: the pool is lazy and the checks run before anything is used.
+    let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
+    for (key, value, expected) in [
+        (
+            "media.storage",
+            serde_json::json!("s3"),
+            "media.s3.bucket is not set",
+        ),
+        (
+            "webhooks.timeout_seconds",
+            serde_json::json!(0),
+            "webhooks.timeout_seconds",
+        ),
+        (
+            "webhooks.retry_schedule_seconds",
+            serde_json::json!("soon"),
+            "[webhooks]",
+        ),
+    ] {
+        let settings = crate::helpers::test_settings(&[(key, value)]);
+        let cache = kernel::Cache::memory(10);
+        let pubsub = kernel::PubSub::in_process();
+        let refused = gymapi::startup::context(settings, pool.clone(), cache, pubsub)
+            .err()
+            .unwrap_or_else(|| panic!("{key} was accepted"));
+        assert!(refused.to_string().contains(expected), "{key}: {refused}");
+    }
+}

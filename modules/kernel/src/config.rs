@@ -25,8 +25,19 @@ pub struct Settings {
     /// Sections the kernel does not know (`[webhooks]`, ...): each module reads its own with
     /// [`Settings::section`] and checks it at start-up ([`crate::Module::check_settings`]).
     #[serde(flatten)]
-    pub sections: std::collections::HashMap<String, serde_json::Value>,
-    pub media: MediaSettings,
+    pub sections: Sections,
+}
+
+/// Module sections as read; `Debug` names them only, since they may hold secrets that only
+/// the module's own type knows to redact.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Sections(std::collections::HashMap<String, serde_json::Value>);
+
+impl fmt::Debug for Sections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,53 +116,6 @@ pub struct CacheSettings {
     pub tenant_ttl_seconds: u64,
 }
 
-/// Uploads (the `media` module): where files live and how large they may be.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MediaSettings {
-    pub storage: MediaStorage,
-    /// Directory of the `local` storage (created when missing).
-    pub local_dir: String,
-    /// Largest image upload (JPEG, PNG, WebP, GIF); larger ones answer 413.
-    pub image_max_bytes: u64,
-    /// Largest video upload (MP4, QuickTime); larger ones answer 413.
-    pub video_max_bytes: u64,
-    /// Width of the thumbnails made for images (narrower images keep their width).
-    pub thumbnail_width: u32,
-    /// Uploads never attached to anything are deleted after this many hours.
-    pub unattached_ttl_hours: u32,
-    /// Base of the URLs handed out (e.g. a CDN in front of `/media`); unset: the server's own
-    /// `/media/{key}`, prefixed with `server.public_url` when that is set.
-    pub public_base_url: Option<String>,
-    /// How long the signed URLs that `/media/{key}` redirects to stay valid (S3 storage).
-    pub signed_url_ttl_seconds: u64,
-    #[serde(default)]
-    pub s3: S3Settings,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MediaStorage {
-    Local,
-    S3,
-}
-
-/// An S3-compatible bucket (AWS, MinIO, R2, ...).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct S3Settings {
-    pub bucket: Option<String>,
-    /// Unset: AWS itself; set for other providers, e.g. `http://127.0.0.1:9000`.
-    pub endpoint: Option<String>,
-    pub region: Option<String>,
-    pub access_key_id: Option<Secret<String>>,
-    pub secret_access_key: Option<Secret<String>>,
-    /// Path-style requests (`endpoint/bucket/key`), as MinIO expects.
-    #[serde(default)]
-    pub path_style: bool,
-    /// Needed for an `http://` endpoint.
-    #[serde(default)]
-    pub allow_http: bool,
-}
-
 /// A value that never prints: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -204,6 +168,7 @@ impl Settings {
     pub fn section<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
         let value = self
             .sections
+            .0
             .get(name)
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
@@ -244,21 +209,6 @@ impl Settings {
         if self.jobs.concurrency == 0 || self.jobs.lease_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "jobs.concurrency and jobs.lease_seconds must be at least 1".into(),
-            ));
-        }
-        if self.media.image_max_bytes == 0 || self.media.video_max_bytes == 0 {
-            return Err(ConfigError::Invalid(
-                "media.image_max_bytes and media.video_max_bytes must be positive".into(),
-            ));
-        }
-        if self.media.thumbnail_width == 0 {
-            return Err(ConfigError::Invalid(
-                "media.thumbnail_width must be positive".into(),
-            ));
-        }
-        if self.media.storage == MediaStorage::S3 && self.media.s3.bucket.is_none() {
-            return Err(ConfigError::Invalid(
-                "media.storage is s3 but media.s3.bucket is not set".into(),
             ));
         }
         if self.server.body_limit_bytes == 0 {

@@ -6,6 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::repo::MediaRow;
+use crate::settings::MediaSettings;
 use crate::storage::Storage;
 use crate::upload::MediaUpload;
 use crate::{Media, service};
@@ -29,26 +30,30 @@ pub struct MediaItem {
     /// Size in bytes.
     pub bytes: i64,
     /// Pixels, for images (null for videos, or until known).
+    #[oai(skip_serializing_if_is_none)]
     pub width: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub height: Option<i32>,
     /// A 320 px wide version of an image, once made (shortly after the upload); null until then
     /// and for videos.
+    #[oai(skip_serializing_if_is_none)]
     pub thumbnail_url: Option<String>,
     pub created_at: DateTime<Utc>,
     /// When something (a story, an avatar, ...) started using it. Uploads never attached are
     /// deleted after a day.
+    #[oai(skip_serializing_if_is_none)]
     pub attached_at: Option<DateTime<Utc>>,
 }
 
 impl MediaItem {
-    fn new(ctx: &AppContext, row: MediaRow) -> Self {
+    fn new(ctx: &AppContext, storage: &Storage, row: MediaRow) -> Self {
         Self {
             id: row.id,
-            url: service::url(&ctx.settings, &row.key),
+            url: service::url(&ctx.settings, storage.settings(), &row.key),
             thumbnail_url: row
                 .thumbnail_key
                 .as_deref()
-                .map(|key| service::url(&ctx.settings, key)),
+                .map(|key| service::url(&ctx.settings, storage.settings(), key)),
             content_type: row.content_type,
             bytes: row.bytes,
             width: row.width,
@@ -80,7 +85,7 @@ pub struct MediaApi {
 
 impl MediaApi {
     pub fn new(ctx: AppContext) -> Self {
-        let storage = Storage::new(&ctx.settings.media);
+        let storage = Storage::new(&MediaSettings::of(&ctx.settings));
         Self { ctx, storage }
     }
 }
@@ -101,7 +106,11 @@ impl MediaApi {
         body: MediaUpload,
     ) -> ApiResult<Uploaded> {
         let row = service::upload(&self.ctx, &self.storage, &tenant, body.0).await?;
-        Ok(Uploaded::Created(Json(MediaItem::new(&self.ctx, row))))
+        Ok(Uploaded::Created(Json(MediaItem::new(
+            &self.ctx,
+            &self.storage,
+            row,
+        ))))
     }
 
     /// One upload of this tenant
@@ -112,7 +121,7 @@ impl MediaApi {
         media_id: Path<Uuid>,
     ) -> ApiResult<Json<MediaItem>> {
         let row = service::get(&self.ctx, &tenant, media_id.0).await?;
-        Ok(Json(MediaItem::new(&self.ctx, row)))
+        Ok(Json(MediaItem::new(&self.ctx, &self.storage, row)))
     }
 
     /// Delete an upload and its thumbnail (its uploader, admins and owners)

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::repo;
 use crate::service::content_type_of;
+use crate::settings::MediaSettings;
 use crate::storage::{Delivery, Storage};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -23,7 +24,7 @@ pub struct Files {
 
 impl Files {
     pub fn new(ctx: AppContext) -> Self {
-        let storage = Storage::new(&ctx.settings.media);
+        let storage = Storage::new(&MediaSettings::of(&ctx.settings));
         Self { ctx, storage }
     }
 }
@@ -73,7 +74,7 @@ impl Endpoint for Files {
             .ok_or_else(not_found)?;
         match delivery {
             Delivery::Redirect(url) => {
-                let seconds = self.ctx.settings.media.signed_url_ttl_seconds / 2;
+                let seconds = self.storage.settings().signed_url_ttl_seconds / 2;
                 Ok(Response::builder()
                     .status(StatusCode::TEMPORARY_REDIRECT)
                     .header(header::LOCATION, url)

@@ -95,7 +95,7 @@ impl JobHandler for Thumbnail {
             return Ok(());
         }
         let original = self.storage.read(&row.key).await?;
-        let width = self.ctx.settings.media.thumbnail_width;
+        let width = self.storage.settings().thumbnail_width;
         let rendered = tokio::task::spawn_blocking(move || render(&original, width)).await?;
         let (thumbnail, extension, original_width, original_height) = match rendered {
             Ok(rendered) => rendered,
@@ -167,7 +167,7 @@ impl JobHandler for SweepUnattached {
     }
 
     async fn run(&self, _job: &Job) -> anyhow::Result<()> {
-        let ttl_hours = i32::try_from(self.ctx.settings.media.unattached_ttl_hours)?;
+        let ttl_hours = i32::try_from(self.storage.settings().unattached_ttl_hours)?;
         let mut after = Uuid::nil();
         let mut removed = 0;
         loop {

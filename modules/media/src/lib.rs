@@ -25,6 +25,7 @@ mod files;
 mod jobs;
 mod repo;
 mod service;
+pub mod settings;
 mod storage;
 mod upload;
 
@@ -51,7 +52,7 @@ impl Module for Media {
         &["tenancy"]
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        let storage = storage::Storage::new(&ctx.settings.media);
+        let storage = storage::Storage::new(&settings::MediaSettings::of(&ctx.settings));
         vec![
             Arc::new(jobs::Thumbnail {
                 ctx: ctx.clone(),
@@ -68,6 +69,11 @@ impl Module for Media {
     }
     fn api_resources(&self) -> &'static [&'static str] {
         &["media"]
+    }
+    fn check_settings(&self, settings: &Settings) -> Result<(), String> {
+        let media: settings::MediaSettings =
+            settings.section("media").map_err(|err| err.to_string())?;
+        media.check()
     }
 }
 

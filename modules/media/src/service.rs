@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::jobs::THUMBNAIL;
 use crate::repo::{self, MediaRow, NewMedia};
+use crate::settings::MediaSettings;
 use crate::storage::Storage;
 use crate::upload::FILE_FIELD;
 
@@ -77,10 +78,10 @@ pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 /// The largest request body the upload route accepts (the handler applies the exact limit of
 /// the sniffed type as the part streams).
 pub fn body_limit(settings: &Settings) -> usize {
-    let largest = settings
-        .media
+    let media = MediaSettings::of(settings);
+    let largest = media
         .image_max_bytes
-        .max(settings.media.video_max_bytes)
+        .max(media.video_max_bytes)
         .saturating_add(MULTIPART_OVERHEAD);
     usize::try_from(largest).unwrap_or(usize::MAX)
 }
@@ -181,7 +182,7 @@ pub async fn upload<M>(
             "is not a JPEG, PNG, WebP, GIF, MP4 or QuickTime file",
         )])
     })?;
-    let settings = &ctx.settings.media;
+    let settings = storage.settings();
     let limit = if kind.video {
         settings.video_max_bytes
     } else {
@@ -338,8 +339,8 @@ pub async fn detach(conn: &mut PgConnection, gym_id: Uuid, media_id: Uuid) -> Ap
 }
 
 /// Where clients fetch an object.
-pub fn url(settings: &Settings, key: &str) -> String {
-    match &settings.media.public_base_url {
+pub fn url(settings: &Settings, media: &MediaSettings, key: &str) -> String {
+    match &media.public_base_url {
         Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
         None => format!(
             "{}/media/{key}",

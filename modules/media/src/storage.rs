@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::settings::{MediaSettings, MediaStorage};
 use bytes::Bytes;
-use kernel::config::{MediaSettings, MediaStorage};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -53,6 +53,10 @@ impl Storage {
             settings: settings.clone(),
             backend: Arc::new(OnceCell::new()),
         }
+    }
+
+    pub fn settings(&self) -> &MediaSettings {
+        &self.settings
     }
 
     async fn backend(&self) -> anyhow::Result<&Backend> {
@@ -191,7 +195,9 @@ impl Drop for Upload {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use kernel::config::{MediaSettings, MediaStorage, S3Settings, Secret};
+    use kernel::config::Secret;
+
+    use crate::settings::{MediaSettings, MediaStorage, S3Settings};
 
     use super::{Delivery, Storage};
 

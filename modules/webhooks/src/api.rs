@@ -28,6 +28,7 @@ pub struct WebhookEndpoint {
     pub enabled: bool,
     /// While set and in the future, deliveries carry a second `v1` signature made with the
     /// secret that the last rotation replaced.
+    #[oai(skip_serializing_if_is_none)]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -118,11 +119,16 @@ pub struct WebhookDelivery {
     pub status: DeliveryStatus,
     pub attempts: i32,
     /// The receiver's HTTP status on the last attempt, if it answered.
+    #[oai(skip_serializing_if_is_none)]
     pub last_status_code: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub last_error: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub last_attempt_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The first delivery of this event to this endpoint, when this one is a replay.
+    #[oai(skip_serializing_if_is_none)]
     pub replay_of: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     /// The body sent, as JSON.

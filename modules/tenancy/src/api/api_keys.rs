@@ -22,10 +22,13 @@ pub struct ApiKey {
     /// The person it acts as; it never gets more than their current role allows.
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was last accepted (to within the tenant cache's lifetime, five minutes by
     /// default).
+    #[oai(skip_serializing_if_is_none)]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
