@@ -564,6 +564,25 @@ async fn bad_uploads_are_client_errors(pool: PgPool) {
     )
     .await;
     assert_eq!(error_fields(&problem), ["note"]);
+    // ... or after it: refused too, and the file before it is not kept.
+    let note = Part {
+        name: "note",
+        file_name: None,
+        content_type: None,
+        bytes: b"hello",
+    };
+    let problem = expect_problem(
+        m.upload_raw(
+            owner,
+            m.gym,
+            multipart(&[file("a.png", "image/png", &png(8, 8, None)), note]),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "unknown_field",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["note"]);
 
     // An empty file.
     let problem = expect_problem(

@@ -125,18 +125,29 @@ fn dimensions(head: &[u8]) -> Option<(i32, i32)> {
     Some((i32::try_from(width).ok()?, i32::try_from(height).ok()?))
 }
 
-/// Skips to the `file` part; other parts are refused, like unknown JSON properties.
+fn unknown_part(field: &poem::web::Field) -> ApiError {
+    let name = field.name().unwrap_or("(unnamed)").to_string();
+    ApiError::bad_request(
+        "unknown_field",
+        format!("`{name}` is not a part of this upload; send only `file`"),
+    )
+    .with_errors(vec![FieldError::new(name, "is not a part of this upload")])
+}
+
+/// After the `file` part: anything but the end of the body is refused.
+async fn no_more_parts(multipart: &mut Multipart) -> ApiResult<()> {
+    match multipart.next_field().await.map_err(malformed)? {
+        Some(field) => Err(unknown_part(&field)),
+        None => Ok(()),
+    }
+}
+
+/// The `file` part, which must come first; other parts are refused, like unknown JSON
+/// properties.
 async fn file_part(multipart: &mut Multipart) -> ApiResult<poem::web::Field> {
     match multipart.next_field().await.map_err(malformed)? {
         Some(field) if field.name() == Some(FILE_FIELD) => Ok(field),
-        Some(field) => {
-            let name = field.name().unwrap_or("(unnamed)").to_string();
-            Err(ApiError::bad_request(
-                "unknown_field",
-                format!("`{name}` is not a part of this upload; send only `file`"),
-            )
-            .with_errors(vec![FieldError::new(name, "is not a part of this upload")]))
-        }
+        Some(field) => Err(unknown_part(&field)),
         None => Err(
             ApiError::bad_request("missing_file", "send the file as the `file` part")
                 .with_errors(vec![FieldError::new(FILE_FIELD, "is required")]),
@@ -226,6 +237,11 @@ pub async fn upload<M>(
             object.abort().await;
             return Err(ApiError::internal(err));
         }
+    }
+    drop(reader);
+    if let Err(err) = no_more_parts(&mut multipart).await {
+        object.abort().await;
+        return Err(err);
     }
     let (width, height) = match (kind.video, dimensions(&head)) {
         (false, Some((width, height))) => (Some(width), Some(height)),

@@ -7,7 +7,8 @@ use crate::Mode;
 use crate::tenant::TENANT_HEADER_NOTE;
 
 /// Adjusts the generated document in place:
-/// - request body objects declare `additionalProperties: false`, because [`super::JsonBody`]
+/// - request body objects (JSON, and inline multipart ones) declare
+///   `additionalProperties: false`, because [`super::JsonBody`]
 ///   refuses unknown properties (no mass assignment) and clients should know before sending;
 /// - in the gym build, the `X-Gym-ID` header of tenant routes is `required` (the trainer build
 ///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build);
@@ -52,6 +53,14 @@ pub fn finalize(document: &mut Value, mode: Mode) {
                             .trim_start_matches("#/components/schemas/")
                             .to_string(),
                     );
+                }
+                // Multipart bodies are inline objects; their handlers refuse unknown parts too.
+                if let Some(schema) = operation
+                    .pointer_mut("/requestBody/content/multipart~1form-data/schema")
+                    .and_then(Value::as_object_mut)
+                    && schema.get("type") == Some(&json!("object"))
+                {
+                    schema.insert("additionalProperties".into(), json!(false));
                 }
                 if mode == Mode::Gym
                     && let Some(parameters) = operation
