@@ -114,7 +114,11 @@ pub fn api_document(
     let service = openapi_service(ctx, accounts);
     let raw = service.spec();
     let mut document: serde_json::Value = serde_json::from_str(&raw)?;
-    openapi::finalize(&mut document, modules::BUILD);
+    openapi::finalize(
+        &mut document,
+        modules::BUILD,
+        &modules::body_limits(&ctx.settings),
+    );
     let json = serde_json::to_string_pretty(&document)?;
     // Swagger UI embeds the document it was built from; embed the finalized one instead.
     let docs_html = service.swagger_ui_html().replacen(&raw, &json, 1);
@@ -309,6 +313,8 @@ async fn serve(
         docs_html,
         allowed,
     } = document;
+    // Routes that stream large bodies: a larger limit, and no Idempotency-Key (see there).
+    let route_limits = modules::body_limits(&ctx.settings);
     let app = Route::new()
         .at(
             "/openapi.json",
@@ -322,7 +328,11 @@ async fn serve(
         .nest("/media", modules::public_routes(&ctx))
         .nest("/", openapi_service(&ctx, accounts))
         .data(ctx.clone())
-        .with(Idempotency::new(ctx.db.clone(), ctx.jwt.clone()))
+        .with(Idempotency::new(
+            ctx.db.clone(),
+            ctx.jwt.clone(),
+            route_limits.clone(),
+        ))
         .with(RateLimit::new(rate_limiter(&ctx), ctx.jwt.clone()))
         .with(
             Observe::new(
@@ -330,7 +340,7 @@ async fn serve(
                 ctx.settings.server.body_limit_bytes,
                 allowed,
             )
-            .with_route_limits(modules::body_limits(&ctx.settings)),
+            .with_route_limits(route_limits),
         );
     let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
     tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");

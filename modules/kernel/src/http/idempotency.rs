@@ -11,7 +11,7 @@ use poem::{Body, Endpoint, Middleware, Request, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::respond;
+use super::{RouteBodyLimit, respond};
 use crate::auth::{ApiKeyToken, VerifiedBearer, bearer_token};
 use crate::{ApiError, FieldError, JwtKeys};
 
@@ -19,27 +19,32 @@ pub const HEADER: &str = "Idempotency-Key";
 
 /// Whether POSTs to `path` honour the header. Not the sign-in family: their answers carry
 /// tokens, which must never sit in a table, and replaying a used refresh token would be wrong.
-/// Not streamed uploads either: honouring the key means holding the whole body in memory to
-/// hash it, which is what streaming avoids (a repeated upload is merely an unattached copy,
-/// which the media module deletes after a day).
-pub fn applies_to(path: &str) -> bool {
+/// Not the routes with their own body limit either ([`RouteBodyLimit`]): their handlers
+/// stream large bodies, and honouring the key would mean holding a whole body in memory to
+/// hash it (for media uploads, a repeat is merely an unattached copy, deleted after a day).
+pub fn applies_to(path: &str, streamed: &[RouteBodyLimit]) -> bool {
     path.starts_with("/api/")
         && !path.starts_with("/api/v1/auth/")
-        && !STREAMED_UPLOADS.contains(&path)
+        && !streamed
+            .iter()
+            .any(|route| route.method == Method::POST && route.path == path)
 }
-
-/// POST routes whose handlers stream the body (see [`applies_to`]).
-pub const STREAMED_UPLOADS: &[&str] = &["/api/v1/media"];
 pub const MAX_KEY_LENGTH: usize = 255;
 
 pub struct Idempotency {
     pool: PgPool,
     jwt: std::sync::Arc<JwtKeys>,
+    streamed: std::sync::Arc<[RouteBodyLimit]>,
 }
 
 impl Idempotency {
-    pub fn new(pool: PgPool, jwt: std::sync::Arc<JwtKeys>) -> Self {
-        Self { pool, jwt }
+    /// `streamed`: the routes with their own body limit (see [`applies_to`]).
+    pub fn new(pool: PgPool, jwt: std::sync::Arc<JwtKeys>, streamed: Vec<RouteBodyLimit>) -> Self {
+        Self {
+            pool,
+            jwt,
+            streamed: streamed.into(),
+        }
     }
 }
 
@@ -51,6 +56,7 @@ impl<E: Endpoint> Middleware<E> for Idempotency {
             inner,
             pool: self.pool.clone(),
             jwt: self.jwt.clone(),
+            streamed: self.streamed.clone(),
         }
     }
 }
@@ -59,6 +65,7 @@ pub struct IdempotencyEndpoint<E> {
     inner: E,
     pool: PgPool,
     jwt: std::sync::Arc<JwtKeys>,
+    streamed: std::sync::Arc<[RouteBodyLimit]>,
 }
 
 enum Claim {
@@ -161,7 +168,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if req.method() != Method::POST || !applies_to(req.uri().path()) {
+        if req.method() != Method::POST || !applies_to(req.uri().path(), &self.streamed) {
             return Ok(self.forward(req).await);
         }
         let Some(key) = req.headers().get(HEADER).cloned() else {

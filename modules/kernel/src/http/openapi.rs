@@ -28,7 +28,7 @@ fn idempotency_parameter() -> Value {
     })
 }
 
-pub fn finalize(document: &mut Value, mode: Mode) {
+pub fn finalize(document: &mut Value, mode: Mode, streamed: &[super::RouteBodyLimit]) {
     let mut request_schemas = Vec::new();
     if let Some(paths) = document["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
@@ -36,7 +36,7 @@ pub fn finalize(document: &mut Value, mode: Mode) {
                 continue;
             };
             for (method, operation) in item.iter_mut() {
-                if method == "post" && super::idempotency::applies_to(path) {
+                if method == "post" && super::idempotency::applies_to(path, streamed) {
                     let parameters = operation
                         .as_object_mut()
                         .map(|op| op.entry("parameters").or_insert_with(|| json!([])));
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn request_bodies_are_closed_and_gym_headers_required() {
         let mut gym = document();
-        finalize(&mut gym, Mode::Gym);
+        finalize(&mut gym, Mode::Gym, &[]);
         assert_eq!(
             gym["components"]["schemas"]["AddMember"]["additionalProperties"],
             false
@@ -214,7 +214,7 @@ mod tests {
             true
         );
         let mut trainer = document();
-        finalize(&mut trainer, Mode::Trainer);
+        finalize(&mut trainer, Mode::Trainer, &[]);
         assert_eq!(
             trainer["paths"]["/api/v1/members"]["get"]["parameters"][0]["required"],
             false
