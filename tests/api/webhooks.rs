@@ -383,3 +383,22 @@ async fn endpoints_belong_to_their_tenant_and_its_admins(pool: PgPool) {
         false
     );
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_tenant_has_at_most_sixteen_endpoints(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (_receiver, url) = Receiver::start().await;
+    let (owner, gym) = owner_with_tenant(&app, "hooks").await;
+    for _ in 0..16 {
+        create_endpoint(&app, &owner, gym, &url).await;
+    }
+    let response = app
+        .post("/api/v1/webhook-endpoints")
+        .bearer_auth(&owner.token)
+        .header("X-Gym-ID", gym.to_string())
+        .json(&json!({"url": url, "event_types": ["member_added"]}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::CONFLICT, "too_many_endpoints").await;
+}

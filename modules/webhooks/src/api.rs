@@ -243,7 +243,8 @@ impl WebhooksApi {
     /// Add a webhook endpoint (owners and admins)
     ///
     /// The answer holds the signing secret, shown this once. Loopback, private, link-local and
-    /// metadata addresses are refused (422 on `url`).
+    /// metadata addresses are refused (422 on `url`); a tenant has at most 16 endpoints (409
+    /// `too_many_endpoints`).
     #[oai(
         path = "/webhook-endpoints",
         method = "post",

@@ -38,6 +38,10 @@ pub struct Endpoints<'a> {
     pub settings: &'a WebhookSettings,
 }
 
+/// Endpoints one tenant may have (Stripe allows 16 per account): every public event costs a
+/// delivery per subscribed endpoint.
+pub const MAX_ENDPOINTS: i64 = 16;
+
 pub fn no_such_endpoint() -> ApiError {
     ApiError::not_found("no webhook endpoint with this id in this tenant")
 }
@@ -63,6 +67,26 @@ impl Endpoints<'_> {
         }
         let secret = new_secret()?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
+        // Creates of one tenant take turns, so two at 15 cannot both pass the count.
+        sqlx::query(
+            "select pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::text, 0))",
+        )
+        .bind(self.tenant.gym_id)
+        .execute(&mut *tx)
+        .await?;
+        let existing: i64 =
+            sqlx::query_scalar("select count(*) from webhook_endpoints where gym_id = $1")
+                .bind(self.tenant.gym_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if existing >= MAX_ENDPOINTS {
+            return Err(ApiError::conflict(
+                "too_many_endpoints",
+                format!(
+                    "a tenant may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
+                ),
+            ));
+        }
         let row = sqlx::query_as::<_, EndpointRow>(&format!(
             "insert into webhook_endpoints (gym_id, id, url, description, event_types, enabled, secret, created_by) \
              values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
