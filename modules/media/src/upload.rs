@@ -5,7 +5,7 @@
 use poem::web::Multipart;
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::payload::{ParsePayload, Payload};
-use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaRequest, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use kernel::{ApiError, FieldError};
@@ -14,15 +14,6 @@ pub const FILE_FIELD: &str = "file";
 
 /// A multipart body whose `file` part is read as it arrives.
 pub struct MediaUpload(pub Multipart);
-
-fn unsupported(detail: String) -> poem::Error {
-    ApiError::new(
-        poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        detail,
-    )
-    .into()
-}
 
 impl Payload for MediaUpload {
     const CONTENT_TYPE: &'static str = "multipart/form-data";
@@ -79,14 +70,7 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
     }
 
     fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
-            required: true,
-        })
+        kernel::http::request_body::request_meta::<Self>()
     }
 
     async fn from_request(
@@ -94,17 +78,11 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
         body: &mut RequestBody,
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        match request.content_type() {
-            Some(content_type) if Self::check_content_type(content_type) => {
-                <Self as ParsePayload>::from_request(request, body).await
-            }
-            Some(content_type) => Err(unsupported(format!(
-                "send the file as multipart/form-data (a `file` part), not {content_type}"
-            ))),
-            None => Err(unsupported(
-                "send the file as multipart/form-data (a `file` part) with a Content-Type header"
-                    .into(),
-            )),
-        }
+        kernel::http::request_body::parse(
+            request,
+            body,
+            "the file as multipart/form-data (a `file` part)",
+        )
+        .await
     }
 }

@@ -7,6 +7,7 @@ mod observe;
 pub mod openapi;
 mod ops;
 mod problems;
+pub mod request_body;
 
 pub use problems::{problem_response, respond};
 
