@@ -106,35 +106,22 @@ impl<M> ApiKeys<'_, M> {
     }
 
     /// Revokes a key; revoking a revoked key changes nothing.
-    pub async fn revoke(&self, id: Uuid) -> ApiResult<ApiKeyRow> {
+    pub async fn revoke(&self, id: Uuid) -> ApiResult<()> {
         self.require_manager()?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let revoked: Option<(Vec<u8>,)> = sqlx::query_as(
+        let digest: Vec<u8> = sqlx::query_scalar(
             "update api_keys set revoked_at = coalesce(revoked_at, now()) \
              where gym_id = $1 and id = $2 returning token_digest",
         )
         .bind(self.tenant.gym_id)
         .bind(id)
         .fetch_optional(&mut *tx)
-        .await?;
-        let (digest,) = revoked.ok_or_else(no_such_key)?;
-        let row = find(&mut tx, self.tenant.gym_id, id)
-            .await?
-            .ok_or_else(no_such_key)?;
+        .await?
+        .ok_or_else(no_such_key)?;
         tx.commit().await?;
         directory::invalidate_api_key(&self.ctx.cache, self.tenant.gym_id, &digest).await;
-        Ok(row)
+        Ok(())
     }
-}
-
-async fn find(conn: &mut PgConnection, gym_id: Uuid, id: Uuid) -> ApiResult<Option<ApiKeyRow>> {
-    Ok(sqlx::query_as::<_, ApiKeyRow>(&format!(
-        "select {COLUMNS} from api_keys where gym_id = $1 and id = $2"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
 }
 
 /// The scopes, sorted and without repeats, each one this build offers.
