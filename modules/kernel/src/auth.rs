@@ -191,10 +191,7 @@ impl ApiKeyToken {
     /// A short stable name for this key in rate-limit and idempotency scopes (not a secret:
     /// a prefix of the stored digest).
     pub fn fingerprint(&self) -> String {
-        self.digest[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&self.digest[..12])
     }
 }
 

@@ -42,8 +42,7 @@ fn modules_key(gym_id: Uuid) -> String {
 }
 
 fn api_key_key(gym_id: Uuid, digest: &[u8]) -> String {
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{{gym:{gym_id}}}:api-key:{hex}")
+    format!("{{gym:{gym_id}}}:api-key:{}", hex::encode(digest))
 }
 
 /// After revoking the API key stored under `digest`.
