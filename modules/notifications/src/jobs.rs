@@ -57,8 +57,8 @@ impl JobHandler for MemberAdded {
                 data: serde_json::json!({ "role": added.role }),
             },
         )
-        .await
-        .map_err(|err| anyhow::anyhow!("{}", err.problem().detail))
+        .await?;
+        Ok(())
     }
 }
 
@@ -110,7 +110,7 @@ impl JobHandler for RoleChanged {
                 }),
             },
         )
-        .await
-        .map_err(|err| anyhow::anyhow!("{}", err.problem().detail))
+        .await?;
+        Ok(())
     }
 }
