@@ -1,25 +1,20 @@
 //! Gym build: gyms as tenants, chosen per request with X-Gym-ID.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{create_tenant, error_fields, expect_json, expect_problem, spawn_app};
+use crate::helpers::{error_fields, items, members_of, rows_in, spawn_app, uuid_of};
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn creating_a_gym_makes_you_its_owner(pool: PgPool) {
     let app = spawn_app(pool).await;
     let owner = app.register("owner").await;
-    let created = expect_json(
-        app.post("/api/v1/gyms")
-            .bearer_auth(&owner.token)
-            .json(&json!({"name": "  Iron Temple "}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = app
+        .as_(&owner)
+        .post("/api/v1/gyms")
+        .json(&json!({"name": "  Iron Temple "}))
+        .expect(201)
+        .await;
     assert_eq!(created["name"], "Iron Temple");
     assert_eq!(created["kind"], "gym");
     assert_eq!(created["my_role"], "owner");
@@ -27,64 +22,42 @@ async fn creating_a_gym_makes_you_its_owner(pool: PgPool) {
         (created["timezone"].as_str(), created["currency"].as_str()),
         (Some("UTC"), Some("USD"))
     );
-    let gym = created["id"].as_str().unwrap();
-    assert_eq!(
-        uuid::Uuid::parse_str(gym).unwrap().get_version_num(),
-        7,
-        "ids are UUID v7"
-    );
+    let gym = uuid_of(&created["id"]);
+    assert_eq!(gym.get_version_num(), 7, "ids are UUID v7");
 
-    let fetched = expect_json(
-        app.get(&format!("/api/v1/gyms/{gym}"))
-            .bearer_auth(&owner.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(fetched["id"], gym);
-    let me = expect_json(
-        app.get_in(&owner, gym.parse().unwrap(), "/api/v1/users/me")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app
+        .as_(&owner)
+        .get(&format!("/api/v1/gyms/{gym}"))
+        .expect(200)
+        .await;
+    assert_eq!(fetched["id"], created["id"]);
+    let me = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/users/me")
+        .expect(200)
+        .await;
     assert_eq!(me["tenant"]["role"], "owner");
     assert_eq!(me["tenant"]["kind"], "gym");
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn gym_fields_are_validated(pool: PgPool) {
+async fn gym_fields_are_validated_and_need_a_signed_in_user(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let owner = app.register("owner").await;
-    let problem = expect_problem(
-        app.post("/api/v1/gyms")
-            .bearer_auth(&owner.token)
-            .json(&json!({"name": "   ", "timezone": "Mars/Olympus", "currency": "ZZZ"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let problem = app
+        .as_(&owner)
+        .post("/api/v1/gyms")
+        .json(&json!({"name": "   ", "timezone": "Mars/Olympus", "currency": "ZZZ"}))
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(error_fields(&problem), ["name", "timezone", "currency"]);
-    let gyms: i64 = sqlx::query_scalar("select count(*) from gyms")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(gyms, 0);
-    expect_problem(
-        app.post("/api/v1/gyms")
-            .json(&json!({"name": "No auth"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
+    assert_eq!(rows_in(&pool, "gyms").await, 0);
+    app.anon()
+        .post("/api/v1/gyms")
+        .json(&json!({"name": "No auth"}))
+        .expect_problem(401, "unauthorized")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -95,38 +68,28 @@ async fn you_list_and_read_only_your_gyms(pool: PgPool) {
     let mut mine = Vec::new();
     for i in 0..3 {
         mine.push(
-            create_tenant(&app, &owner, &format!("Gym {i}"))
+            app.create_gym(&owner, &format!("Gym {i}"))
                 .await
                 .to_string(),
         );
     }
-    let theirs = create_tenant(&app, &stranger, "Elsewhere").await;
+    let theirs = app.create_gym(&stranger, "Elsewhere").await;
 
-    let first = expect_json(
-        app.get("/api/v1/gyms?limit=2")
-            .bearer_auth(&owner.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let first = app
+        .as_(&owner)
+        .get("/api/v1/gyms?limit=2")
+        .expect(200)
+        .await;
     let cursor = first["next_cursor"].as_str().unwrap();
-    let second = expect_json(
-        app.get(&format!("/api/v1/gyms?limit=2&cursor={cursor}"))
-            .bearer_auth(&owner.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let second = app
+        .as_(&owner)
+        .get(&format!("/api/v1/gyms?limit=2&cursor={cursor}"))
+        .expect(200)
+        .await;
     assert!(second["next_cursor"].is_null());
-    let listed: Vec<String> = first["items"]
-        .as_array()
-        .unwrap()
+    let listed: Vec<String> = items(&first)
         .iter()
-        .chain(second["items"].as_array().unwrap())
+        .chain(items(&second))
         .map(|g| g["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(listed, mine, "all mine, in creation order, none of theirs");
@@ -135,37 +98,21 @@ async fn you_list_and_read_only_your_gyms(pool: PgPool) {
         format!("/api/v1/gyms/{theirs}"),
         format!("/api/v1/gyms/{}", uuid::Uuid::now_v7()),
     ] {
-        expect_problem(
-            app.get(&path)
-                .bearer_auth(&owner.token)
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::NOT_FOUND,
-            "not_found",
-        )
-        .await;
-        expect_problem(
-            app.patch(&path)
-                .bearer_auth(&owner.token)
-                .json(&json!({"name": "Mine now"}))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::NOT_FOUND,
-            "not_found",
-        )
-        .await;
+        app.as_(&owner)
+            .get(&path)
+            .expect_problem(404, "not_found")
+            .await;
+        app.as_(&owner)
+            .patch(&path)
+            .json(&json!({"name": "Mine now"}))
+            .expect_problem(404, "not_found")
+            .await;
     }
-    let untouched = expect_json(
-        app.get(&format!("/api/v1/gyms/{theirs}"))
-            .bearer_auth(&stranger.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let untouched = app
+        .as_(&stranger)
+        .get(&format!("/api/v1/gyms/{theirs}"))
+        .expect(200)
+        .await;
     assert_eq!(untouched["name"], "Elsewhere");
 }
 
@@ -173,49 +120,28 @@ async fn you_list_and_read_only_your_gyms(pool: PgPool) {
 async fn only_owners_and_admins_change_settings(pool: PgPool) {
     let app = spawn_app(pool).await;
     let owner = app.register("owner").await;
-    let gym = create_tenant(&app, &owner, "Box").await;
-    let coach = app.register("coach").await;
-    expect_json(
-        app.add_member(&owner, gym, &coach, "trainer").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let gym = app.create_gym(&owner, "Box").await;
+    let coach = app.add_new_member(&owner, gym, "coach", "trainer").await;
     let path = format!("/api/v1/gyms/{gym}");
-    expect_problem(
-        app.patch(&path)
-            .bearer_auth(&coach.token)
-            .json(&json!({"name": "Coach's Box"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
-    let updated = expect_json(
-        app.patch(&path)
-            .bearer_auth(&owner.token)
-            .json(&json!({"timezone": "America/Argentina/Buenos_Aires", "currency": "ars"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.as_(&coach)
+        .patch(&path)
+        .json(&json!({"name": "Coach's Box"}))
+        .expect_problem(403, "insufficient_role")
+        .await;
+    let updated = app
+        .as_(&owner)
+        .patch(&path)
+        .json(&json!({"timezone": "America/Argentina/Buenos_Aires", "currency": "ars"}))
+        .expect(200)
+        .await;
     assert_eq!(updated["name"], "Box");
     assert_eq!(updated["currency"], "ARS");
     assert_eq!(updated["timezone"], "America/Argentina/Buenos_Aires");
-    expect_problem(
-        app.patch(&path)
-            .bearer_auth(&owner.token)
-            .json(&json!({"kind": "personal_trainer"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "invalid_body",
-    )
-    .await;
+    app.as_(&owner)
+        .patch(&path)
+        .json(&json!({"kind": "personal_trainer"}))
+        .expect_problem(400, "invalid_body")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -223,64 +149,48 @@ async fn the_tenant_header_is_required_well_formed_and_yours(pool: PgPool) {
     let app = spawn_app(pool).await;
     let owner = app.register("owner").await;
     let stranger = app.register("stranger").await;
-    let gym = create_tenant(&app, &owner, "Box").await;
+    let gym = app.create_gym(&owner, "Box").await;
 
-    let missing = app
+    let problem = app
+        .as_(&owner)
         .get("/api/v1/members")
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .unwrap();
-    let problem = expect_problem(missing, StatusCode::BAD_REQUEST, "tenant_required").await;
+        .expect_problem(400, "tenant_required")
+        .await;
     assert_eq!(error_fields(&problem), ["X-Gym-ID"]);
-    let malformed = app
+    app.as_(&owner)
         .get("/api/v1/members")
-        .bearer_auth(&owner.token)
         .header("X-Gym-ID", "gym-1")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(malformed, StatusCode::BAD_REQUEST, "invalid_tenant_header").await;
-    expect_problem(
-        app.get_in(&stranger, gym, "/api/v1/members").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    expect_problem(
-        app.get_in(&stranger, uuid::Uuid::now_v7(), "/api/v1/members")
-            .await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    let unauthenticated = app
+        .expect_problem(400, "invalid_tenant_header")
+        .await;
+    for named in [gym, uuid::Uuid::now_v7()] {
+        app.as_(&stranger)
+            .in_(named)
+            .get("/api/v1/members")
+            .expect_problem(403, "not_a_member")
+            .await;
+    }
+    app.anon()
+        .in_(gym)
         .get("/api/v1/members")
-        .header("X-Gym-ID", gym.to_string())
-        .send()
-        .await
-        .unwrap();
-    expect_problem(unauthenticated, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        .expect_problem(401, "unauthorized")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn the_dashboard_counts_people_in_the_gyms_month(pool: PgPool) {
     let app = spawn_app(pool).await;
     let owner = app.register("owner").await;
-    let gym = create_tenant(&app, &owner, "Box").await;
+    let gym = app.create_gym(&owner, "Box").await;
     for (i, role) in ["member", "member", "trainer"].iter().enumerate() {
-        let person = app.register(&format!("p{i}")).await;
-        expect_json(
-            app.add_member(&owner, gym, &person, role).await,
-            StatusCode::CREATED,
-        )
-        .await;
+        app.add_new_member(&owner, gym, &format!("p{i}"), role)
+            .await;
     }
-    let dashboard = expect_json(
-        app.get_in(&owner, gym, "/api/v1/dashboard").await,
-        StatusCode::OK,
-    )
-    .await;
+    let dashboard = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/dashboard")
+        .expect(200)
+        .await;
     assert_eq!(dashboard["mode"], "gym");
     assert!(dashboard["trainer"].is_null());
     assert_eq!(dashboard["gym"]["new_members_this_month"], 4);
@@ -302,13 +212,8 @@ async fn the_dashboard_counts_people_in_the_gyms_month(pool: PgPool) {
 async fn converting_a_gym_keeps_its_data(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let owner = app.register("owner").await;
-    let gym = create_tenant(&app, &owner, "Solo Box").await;
-    let client = app.register("client").await;
-    expect_json(
-        app.add_member(&owner, gym, &client, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let gym = app.create_gym(&owner, "Solo Box").await;
+    app.add_new_member(&owner, gym, "client", "member").await;
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_gymapi"))
         .args(["convert-to-trainer", &gym.to_string()])
@@ -334,12 +239,7 @@ async fn converting_a_gym_keeps_its_data(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(kind, "personal_trainer");
-    let members: i64 = sqlx::query_scalar("select count(*) from gym_members where gym_id = $1")
-        .bind(gym)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(members, 2);
+    assert_eq!(members_of(&pool, gym).await, 2);
 
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_gymapi"))
         .args(["convert-to-trainer", &uuid::Uuid::now_v7().to_string()])

@@ -1,22 +1,13 @@
-use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::helpers::{expect_json, spawn_app};
+use crate::helpers::{redis, spawn_app, spawn_app_with};
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn liveness_and_readiness_answer(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let live = expect_json(
-        app.get("/health/live").send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let live = app.anon().get("/health/live").expect(200).await;
     assert_eq!(live["status"], "ok");
-    let ready = expect_json(
-        app.get("/health/ready").send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let ready = app.anon().get("/health/ready").expect(200).await;
     assert_eq!(ready["status"], "ok");
     let checks = ready["checks"].as_array().unwrap();
     assert!(
@@ -33,13 +24,8 @@ async fn liveness_and_readiness_answer(pool: PgPool) {
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn readiness_checks_redis_when_configured(pool: PgPool) {
-    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let app = crate::helpers::spawn_app_with(pool, &[("redis.url", redis.into())]).await;
-    let ready = expect_json(
-        app.get("/health/ready").send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let app = spawn_app_with(pool, &[redis()]).await;
+    let ready = app.anon().get("/health/ready").expect(200).await;
     assert!(
         ready["checks"]
             .as_array()
@@ -52,7 +38,8 @@ async fn readiness_checks_redis_when_configured(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn request_ids_are_minted_or_echoed(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let minted = app.get("/health/live").send().await.unwrap();
+    let live = || app.anon().get("/health/live");
+    let minted = live().send().await;
     let id = minted.headers()["x-request-id"]
         .to_str()
         .unwrap()
@@ -62,32 +49,22 @@ async fn request_ids_are_minted_or_echoed(pool: PgPool) {
         "minted id {id} is a UUID"
     );
 
-    let echoed = app
-        .get("/health/live")
-        .header("X-Request-ID", "trace-42.abc")
-        .send()
-        .await
-        .unwrap();
+    let echoed = live().header("X-Request-ID", "trace-42.abc").send().await;
     assert_eq!(echoed.headers()["x-request-id"], "trace-42.abc");
 
     // Header injection attempts and absurd lengths are replaced, not echoed.
-    let replaced = app
-        .get("/health/live")
-        .header("X-Request-ID", "a".repeat(500))
-        .send()
-        .await
-        .unwrap();
+    let replaced = live().header("X-Request-ID", "a".repeat(500)).send().await;
     assert_ne!(
         replaced.headers()["x-request-id"].to_str().unwrap().len(),
         500
     );
 
     let problem = app
+        .anon()
         .get("/nope")
         .header("X-Request-ID", "req-404")
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         problem.headers()["x-request-id"],
         "req-404",
@@ -98,13 +75,13 @@ async fn request_ids_are_minted_or_echoed(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn metrics_count_requests_by_operation(pool: PgPool) {
     let app = spawn_app(pool).await;
-    app.get("/health/live").send().await.unwrap();
-    app.get("/api/v1/users/me").send().await.unwrap();
+    app.anon().get("/health/live").send().await;
+    app.anon().get("/api/v1/users/me").send().await;
     let text = app
+        .anon()
         .get("/metrics")
         .send()
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -121,13 +98,9 @@ async fn metrics_count_requests_by_operation(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn meta_describes_the_build(pool: PgPool) {
+async fn meta_describes_the_build_and_its_compiled_modules(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let meta = expect_json(
-        app.get("/api/v1/meta").send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let meta = app.anon().get("/api/v1/meta").expect(200).await;
     assert_eq!(meta["build"], gymapi::modules::BUILD.as_str());
     assert_eq!(meta["version"], env!("CARGO_PKG_VERSION"));
     let codes: Vec<&str> = meta["modules"]
@@ -136,38 +109,28 @@ async fn meta_describes_the_build(pool: PgPool) {
         .iter()
         .map(|m| m["code"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        codes,
-        [
-            "identity",
-            "tenancy",
-            "dashboard",
-            "notifications",
-            "webhooks",
-            "media"
-        ]
-    );
+    let compiled: Vec<&str> = gymapi::modules::compiled()
+        .iter()
+        .map(|module| module.code())
+        .collect();
+    assert_eq!(codes, compiled);
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn docs_and_specs_are_served(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let docs = app.get("/docs").send().await.unwrap();
-    assert_eq!(docs.status(), StatusCode::OK);
+    let docs = app.anon().get("/docs").send().await;
+    assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
     let yaml = app
+        .anon()
         .get("/openapi.yaml")
         .send()
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(yaml.starts_with("openapi: 3"));
-    let json = expect_json(
-        app.get("/openapi.json").send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let json = app.anon().get("/openapi.json").expect(200).await;
     assert!(json["paths"]["/api/v1/users/me"].is_object());
 }

@@ -10,7 +10,7 @@ use kernel::jobs::{
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
-use crate::helpers::{owner_with_tenant, spawn_app};
+use crate::helpers::spawn_app;
 
 /// Counts its runs and reports each payload; fails while `failures_left` is above zero.
 struct Probe {
@@ -316,7 +316,7 @@ async fn workers_run_jobs_and_stop_on_shutdown(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn a_new_tenant_is_announced_to_the_other_modules(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let (_, gym) = owner_with_tenant(&app, "events").await;
+    let (_, gym) = app.owner_with_tenant("events").await;
     let event_type = match gymapi::modules::BUILD {
         kernel::Mode::Gym => "gym_created",
         kernel::Mode::Trainer => "workspace_created",

@@ -1,322 +1,202 @@
 use std::collections::HashSet;
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{
-    Session, TestApp, error_fields, expect_json, expect_problem, owner_with_tenant, spawn_app,
-};
-
-async fn change_role(
-    app: &TestApp,
-    actor: &Session,
-    gym: uuid::Uuid,
-    target: &Session,
-    role: &str,
-) -> reqwest::Response {
-    app.patch(&format!("/api/v1/members/{}", target.user_id))
-        .bearer_auth(&actor.token)
-        .header("X-Gym-ID", gym.to_string())
-        .json(&json!({"role": role}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn remove(
-    app: &TestApp,
-    actor: &Session,
-    gym: uuid::Uuid,
-    target: &Session,
-) -> reqwest::Response {
-    app.delete(&format!("/api/v1/members/{}", target.user_id))
-        .bearer_auth(&actor.token)
-        .header("X-Gym-ID", gym.to_string())
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{error_fields, items, spawn_app};
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn owners_add_people_and_staff_see_them(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "own").await;
+    let (owner, gym) = app.owner_with_tenant("own").await;
     let coach = app.register("coach").await;
     let member = app.register("member").await;
-    let added = expect_json(
-        app.add_member(&owner, gym, &coach, "trainer").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let added = app
+        .add_member(&owner, gym, &coach, "trainer")
+        .expect(201)
+        .await;
     assert_eq!(added["role"], "trainer");
     assert_eq!(added["email"], coach.email);
-    expect_json(
-        app.add_member(&owner, gym, &member, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_problem(
-        app.add_member(&owner, gym, &member, "member").await,
-        StatusCode::CONFLICT,
-        "already_member",
-    )
-    .await;
+    app.add_member(&owner, gym, &member, "member")
+        .expect(201)
+        .await;
+    app.add_member(&owner, gym, &member, "member")
+        .expect_problem(409, "already_member")
+        .await;
 
-    let listed = expect_json(
-        app.get_in(&coach, gym, "/api/v1/members").await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
-    let trainers = expect_json(
-        app.get_in(&owner, gym, "/api/v1/members?role=trainer")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let listed = app
+        .as_(&coach)
+        .in_(gym)
+        .get("/api/v1/members")
+        .expect(200)
+        .await;
+    assert_eq!(items(&listed).len(), 3);
+    let trainers = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/members?role=trainer")
+        .expect(200)
+        .await;
     assert_eq!(trainers["items"][0]["user_id"], coach.user_id.to_string());
-    assert_eq!(trainers["items"].as_array().unwrap().len(), 1);
+    assert_eq!(items(&trainers).len(), 1);
 
-    expect_problem(
-        app.get_in(&member, gym, "/api/v1/members").await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
+    app.as_(&member)
+        .in_(gym)
+        .get("/api/v1/members")
+        .expect_problem(403, "insufficient_role")
+        .await;
     let stranger = app.register("stranger").await;
-    expect_problem(
-        app.add_member(&member, gym, &stranger, "member").await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
-    expect_problem(
-        app.add_member(&coach, gym, &stranger, "member").await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
+    for adder in [&member, &coach] {
+        app.add_member(adder, gym, &stranger, "member")
+            .expect_problem(403, "insufficient_role")
+            .await;
+    }
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn unknown_people_cannot_be_added(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "own").await;
-    let response = app
+    let (owner, gym) = app.owner_with_tenant("own").await;
+    let problem = app
+        .as_(&owner)
+        .in_(gym)
         .post("/api/v1/members")
-        .bearer_auth(&owner.token)
-        .header("X-Gym-ID", gym.to_string())
         .json(&json!({"email": "nobody@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    let problem = expect_problem(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+        .expect_problem(422, "validation_failed")
+        .await;
     assert_eq!(error_fields(&problem), ["email"]);
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn nobody_raises_anyone_above_themselves(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "own").await;
-    let admin = app.register("admin").await;
-    let member = app.register("member").await;
-    expect_json(
-        app.add_member(&owner, gym, &admin, "admin").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.add_member(&admin, gym, &member, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (owner, gym) = app.owner_with_tenant("own").await;
+    let admin = app.add_new_member(&owner, gym, "admin", "admin").await;
+    let member = app.add_new_member(&admin, gym, "member", "member").await;
 
-    expect_problem(
-        change_role(&app, &admin, gym, &member, "owner").await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
-    expect_problem(
-        change_role(&app, &admin, gym, &owner, "member").await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
-    expect_problem(
-        remove(&app, &admin, gym, &owner).await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
-    let promoted = expect_json(
-        change_role(&app, &admin, gym, &member, "admin").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.change_role(&admin, gym, &member, "owner")
+        .expect_problem(403, "insufficient_role")
+        .await;
+    app.change_role(&admin, gym, &owner, "member")
+        .expect_problem(403, "insufficient_role")
+        .await;
+    app.remove_member(&admin, gym, &owner)
+        .expect_problem(403, "insufficient_role")
+        .await;
+    let promoted = app
+        .change_role(&admin, gym, &member, "admin")
+        .expect(200)
+        .await;
     assert_eq!(promoted["role"], "admin");
     // Admins manage admins.
-    let demoted = expect_json(
-        change_role(&app, &member, gym, &admin, "member").await,
-        StatusCode::OK,
-    )
-    .await;
+    let demoted = app
+        .change_role(&member, gym, &admin, "member")
+        .expect(200)
+        .await;
     assert_eq!(demoted["role"], "member");
     // The demoted admin's next request sees the new role (cache invalidated).
-    expect_problem(
-        app.get_in(&admin, gym, "/api/v1/members").await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
+    app.as_(&admin)
+        .in_(gym)
+        .get("/api/v1/members")
+        .expect_problem(403, "insufficient_role")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn the_last_owner_stays(pool: PgPool) {
+async fn a_tenant_always_keeps_an_owner(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "own").await;
-    expect_problem(
-        remove(&app, &owner, gym, &owner).await,
-        StatusCode::CONFLICT,
-        "last_owner",
-    )
-    .await;
-    expect_problem(
-        change_role(&app, &owner, gym, &owner, "admin").await,
-        StatusCode::CONFLICT,
-        "last_owner",
-    )
-    .await;
+    let (owner, gym) = app.owner_with_tenant("own").await;
+    app.remove_member(&owner, gym, &owner)
+        .expect_problem(409, "last_owner")
+        .await;
+    app.change_role(&owner, gym, &owner, "admin")
+        .expect_problem(409, "last_owner")
+        .await;
 
-    let partner = app.register("partner").await;
-    expect_json(
-        app.add_member(&owner, gym, &partner, "owner").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    assert_eq!(
-        remove(&app, &owner, gym, &owner).await.status(),
-        StatusCode::NO_CONTENT,
-        "one owner may leave now"
-    );
-    expect_problem(
-        app.get_in(&owner, gym, "/api/v1/modules").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    expect_problem(
-        remove(&app, &partner, gym, &partner).await,
-        StatusCode::CONFLICT,
-        "last_owner",
-    )
-    .await;
+    let partner = app.add_new_member(&owner, gym, "partner", "owner").await;
+    let left = app.remove_member(&owner, gym, &owner).send().await;
+    assert_eq!(left.status(), 204, "one owner may leave now");
+    app.as_(&owner)
+        .in_(gym)
+        .get("/api/v1/modules")
+        .expect_problem(403, "not_a_member")
+        .await;
+    app.remove_member(&partner, gym, &partner)
+        .expect_problem(409, "last_owner")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn members_may_leave_and_lose_access_at_once(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "own").await;
-    let member = app.register("member").await;
-    expect_json(
-        app.add_member(&owner, gym, &member, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let me = expect_json(
-        app.get_in(&member, gym, "/api/v1/users/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    let (owner, gym) = app.owner_with_tenant("own").await;
+    let member = app.add_new_member(&owner, gym, "member", "member").await;
+    let me = app
+        .as_(&member)
+        .in_(gym)
+        .get("/api/v1/users/me")
+        .expect(200)
+        .await;
     assert_eq!(me["tenant"]["role"], "member");
-    assert_eq!(
-        remove(&app, &member, gym, &member).await.status(),
-        StatusCode::NO_CONTENT
-    );
-    expect_problem(
-        app.get_in(&member, gym, "/api/v1/users/me").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    expect_problem(
-        remove(&app, &owner, gym, &member).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    app.remove_member(&member, gym, &member).expect(204).await;
+    app.as_(&member)
+        .in_(gym)
+        .get("/api/v1/users/me")
+        .expect_problem(403, "not_a_member")
+        .await;
+    app.remove_member(&owner, gym, &member)
+        .expect_problem(404, "not_found")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn another_tenants_people_are_out_of_reach(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner_a, gym_a) = owner_with_tenant(&app, "a").await;
-    let (owner_b, gym_b) = owner_with_tenant(&app, "b").await;
-    let member_b = app.register("member-b").await;
-    expect_json(
-        app.add_member(&owner_b, gym_b, &member_b, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (owner_a, gym_a) = app.owner_with_tenant("a").await;
+    let (owner_b, gym_b) = app.owner_with_tenant("b").await;
+    let member_b = app
+        .add_new_member(&owner_b, gym_b, "member-b", "member")
+        .await;
 
     // Acting in A on B's member: 404, as if they did not exist.
-    expect_problem(
-        change_role(&app, &owner_a, gym_a, &member_b, "admin").await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    expect_problem(
-        remove(&app, &owner_a, gym_a, &member_b).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    app.change_role(&owner_a, gym_a, &member_b, "admin")
+        .expect_problem(404, "not_found")
+        .await;
+    app.remove_member(&owner_a, gym_a, &member_b)
+        .expect_problem(404, "not_found")
+        .await;
     // Naming B while not belonging to it: refused, never served from A.
-    expect_problem(
-        change_role(&app, &owner_a, gym_b, &member_b, "admin").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    expect_problem(
-        app.get_in(&owner_a, gym_b, "/api/v1/members").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    let listed = expect_json(
-        app.get_in(&owner_a, gym_a, "/api/v1/members").await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-    let unchanged = expect_json(
-        app.get_in(&owner_b, gym_b, "/api/v1/members?role=member")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.change_role(&owner_a, gym_b, &member_b, "admin")
+        .expect_problem(403, "not_a_member")
+        .await;
+    app.as_(&owner_a)
+        .in_(gym_b)
+        .get("/api/v1/members")
+        .expect_problem(403, "not_a_member")
+        .await;
+    let listed = app
+        .as_(&owner_a)
+        .in_(gym_a)
+        .get("/api/v1/members")
+        .expect(200)
+        .await;
+    assert_eq!(items(&listed).len(), 1);
+    let unchanged = app
+        .as_(&owner_b)
+        .in_(gym_b)
+        .get("/api/v1/members?role=member")
+        .expect(200)
+        .await;
     assert_eq!(unchanged["items"][0]["role"], "member");
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn member_lists_page_with_cursors(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "own").await;
+    let (owner, gym) = app.owner_with_tenant("own").await;
     for i in 0..6 {
-        let person = app.register(&format!("p{i}")).await;
-        expect_json(
-            app.add_member(&owner, gym, &person, "member").await,
-            StatusCode::CREATED,
-        )
-        .await;
+        app.add_new_member(&owner, gym, &format!("p{i}"), "member")
+            .await;
     }
     let mut seen = HashSet::new();
     let mut cursor: Option<String> = None;
@@ -326,9 +206,9 @@ async fn member_lists_page_with_cursors(pool: PgPool) {
             Some(cursor) => format!("/api/v1/members?limit=3&cursor={cursor}"),
             None => "/api/v1/members?limit=3".to_string(),
         };
-        let page = expect_json(app.get_in(&owner, gym, &path).await, StatusCode::OK).await;
+        let page = app.as_(&owner).in_(gym).get(&path).expect(200).await;
         pages += 1;
-        for item in page["items"].as_array().unwrap() {
+        for item in items(&page) {
             assert!(
                 seen.insert(item["user_id"].as_str().unwrap().to_string()),
                 "no duplicates across pages"

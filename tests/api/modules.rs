@@ -1,26 +1,10 @@
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+//! Per-tenant module switches. Which modules exist comes from the running app
+//! (`GET /api/v1/meta`); `dashboard` is the optional module the tests switch.
+
+use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{
-    Session, TestApp, expect_json, expect_problem, owner_with_tenant, spawn_app, spawn_app_with,
-};
-
-async fn set_module(
-    app: &TestApp,
-    actor: &Session,
-    gym: uuid::Uuid,
-    code: &str,
-    enabled: bool,
-) -> reqwest::Response {
-    app.put(&format!("/api/v1/modules/{code}"))
-        .bearer_auth(&actor.token)
-        .header("X-Gym-ID", gym.to_string())
-        .json(&json!({"enabled": enabled}))
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{redis, spawn_app, spawn_app_with};
 
 fn enabled(modules: &Value, code: &str) -> bool {
     modules
@@ -35,98 +19,64 @@ fn enabled(modules: &Value, code: &str) -> bool {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn a_disabled_module_answers_module_not_enabled(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "mod").await;
-    let (other_owner, other_gym) = owner_with_tenant(&app, "other").await;
-    let modules = expect_json(
-        app.get_in(&owner, gym, "/api/v1/modules").await,
-        StatusCode::OK,
-    )
-    .await;
+    let (owner, gym) = app.owner_with_tenant("mod").await;
+    let (other_owner, other_gym) = app.owner_with_tenant("other").await;
+    let core = app.core_module_codes().await;
+    let modules = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/modules")
+        .expect(200)
+        .await;
     assert!(
-        enabled(&modules, "identity")
-            && enabled(&modules, "tenancy")
-            && enabled(&modules, "dashboard")
+        core.iter().all(|code| enabled(&modules, code)) && enabled(&modules, "dashboard"),
+        "{modules}"
     );
 
-    let off = expect_json(
-        set_module(&app, &owner, gym, "dashboard", false).await,
-        StatusCode::OK,
-    )
-    .await;
+    let off = app
+        .set_module(&owner, gym, "dashboard", false)
+        .expect(200)
+        .await;
     assert_eq!(off["enabled"], false);
-    expect_problem(
-        app.get_in(&owner, gym, "/api/v1/dashboard").await,
-        StatusCode::NOT_FOUND,
-        "module_not_enabled",
-    )
-    .await;
+    let dashboard = |who, gym| app.as_(who).in_(gym).get("/api/v1/dashboard");
+    dashboard(&owner, gym)
+        .expect_problem(404, "module_not_enabled")
+        .await;
     // Another tenant keeps it.
-    expect_json(
-        app.get_in(&other_owner, other_gym, "/api/v1/dashboard")
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    dashboard(&other_owner, other_gym).expect(200).await;
 
-    expect_json(
-        set_module(&app, &owner, gym, "dashboard", true).await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(
-        app.get_in(&owner, gym, "/api/v1/dashboard").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.set_module(&owner, gym, "dashboard", true)
+        .expect(200)
+        .await;
+    dashboard(&owner, gym).expect(200).await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn switches_are_guarded(pool: PgPool) {
+async fn module_switches_are_guarded(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (owner, gym) = owner_with_tenant(&app, "mod").await;
-    let member = app.register("member").await;
-    expect_json(
-        app.add_member(&owner, gym, &member, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (owner, gym) = app.owner_with_tenant("mod").await;
+    let member = app.add_new_member(&owner, gym, "member", "member").await;
 
-    expect_problem(
-        set_module(&app, &member, gym, "dashboard", false).await,
-        StatusCode::FORBIDDEN,
-        "insufficient_role",
-    )
-    .await;
-    expect_problem(
-        set_module(&app, &owner, gym, "tenancy", false).await,
-        StatusCode::CONFLICT,
-        "module_required",
-    )
-    .await;
-    expect_problem(
-        set_module(&app, &owner, gym, "identity", false).await,
-        StatusCode::CONFLICT,
-        "module_required",
-    )
-    .await;
-    expect_problem(
-        set_module(&app, &owner, gym, "stories", true).await,
-        StatusCode::NOT_FOUND,
-        "unknown_module",
-    )
-    .await;
-    // Switching a core module "on" is a harmless no-op.
-    let on = expect_json(
-        set_module(&app, &owner, gym, "tenancy", true).await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(on["enabled"], true);
-    let modules = expect_json(
-        app.get_in(&member, gym, "/api/v1/modules").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.set_module(&member, gym, "dashboard", false)
+        .expect_problem(403, "insufficient_role")
+        .await;
+    for code in app.core_module_codes().await {
+        app.set_module(&owner, gym, &code, false)
+            .expect_problem(409, "module_required")
+            .await;
+        // Switching a core module "on" is a harmless no-op.
+        let on = app.set_module(&owner, gym, &code, true).expect(200).await;
+        assert_eq!(on["enabled"], true);
+    }
+    app.set_module(&owner, gym, "stories", true)
+        .expect_problem(404, "unknown_module")
+        .await;
+    let modules = app
+        .as_(&member)
+        .in_(gym)
+        .get("/api/v1/modules")
+        .expect(200)
+        .await;
     assert!(
         enabled(&modules, "dashboard"),
         "refused switches changed nothing"
@@ -135,40 +85,19 @@ async fn switches_are_guarded(pool: PgPool) {
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn with_redis_a_switch_is_visible_on_the_next_request(pool: PgPool) {
-    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let app = spawn_app_with(pool, &[("redis.url", redis.into())]).await;
-    let (owner, gym) = owner_with_tenant(&app, "redis").await;
-    expect_json(
-        app.get_in(&owner, gym, "/api/v1/dashboard").await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json(
-        set_module(&app, &owner, gym, "dashboard", false).await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_problem(
-        app.get_in(&owner, gym, "/api/v1/dashboard").await,
-        StatusCode::NOT_FOUND,
-        "module_not_enabled",
-    )
-    .await;
+    let app = spawn_app_with(pool, &[redis()]).await;
+    let (owner, gym) = app.owner_with_tenant("redis").await;
+    let dashboard = || app.as_(&owner).in_(gym).get("/api/v1/dashboard");
+    dashboard().expect(200).await;
+    app.set_module(&owner, gym, "dashboard", false)
+        .expect(200)
+        .await;
+    dashboard().expect_problem(404, "module_not_enabled").await;
     let member = app.register("member").await;
-    expect_problem(
-        app.get_in(&member, gym, "/api/v1/modules").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
-    expect_json(
-        app.add_member(&owner, gym, &member, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_json(
-        app.get_in(&member, gym, "/api/v1/modules").await,
-        StatusCode::OK,
-    )
-    .await;
+    let modules = || app.as_(&member).in_(gym).get("/api/v1/modules");
+    modules().expect_problem(403, "not_a_member").await;
+    app.add_member(&owner, gym, &member, "member")
+        .expect(201)
+        .await;
+    modules().expect(200).await;
 }

@@ -1,10 +1,9 @@
 //! Rate limits answer 429 at the configured threshold, in process and through Redis.
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, expect_problem, spawn_app_with};
+use crate::helpers::{Call, TestApp, expect_problem, redis, spawn_app_with};
 
 /// A client address of its own, so runs (and the shared Redis) never see each other's counts.
 fn client_ip() -> String {
@@ -12,7 +11,7 @@ fn client_ip() -> String {
     format!("10.{}.{}.{}", bytes[0], bytes[1], bytes[2])
 }
 
-async fn limited_app(pool: PgPool, redis: bool) -> TestApp {
+async fn limited_app(pool: PgPool, with_redis: bool) -> TestApp {
     let mut overrides: Vec<(&str, Value)> = vec![
         ("rate_limit.enabled", json!(true)),
         ("rate_limit.trust_forwarded_for", json!(true)),
@@ -29,28 +28,27 @@ async fn limited_app(pool: PgPool, redis: bool) -> TestApp {
             json!({"requests": 2, "period_seconds": 60}),
         ),
     ];
-    if redis {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        overrides.push(("redis.url", json!(url)));
+    if with_redis {
+        overrides.push(redis());
     }
     spawn_app_with(pool, &overrides).await
 }
 
+/// A failing sign-in attempt that says it comes from `ip`.
+fn failed_sign_in_from(app: &TestApp, ip: &str) -> Call {
+    app.log_in("nobody@example.com", "not the password")
+        .header("X-Forwarded-For", ip)
+}
+
 async fn sign_in_attempts_are_limited_per_ip(app: TestApp) {
     let ip = client_ip();
-    let attempt = || {
-        app.post("/api/v1/auth/login")
-            .header("X-Forwarded-For", &ip)
-            .json(&json!({"email": "nobody@example.com", "password": "not the password"}))
-            .send()
-    };
     for remaining in ["2", "1", "0"] {
-        let response = attempt().await.unwrap();
+        let response = failed_sign_in_from(&app, &ip).send().await;
         assert_eq!(response.headers()["ratelimit-limit"], "3");
         assert_eq!(response.headers()["ratelimit-remaining"], remaining);
-        expect_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        expect_problem(response, 401, "invalid_credentials").await;
     }
-    let limited = attempt().await.unwrap();
+    let limited = failed_sign_in_from(&app, &ip).send().await;
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -60,49 +58,35 @@ async fn sign_in_attempts_are_limited_per_ip(app: TestApp) {
         (19..=20).contains(&retry_after),
         "one attempt comes back every 20 s, not {retry_after}"
     );
-    expect_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    expect_problem(limited, 429, "rate_limited").await;
 
     // Another address is not affected, and neither are non-API routes.
-    let elsewhere = app
-        .post("/api/v1/auth/login")
-        .header("X-Forwarded-For", client_ip())
-        .json(&json!({"email": "nobody@example.com", "password": "not the password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED);
+    let elsewhere = failed_sign_in_from(&app, &client_ip()).send().await;
+    assert_eq!(elsewhere.status(), 401);
     let health = app
+        .anon()
         .get("/health/live")
         .header("X-Forwarded-For", &ip)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+        .await;
+    assert_eq!(health.status(), 200);
     assert!(health.headers().get("ratelimit-limit").is_none());
 }
 
 async fn signed_in_users_are_limited_per_user(app: TestApp) {
     let user = app.register("limited").await;
-    for _ in 0..2 {
-        let me = app
+    let me_from_a_new_address = || {
+        app.as_(&user)
             .get("/api/v1/users/me")
-            .bearer_auth(&user.token)
             .header("X-Forwarded-For", client_ip())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(me.status(), StatusCode::OK);
+    };
+    for _ in 0..2 {
+        assert_eq!(me_from_a_new_address().send().await.status(), 200);
     }
     // A new address does not help: the limit follows the user.
-    let limited = app
-        .get("/api/v1/users/me")
-        .bearer_auth(&user.token)
-        .header("X-Forwarded-For", client_ip())
-        .send()
-        .await
-        .unwrap();
+    let limited = me_from_a_new_address().send().await;
     assert!(limited.headers().contains_key("retry-after"));
-    expect_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    expect_problem(limited, 429, "rate_limited").await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -132,23 +116,11 @@ async fn two_instances_share_one_limit_through_redis(pool: PgPool) {
     let ip = client_ip();
     let mut statuses = Vec::new();
     for app in [&first, &second, &first, &second] {
-        let response = app
-            .post("/api/v1/auth/login")
-            .header("X-Forwarded-For", &ip)
-            .json(&json!({"email": "nobody@example.com", "password": "not the password"}))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(response.status());
+        statuses.push(failed_sign_in_from(app, &ip).send().await.status().as_u16());
     }
     assert_eq!(
         statuses,
-        [
-            StatusCode::UNAUTHORIZED,
-            StatusCode::UNAUTHORIZED,
-            StatusCode::UNAUTHORIZED,
-            StatusCode::TOO_MANY_REQUESTS
-        ],
+        [401, 401, 401, 429],
         "three attempts in all, whichever instance answers"
     );
 }

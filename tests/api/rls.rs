@@ -6,19 +6,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
-use crate::helpers::{owner_with_tenant, spawn_app};
+use crate::helpers::spawn_app;
 
 async fn two_tenants(pool: &PgPool) -> (Uuid, Uuid) {
     let app = spawn_app(pool.clone()).await;
-    let (owner_a, gym_a) = owner_with_tenant(&app, "rls-a").await;
-    let (_, gym_b) = owner_with_tenant(&app, "rls-b").await;
-    let extra = app.register("rls-member").await;
-    assert!(
-        app.add_member(&owner_a, gym_a, &extra, "member")
-            .await
-            .status()
-            .is_success()
-    );
+    let (owner_a, gym_a) = app.owner_with_tenant("rls-a").await;
+    let (_, gym_b) = app.owner_with_tenant("rls-b").await;
+    app.add_new_member(&owner_a, gym_a, "rls-member", "member")
+        .await;
     (gym_a, gym_b)
 }
 

@@ -1,37 +1,24 @@
 //! Trainer build: registering a trainer provisions their workspace; the tenant resolves itself.
 
-use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{
-    PASSWORD, error_fields, expect_json, expect_problem, owner_with_tenant, spawn_app, unique_email,
-};
+use crate::helpers::{PASSWORD, error_fields, rows_in, sorted, spawn_app, unique_email, uuid_of};
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let email = unique_email("coach");
-    let body = json!({"email": email, "password": PASSWORD, "first_name": "Carla", "last_name": "Diaz", "timezone": "America/Mexico_City", "currency": "mxn"});
-    let created = expect_json(
-        app.post("/api/v1/auth/register-trainer")
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = app
+        .sign_up_trainer(&json!({"email": email, "password": PASSWORD, "first_name": "Carla", "last_name": "Diaz", "timezone": "America/Mexico_City", "currency": "mxn"}))
+        .expect(201)
+        .await;
     assert_eq!(created["workspace"]["name"], "Carla Diaz");
     assert_eq!(created["workspace"]["kind"], "personal_trainer");
     assert_eq!(created["workspace"]["my_role"], "owner");
     assert_eq!(created["workspace"]["currency"], "MXN");
-    let gym: uuid::Uuid = created["workspace"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let user: uuid::Uuid = created["user_id"].as_str().unwrap().parse().unwrap();
+    let gym = uuid_of(&created["workspace"]["id"]);
+    let user = uuid_of(&created["user_id"]);
     let token = created["tokens"]["access_token"].as_str().unwrap();
 
     let role: String =
@@ -49,16 +36,9 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(
-        modules,
-        [
-            ("dashboard".to_string(), true),
-            ("media".to_string(), true),
-            ("notifications".to_string(), true),
-            ("webhooks".to_string(), true)
-        ],
-        "essential modules switched on"
-    );
+    let optional = sorted(app.module_codes(|module| !module.core).await);
+    let all_on: Vec<(String, bool)> = optional.into_iter().map(|code| (code, true)).collect();
+    assert_eq!(modules, all_on, "essential modules switched on");
     let event: serde_json::Value = sqlx::query_scalar(
         "select payload from domain_events where event_type = 'workspace_created' and gym_id = $1",
     )
@@ -69,28 +49,13 @@ async fn registering_a_trainer_provisions_a_workspace(pool: PgPool) {
     assert_eq!(event["owner_user_id"], user.to_string());
 
     // No header needed: the caller's own workspace is the tenant.
-    let workspace = expect_json(
-        app.get("/api/v1/workspace")
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let workspace = app.as_(token).get("/api/v1/workspace").expect(200).await;
     assert_eq!(workspace["id"], gym.to_string());
     assert_eq!(workspace["member_count"], 1);
     assert_eq!(workspace["client_count"], 0);
     assert_eq!(
         workspace["enabled_modules"],
-        json!([
-            "identity",
-            "tenancy",
-            "dashboard",
-            "notifications",
-            "webhooks",
-            "media"
-        ])
+        json!(app.module_codes(|_| true).await)
     );
 }
 
@@ -107,19 +72,9 @@ async fn a_failed_registration_leaves_nothing_behind(pool: PgPool) {
     .await
     .unwrap();
     let email = unique_email("boom");
-    let body = json!({"email": email, "password": PASSWORD, "first_name": "A", "last_name": "B", "workspace_name": "Explode"});
-    let response = app
-        .post("/api/v1/auth/register-trainer")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(
-        response,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-    )
-    .await;
+    app.sign_up_trainer(&json!({"email": email, "password": PASSWORD, "first_name": "A", "last_name": "B", "workspace_name": "Explode"}))
+        .expect_problem(500, "internal_error")
+        .await;
     for table in [
         "users",
         "gyms",
@@ -129,181 +84,111 @@ async fn a_failed_registration_leaves_nothing_behind(pool: PgPool) {
         "domain_events",
         "jobs",
     ] {
-        let count: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(count, 0, "{table} is empty after the rollback");
+        assert_eq!(
+            rows_in(&pool, table).await,
+            0,
+            "{table} is empty after the rollback"
+        );
     }
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn registration_input_is_checked_as_a_whole(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let (owner, _) = owner_with_tenant(&app, "taken").await;
-    let duplicate = json!({"email": owner.email.to_uppercase(), "password": PASSWORD, "first_name": "A", "last_name": "B"});
-    expect_problem(
-        app.post("/api/v1/auth/register-trainer")
-            .json(&duplicate)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CONFLICT,
-        "email_taken",
-    )
-    .await;
-    let bad = json!({"email": "nope", "password": PASSWORD, "first_name": "A", "last_name": "B", "timezone": "Nowhere/City", "currency": "QQQ"});
-    let problem = expect_problem(
-        app.post("/api/v1/auth/register-trainer")
-            .json(&bad)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
-    let mut fields = error_fields(&problem);
-    fields.sort();
-    assert_eq!(fields, ["currency", "email", "timezone"]);
-    let gyms: i64 = sqlx::query_scalar("select count(*) from gyms")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(gyms, 1, "only the first trainer's workspace");
+    let (owner, _) = app.owner_with_tenant("taken").await;
+    app.sign_up_trainer(&json!({"email": owner.email.to_uppercase(), "password": PASSWORD, "first_name": "A", "last_name": "B"}))
+        .expect_problem(409, "email_taken")
+        .await;
+    let problem = app
+        .sign_up_trainer(&json!({"email": "nope", "password": PASSWORD, "first_name": "A", "last_name": "B", "timezone": "Nowhere/City", "currency": "QQQ"}))
+        .expect_problem(422, "validation_failed")
+        .await;
+    assert_eq!(
+        sorted(error_fields(&problem)),
+        ["currency", "email", "timezone"]
+    );
+    assert_eq!(
+        rows_in(&pool, "gyms").await,
+        1,
+        "only the first trainer's workspace"
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn clients_resolve_to_their_trainer(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (trainer_a, gym_a) = owner_with_tenant(&app, "a").await;
-    let (trainer_b, gym_b) = owner_with_tenant(&app, "b").await;
+    let (trainer_a, gym_a) = app.owner_with_tenant("a").await;
+    let (trainer_b, gym_b) = app.owner_with_tenant("b").await;
     let client = app.register("client").await;
+    let me = || app.as_(&client).get("/api/v1/users/me");
 
     // Not a client of anyone yet: no tenant.
-    let me = expect_json(
-        app.get("/api/v1/users/me")
-            .bearer_auth(&client.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    assert!(me["tenant"].is_null());
-    expect_problem(
-        app.get("/api/v1/workspace")
-            .bearer_auth(&client.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "tenant_required",
-    )
-    .await;
+    assert!(me().expect(200).await["tenant"].is_null());
+    app.as_(&client)
+        .get("/api/v1/workspace")
+        .expect_problem(400, "tenant_required")
+        .await;
 
-    expect_json(
-        app.add_member(&trainer_a, gym_a, &client, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let me = expect_json(
-        app.get("/api/v1/users/me")
-            .bearer_auth(&client.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(me["tenant"]["gym_id"], gym_a.to_string());
+    app.add_member(&trainer_a, gym_a, &client, "member")
+        .expect(201)
+        .await;
+    assert_eq!(
+        me().expect(200).await["tenant"]["gym_id"],
+        gym_a.to_string()
+    );
 
     // A client of two trainers must say which one.
-    expect_json(
-        app.add_member(&trainer_b, gym_b, &client, "member").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect_problem(
-        app.get("/api/v1/users/me")
-            .bearer_auth(&client.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-        "tenant_ambiguous",
-    )
-    .await;
-    let chosen = expect_json(
-        app.get_in(&client, gym_b, "/api/v1/users/me").await,
-        StatusCode::OK,
-    )
-    .await;
+    app.add_member(&trainer_b, gym_b, &client, "member")
+        .expect(201)
+        .await;
+    me().expect_problem(400, "tenant_ambiguous").await;
+    let chosen = app
+        .as_(&client)
+        .in_(gym_b)
+        .get("/api/v1/users/me")
+        .expect(200)
+        .await;
     assert_eq!(chosen["tenant"]["gym_id"], gym_b.to_string());
 
     // A trainer added as someone's client still lands in their own workspace by default.
-    expect_json(
-        app.add_member(&trainer_b, gym_b, &trainer_a, "member")
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let own = expect_json(
-        app.get("/api/v1/users/me")
-            .bearer_auth(&trainer_a.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.add_member(&trainer_b, gym_b, &trainer_a, "member")
+        .expect(201)
+        .await;
+    let own = app
+        .as_(&trainer_a)
+        .get("/api/v1/users/me")
+        .expect(200)
+        .await;
     assert_eq!(own["tenant"]["gym_id"], gym_a.to_string());
     assert_eq!(own["tenant"]["role"], "owner");
     // Naming a workspace you are not in is refused.
     let stranger = app.register("stranger").await;
-    expect_problem(
-        app.get_in(&stranger, gym_a, "/api/v1/users/me").await,
-        StatusCode::FORBIDDEN,
-        "not_a_member",
-    )
-    .await;
+    app.as_(&stranger)
+        .in_(gym_a)
+        .get("/api/v1/users/me")
+        .expect_problem(403, "not_a_member")
+        .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn the_workspace_shows_clients_and_accepts_changes(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (trainer, gym) = owner_with_tenant(&app, "coach").await;
+    let (trainer, gym) = app.owner_with_tenant("coach").await;
     for i in 0..2 {
-        let client = app.register(&format!("c{i}")).await;
-        expect_json(
-            app.add_member(&trainer, gym, &client, "member").await,
-            StatusCode::CREATED,
-        )
-        .await;
+        app.add_new_member(&trainer, gym, &format!("c{i}"), "member")
+            .await;
     }
-    let updated = expect_json(
-        app.patch("/api/v1/workspace")
-            .bearer_auth(&trainer.token)
-            .json(&json!({"name": "Coach Carla"}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let updated = app
+        .as_(&trainer)
+        .patch("/api/v1/workspace")
+        .json(&json!({"name": "Coach Carla"}))
+        .expect(200)
+        .await;
     assert_eq!(updated["name"], "Coach Carla");
     assert_eq!(updated["client_count"], 2);
     assert_eq!(updated["member_count"], 3);
 
-    let dashboard = expect_json(
-        app.get("/api/v1/dashboard")
-            .bearer_auth(&trainer.token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let dashboard = app.as_(&trainer).get("/api/v1/dashboard").expect(200).await;
     assert_eq!(dashboard["mode"], "trainer");
     assert!(dashboard["gym"].is_null());
     assert_eq!(dashboard["trainer"]["clients"], 2);

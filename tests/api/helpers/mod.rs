@@ -1,22 +1,29 @@
+//! The test app and the words tests are written in. Requests: [`request`]; each area's own
+//! vocabulary (sign-up, members, keys, webhooks, uploads, notification streams) in its file.
+
+mod identity;
+mod media;
+mod notifications;
+mod request;
+mod tenancy;
+mod webhooks;
+
 use figment::providers::{Format, Serialized, Toml};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::Response;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+pub use identity::{PASSWORD, Session, unique_email};
+pub use media::{IMAGE_LIMIT, MediaApp, Part, file, mp4, multipart, png};
+pub use request::{Call, Caller, Credential};
+pub use webhooks::{Received, Receiver, endpoint_path, signed_with, v1_count};
 
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// The app's job runner; tests drain it instead of waiting for workers.
     pub jobs: std::sync::Arc<kernel::jobs::JobRunner>,
-}
-
-/// A signed-in user.
-pub struct Session {
-    pub user_id: Uuid,
-    pub email: String,
-    pub token: String,
-    pub refresh: String,
 }
 
 /// The build's files plus `config/test.toml` plus `overrides`. Environment variables are left
@@ -60,111 +67,10 @@ pub async fn spawn_app_with(pool: PgPool, overrides: &[(&str, Value)]) -> TestAp
     }
 }
 
-pub fn unique_email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", Uuid::new_v4().simple())
-}
-
-pub const PASSWORD: &str = "correct horse battery";
-
-impl TestApp {
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base))
-    }
-    pub fn get(&self, path: &str) -> RequestBuilder {
-        self.request(Method::GET, path)
-    }
-    pub fn post(&self, path: &str) -> RequestBuilder {
-        self.request(Method::POST, path)
-    }
-    pub fn patch(&self, path: &str) -> RequestBuilder {
-        self.request(Method::PATCH, path)
-    }
-    pub fn put(&self, path: &str) -> RequestBuilder {
-        self.request(Method::PUT, path)
-    }
-    pub fn delete(&self, path: &str) -> RequestBuilder {
-        self.request(Method::DELETE, path)
-    }
-
-    pub async fn register(&self, tag: &str) -> Session {
-        let email = unique_email(tag);
-        let response = self
-            .post("/api/v1/auth/register")
-            .json(&json!({"email": email, "password": PASSWORD, "first_name": tag, "last_name": "Tester"}))
-            .send()
-            .await
-            .expect("request");
-        let body = expect_json(response, StatusCode::CREATED).await;
-        Session::from_sign_up(&body["user"]["id"], email, &body["tokens"])
-    }
-
-    /// Adds `member` to `gym` with `role`, as `actor`.
-    pub async fn add_member(
-        &self,
-        actor: &Session,
-        gym: Uuid,
-        member: &Session,
-        role: &str,
-    ) -> Response {
-        self.post("/api/v1/members")
-            .bearer_auth(&actor.token)
-            .header("X-Gym-ID", gym.to_string())
-            .json(&json!({"email": member.email, "role": role}))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    /// A GET as `session` inside `gym`.
-    pub async fn get_in(&self, session: &Session, gym: Uuid, path: &str) -> Response {
-        self.get(path)
-            .bearer_auth(&session.token)
-            .header("X-Gym-ID", gym.to_string())
-            .send()
-            .await
-            .expect("request")
-    }
-}
-
-/// Creates a tenant owned by `owner`: a gym in the gym build; in the trainer build a new trainer
-/// sign-up (returning that trainer's session).
-#[cfg(feature = "gym")]
-pub async fn create_tenant(app: &TestApp, owner: &Session, name: &str) -> Uuid {
-    let response = app
-        .post("/api/v1/gyms")
-        .bearer_auth(&owner.token)
-        .json(&json!({"name": name, "timezone": "Europe/Madrid", "currency": "EUR"}))
-        .send()
-        .await
-        .expect("request");
-    let body = expect_json(response, StatusCode::CREATED).await;
-    body["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("gym id")
-}
-
-/// An owner and their tenant, in either build.
-pub async fn owner_with_tenant(app: &TestApp, tag: &str) -> (Session, Uuid) {
-    #[cfg(feature = "gym")]
-    {
-        let owner = app.register(tag).await;
-        let gym = create_tenant(app, &owner, &format!("{tag} gym")).await;
-        (owner, gym)
-    }
-    #[cfg(feature = "trainer")]
-    {
-        let email = unique_email(tag);
-        let response = app
-            .post("/api/v1/auth/register-trainer")
-            .json(&json!({"email": email, "password": PASSWORD, "first_name": tag, "last_name": "Coach"}))
-            .send()
-            .await
-            .expect("request");
-        let body = expect_json(response, StatusCode::CREATED).await;
-        let session = Session::from_sign_up(&body["user_id"], email, &body["tokens"]);
-        (session, uuid_of(&body["workspace"]["id"]))
-    }
+/// The override that points an app at the local Redis (`REDIS_URL`, else the standard port).
+pub fn redis() -> (&'static str, Value) {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    ("redis.url", json!(url))
 }
 
 pub fn uuid_of(value: &Value) -> Uuid {
@@ -174,19 +80,8 @@ pub fn uuid_of(value: &Value) -> Uuid {
         .expect("a UUID")
 }
 
-impl Session {
-    fn from_sign_up(user_id: &Value, email: String, tokens: &Value) -> Self {
-        let text = |key: &str| tokens[key].as_str().expect("token").to_string();
-        Session {
-            user_id: uuid_of(user_id),
-            email,
-            token: text("access_token"),
-            refresh: text("refresh_token"),
-        }
-    }
-}
-
-pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+/// Asserts `status` and returns the JSON body (`Null` when there is none).
+pub async fn expect_json(response: Response, status: u16) -> Value {
     let actual = response.status();
     let text = response.text().await.unwrap_or_default();
     assert_eq!(actual, status, "unexpected status; body: {text}");
@@ -194,7 +89,7 @@ pub async fn expect_json(response: Response, status: StatusCode) -> Value {
 }
 
 /// Asserts a problem+json answer with `status` and `code`, and returns its body.
-pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+pub async fn expect_problem(response: Response, status: u16, code: &str) -> Value {
     let actual = response.status();
     let content_type = response
         .headers()
@@ -207,7 +102,7 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
     assert_eq!(content_type, "application/problem+json", "body: {text}");
     let body: Value = serde_json::from_str(&text).expect("problem body is JSON");
     assert_eq!(body["code"], code, "body: {text}");
-    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["status"], status);
     assert!(body["type"].as_str().is_some_and(|t| t.ends_with(code)));
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
@@ -224,4 +119,32 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The string items of a JSON array, sorted: for comparing field lists whose order is free.
+pub fn sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items
+}
+
+/// The `items` of a list answer.
+pub fn items(page: &Value) -> &Vec<Value> {
+    page["items"].as_array().expect("a list with items")
+}
+
+/// How many rows `table` holds, seen with the test's own (unrestricted) connection.
+pub async fn rows_in(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("select count(*) from {table}"))
+        .fetch_one(pool)
+        .await
+        .expect("the table exists")
+}
+
+/// How many people belong to `gym` (its owner included).
+pub async fn members_of(pool: &PgPool, gym: Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from gym_members where gym_id = $1")
+        .bind(gym)
+        .fetch_one(pool)
+        .await
+        .expect("gym_members exists")
 }

@@ -1,0 +1,83 @@
+//! The notification stream (Server-Sent Events), read one event at a time.
+
+use std::time::Duration;
+
+use reqwest::Response;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Session, TestApp};
+
+/// An open `GET /api/v1/notifications/stream`.
+pub struct EventStream {
+    response: Response,
+    buffer: String,
+}
+
+impl TestApp {
+    /// Opens `session`'s notification stream in `gym`, resuming after `last_event_id` when
+    /// given, and asserts that it is one.
+    pub async fn notification_stream(
+        &self,
+        session: &Session,
+        gym: Uuid,
+        last_event_id: Option<&str>,
+    ) -> EventStream {
+        let mut request = self
+            .as_(session)
+            .in_(gym)
+            .get("/api/v1/notifications/stream")
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+}
+
+impl EventStream {
+    /// The next event (heartbeats skipped): its id and JSON data. Waits at most 10 s.
+    pub async fn next_event(&mut self) -> (String, Value) {
+        let read = async {
+            loop {
+                if let Some(end) = self.buffer.find("\n\n") {
+                    let block: String = self.buffer.drain(..end + 2).collect();
+                    let field = |name: &str| {
+                        block.lines().find_map(|line| {
+                            line.strip_prefix(name)
+                                .map(|value| value.trim().to_string())
+                        })
+                    };
+                    if let Some(data) = field("data:") {
+                        return (
+                            field("id:").unwrap_or_default(),
+                            serde_json::from_str(&data).unwrap(),
+                        );
+                    }
+                    continue;
+                }
+                let chunk = self
+                    .response
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open");
+                self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("an event within 10 s")
+    }
+}
