@@ -12,9 +12,7 @@ use crate::helpers::{
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn events_arrive_signed_as_documented(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (receiver, url) = Receiver::start().await;
-    let (owner, gym) = app.owner_with_tenant("hooks").await;
-    let endpoint = app.create_webhook_endpoint(&owner, gym, &url).await;
+    let (receiver, owner, gym, endpoint) = app.tenant_with_webhook_receiver().await;
     let secret = endpoint["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
     let member = app.add_new_member(&owner, gym, "member", "member").await;
@@ -57,9 +55,7 @@ async fn events_arrive_signed_as_documented(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn a_receiver_error_is_retried_until_it_answers(pool: PgPool) {
     let app = spawn_app_with(pool, &[("webhooks.retry_window_seconds", json!(3600))]).await;
-    let (receiver, url) = Receiver::start().await;
-    let (owner, gym) = app.owner_with_tenant("hooks").await;
-    let endpoint = app.create_webhook_endpoint(&owner, gym, &url).await;
+    let (receiver, owner, gym, endpoint) = app.tenant_with_webhook_receiver().await;
     receiver.answer_with(&[500, 503]);
     app.add_new_member(&owner, gym, "member", "member").await;
     app.jobs.drain().await.unwrap();
@@ -78,9 +74,7 @@ async fn a_receiver_error_is_retried_until_it_answers(pool: PgPool) {
 async fn a_failed_delivery_can_be_replayed(pool: PgPool) {
     // The test settings allow no retries: the first 500 fails the delivery.
     let app = spawn_app(pool).await;
-    let (receiver, url) = Receiver::start().await;
-    let (owner, gym) = app.owner_with_tenant("hooks").await;
-    let endpoint = app.create_webhook_endpoint(&owner, gym, &url).await;
+    let (receiver, owner, gym, endpoint) = app.tenant_with_webhook_receiver().await;
     receiver.answer_with(&[500]);
     app.add_new_member(&owner, gym, "member", "member").await;
     app.jobs.drain().await.unwrap();
@@ -112,9 +106,7 @@ async fn a_failed_delivery_can_be_replayed(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (receiver, url) = Receiver::start().await;
-    let (owner, gym) = app.owner_with_tenant("hooks").await;
-    let endpoint = app.create_webhook_endpoint(&owner, gym, &url).await;
+    let (receiver, owner, gym, endpoint) = app.tenant_with_webhook_receiver().await;
     let old_secret = endpoint["secret"].as_str().unwrap().to_string();
     let path = endpoint_path(&endpoint);
     let owner_in_gym = app.as_(&owner).in_(gym);

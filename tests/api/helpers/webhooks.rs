@@ -95,6 +95,15 @@ pub fn v1_count(received: &Received) -> usize {
 }
 
 impl TestApp {
+    /// A new local receiver, and a new owner and tenant with an endpoint (for members added
+    /// and removed) pointed at it: `(receiver, owner, gym, endpoint)`, secret included.
+    pub async fn tenant_with_webhook_receiver(&self) -> (Receiver, Session, Uuid, Value) {
+        let (receiver, url) = Receiver::start().await;
+        let (owner, gym) = self.owner_with_tenant("hooks").await;
+        let endpoint = self.create_webhook_endpoint(&owner, gym, &url).await;
+        (receiver, owner, gym, endpoint)
+    }
+
     /// `owner` asks for an endpoint at `url` receiving `event_types`.
     pub fn request_webhook_endpoint(
         &self,
