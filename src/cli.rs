@@ -64,8 +64,9 @@ pub fn openapi_document(format: SpecFormat) -> anyhow::Result<String> {
     let pool = kernel::db::pool_options(&settings.database)
         .connect_lazy_with(kernel::db::connect_options(&settings.database)?);
     let cache = kernel::Cache::memory(16);
-    let (ctx, accounts) = startup::context(settings, pool, cache, kernel::PubSub::in_process())?;
-    let document = startup::api_document(&ctx, accounts)?;
+    let ctx = startup::context(settings, pool, cache, kernel::PubSub::in_process())?;
+    let (policies, _) = startup::module_routes(&ctx);
+    let document = startup::api_document(&ctx, &policies)?;
     Ok(match format {
         SpecFormat::Yaml => document.yaml,
         SpecFormat::Json => document.json,

@@ -2,27 +2,26 @@
 //! `GYMAPI_SERVER__PORT=0` works and tests learn the port before serving.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use identity::IdentityAccounts;
-use kernel::http::Observe;
 use kernel::http::idempotency::Idempotency;
 use kernel::http::openapi::{self, RouteIndex};
+use kernel::http::{Authenticate, Observe, OperationsApi};
 use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
-use kernel::metrics::Metrics;
 use kernel::ratelimit::{RateLimit, RateLimiter};
-use kernel::{AppContext, Cache, JwtKeys, PubSub, Registry, Settings, db};
+use kernel::routes::{OutsideRoute, RouteTable};
+use kernel::{AppContext, Cache, PubSub, Registry, Settings, db};
 use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
 use poem::{EndpointExt, IntoResponse, Route, Server};
 use poem_openapi::OpenApiService;
 use sqlx::PgPool;
-use tenancy::TenancyDirectory;
 use tokio::sync::watch;
 
+use crate::meta::MetaApi;
 use crate::modules;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -31,7 +30,6 @@ pub struct Application {
     port: u16,
     acceptor: Option<TcpAcceptor>,
     ctx: AppContext,
-    accounts: Arc<IdentityAccounts>,
     jobs: Arc<JobRunner>,
     roles: Roles,
 }
@@ -53,40 +51,26 @@ pub fn context(
     db: PgPool,
     cache: Cache,
     pubsub: PubSub,
-) -> anyhow::Result<(AppContext, Arc<IdentityAccounts>)> {
-    let registry = Arc::new(Registry::new(modules::BUILD, modules::compiled())?);
+) -> anyhow::Result<AppContext> {
+    let registry = Registry::new(modules::BUILD, modules::compiled())?;
     for module in registry.iter() {
         module
             .check_settings(&settings)
             .map_err(|message| anyhow::anyhow!(message))?;
     }
-    let jwt = Arc::new(JwtKeys::from_settings(
-        &settings.auth,
-        settings.app.environment,
-    ));
-    let accounts = Arc::new(IdentityAccounts::new(
-        jwt.clone(),
-        settings.auth.refresh_token_ttl_days,
-    ));
-    let tenants = Arc::new(TenancyDirectory::new(
-        db.clone(),
-        cache.clone(),
-        modules::BUILD,
-        Duration::from_secs(settings.cache.tenant_ttl_seconds),
-    ));
-    let ctx = AppContext {
-        settings: Arc::new(settings),
-        db,
-        cache,
-        pubsub,
-        jwt,
-        registry,
-        metrics: Arc::new(Metrics::new()?),
-        tenants,
-        accounts: accounts.clone(),
-        draining: Arc::new(AtomicBool::new(false)),
-    };
-    Ok((ctx, accounts))
+    AppContext::new(settings, db, cache, pubsub, registry)
+}
+
+/// Every module's route policies, and the routes they serve outside the API document.
+pub fn module_routes(ctx: &AppContext) -> (RouteTable, Vec<OutsideRoute>) {
+    let mut declared = Vec::new();
+    let mut outside = Vec::new();
+    for module in ctx.registry.iter() {
+        let (policies, routes) = module.routes(ctx).into_parts();
+        declared.extend(policies);
+        outside.extend(routes);
+    }
+    (RouteTable::new(declared), outside)
 }
 
 pub async fn connect_cache(settings: &Settings) -> anyhow::Result<Cache> {
@@ -99,7 +83,8 @@ pub async fn connect_cache(settings: &Settings) -> anyhow::Result<Cache> {
 }
 
 /// The published API description: poem-openapi's document finalized by the kernel
-/// (closed request bodies, the gym build's required tenant header), in every served form.
+/// (closed request bodies, the gym build's required tenant header, the declared route
+/// policies), in every served form.
 pub struct ApiDocument {
     pub json: String,
     pub yaml: String,
@@ -107,18 +92,13 @@ pub struct ApiDocument {
     pub allowed: Arc<RouteIndex>,
 }
 
-pub fn api_document(
-    ctx: &AppContext,
-    accounts: Arc<IdentityAccounts>,
-) -> anyhow::Result<ApiDocument> {
-    let service = openapi_service(ctx, accounts);
+/// Refuses a build whose modules declare a policy for a route the document does not have.
+pub fn api_document(ctx: &AppContext, policies: &RouteTable) -> anyhow::Result<ApiDocument> {
+    let service = openapi_service(ctx);
     let raw = service.spec();
     let mut document: serde_json::Value = serde_json::from_str(&raw)?;
-    openapi::finalize(
-        &mut document,
-        modules::BUILD,
-        &modules::body_limits(&ctx.settings),
-    );
+    openapi::check_declarations(&document, policies).map_err(anyhow::Error::msg)?;
+    openapi::finalize(&mut document, modules::BUILD, policies);
     let json = serde_json::to_string_pretty(&document)?;
     // Swagger UI embeds the document it was built from; embed the finalized one instead.
     let docs_html = service.swagger_ui_html().replacen(&raw, &json, 1);
@@ -130,15 +110,18 @@ pub fn api_document(
     })
 }
 
-fn openapi_service(
-    ctx: &AppContext,
-    accounts: Arc<IdentityAccounts>,
-) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+/// The build's HTTP API: the operations endpoints, `/api/v1/meta`, and every module's API.
+fn openapi_service(ctx: &AppContext) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     let title = match modules::BUILD {
         kernel::Mode::Gym => "GymAPI: gym build",
         kernel::Mode::Trainer => "GymAPI: trainer build",
     };
-    OpenApiService::new(modules::api(ctx, accounts), title, env!("CARGO_PKG_VERSION")).description(
+    let api = (
+        OperationsApi { ctx: ctx.clone() },
+        MetaApi { ctx: ctx.clone() },
+        modules::module_apis(ctx),
+    );
+    OpenApiService::new(api, title, env!("CARGO_PKG_VERSION")).description(
         "Backend for gyms and personal trainers. Errors are RFC 9457 problem+json with a stable `code`. \
          Lists are keyset-paginated (`limit`, `cursor`, `next_cursor`).",
     )
@@ -223,13 +206,12 @@ impl Application {
                 .context("cannot subscribe to Redis (redis.url)")?,
             None => PubSub::in_process(),
         };
-        let (ctx, accounts) = context(settings, pool, cache, pubsub)?;
+        let ctx = context(settings, pool, cache, pubsub)?;
         let jobs = Arc::new(job_runner(&ctx)?);
         Ok(Self {
             port,
             acceptor,
             ctx,
-            accounts,
             jobs,
             roles,
         })
@@ -266,16 +248,7 @@ impl Application {
             .jobs
             .then(|| tokio::spawn(self.jobs.clone().run(stopped.clone())));
         let served = match self.acceptor {
-            Some(acceptor) => {
-                serve(
-                    self.ctx.clone(),
-                    self.accounts.clone(),
-                    acceptor,
-                    self.port,
-                    stopped,
-                )
-                .await
-            }
+            Some(acceptor) => serve(self.ctx.clone(), acceptor, self.port, stopped).await,
             None => {
                 let mut stopped = stopped;
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -300,22 +273,20 @@ fn rate_limiter(ctx: &AppContext) -> Arc<RateLimiter> {
 
 async fn serve(
     ctx: AppContext,
-    accounts: Arc<IdentityAccounts>,
     acceptor: TcpAcceptor,
     port: u16,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let document = api_document(&ctx, accounts.clone())
-        .map_err(|err| std::io::Error::other(err.to_string()))?;
+    let (policies, outside) = module_routes(&ctx);
+    let document =
+        api_document(&ctx, &policies).map_err(|err| std::io::Error::other(err.to_string()))?;
     let ApiDocument {
         json,
         yaml,
         docs_html,
         allowed,
     } = document;
-    // Routes that stream large bodies: a larger limit, and no Idempotency-Key (see there).
-    let route_limits = modules::body_limits(&ctx.settings);
-    let app = Route::new()
+    let mut routes = Route::new()
         .at(
             "/openapi.json",
             make_sync(move |_| json.clone().with_content_type("application/json")),
@@ -324,24 +295,24 @@ async fn serve(
             "/openapi.yaml",
             make_sync(move |_| yaml.clone().with_content_type("application/yaml")),
         )
-        .at("/docs", make_sync(move |_| Html(docs_html.clone())))
-        .nest("/media", modules::public_routes(&ctx))
-        .nest("/", openapi_service(&ctx, accounts))
+        .at("/docs", make_sync(move |_| Html(docs_html.clone())));
+    for route in outside {
+        routes = routes.at(route.path, route.endpoint);
+    }
+    // Outermost first: the observer (request id, policy lookup, body limit, problems,
+    // metrics), then credentials read once, rate limits, and Idempotency-Key.
+    let app = routes
+        .nest("/", openapi_service(&ctx))
         .data(ctx.clone())
-        .with(Idempotency::new(
-            ctx.db.clone(),
-            ctx.jwt.clone(),
-            route_limits.clone(),
-        ))
-        .with(RateLimit::new(rate_limiter(&ctx), ctx.jwt.clone()))
-        .with(
-            Observe::new(
-                ctx.metrics.clone(),
-                ctx.settings.server.body_limit_bytes,
-                allowed,
-            )
-            .with_route_limits(route_limits),
-        );
+        .with(Idempotency::new(ctx.db.clone()))
+        .with(RateLimit::new(rate_limiter(&ctx)))
+        .with(Authenticate::new(ctx.jwt.clone()))
+        .with(Observe::new(
+            ctx.metrics.clone(),
+            ctx.settings.server.body_limit_bytes,
+            Arc::new(policies),
+            allowed,
+        ));
     let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
     tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
     let signal = async move {

@@ -2,6 +2,7 @@
 //! stores nothing, thumbnails come from a job, files are served by key, and uploads never
 //! attached are swept.
 
+use kernel::attachments::{Claim, MediaKind};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -9,6 +10,17 @@ use uuid::Uuid;
 use crate::helpers::{
     IMAGE_LIMIT, MediaApp, Part, error_fields, file, mp4, multipart, png, rows_in, uuid_of,
 };
+
+/// A claim as a story of `gym` would make it, by any uploader.
+fn claim(gym: Uuid, media_id: Uuid, holder: &str) -> Claim<'_> {
+    Claim {
+        gym_id: gym,
+        media_id,
+        holder,
+        field: "media_id",
+        uploaded_by: None,
+    }
+}
 
 fn media_path(item: &serde_json::Value) -> String {
     format!("/api/v1/media/{}", item["id"].as_str().expect("media id"))
@@ -243,15 +255,21 @@ async fn uploads_never_attached_are_swept_after_a_day(pool: PgPool) {
     m.app.jobs.drain().await.unwrap();
     assert_eq!(m.files().len(), 6);
 
+    // A story claims one, as any module would: through the kernel's attachments port.
+    let ctx = &m.app.ctx;
+    let attachments = ctx.attachments().unwrap();
     let mut tx = kernel::db::begin_tenant(&pool, m.gym).await.unwrap();
-    media::attach(&mut tx, m.gym, attached, "media_id")
+    attachments
+        .claim(ctx, &mut tx, claim(m.gym, attached, "story:1"))
         .await
         .unwrap();
-    let missing = media::attach(&mut tx, m.gym, Uuid::now_v7(), "media_id").await;
+    let missing = attachments
+        .claim(ctx, &mut tx, claim(m.gym, Uuid::now_v7(), "story:2"))
+        .await;
     assert_eq!(
         missing.err().map(|err| err.status().as_u16()),
         Some(422),
-        "attaching an unknown id is a field error"
+        "claiming an unknown id is a field error"
     );
     tx.commit().await.unwrap();
     sqlx::query("update media set created_at = now() - interval '25 hours' where id <> $1")
@@ -280,6 +298,85 @@ async fn uploads_never_attached_are_swept_after_a_day(pool: PgPool) {
     assert_eq!(left, expected);
     assert!(!left.contains(&orphan));
     assert_eq!(m.files().len(), 4, "{:?}", m.files());
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn an_upload_stays_while_any_record_holds_it_and_only_its_uploader_may_claim_it(
+    pool: PgPool,
+) {
+    let m = MediaApp::spawn(pool.clone()).await;
+    let item = m.upload_png(&m.owner).await;
+    let id = uuid_of(&item["id"]);
+    let ctx = &m.app.ctx;
+    let attachments = ctx.attachments().unwrap();
+    let attached_at = || async {
+        let row: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("select attached_at from media where id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        row
+    };
+
+    // Someone else's upload is refused to a claim made for its uploader only.
+    let stranger = Uuid::now_v7();
+    let mut tx = kernel::db::begin_tenant(&pool, m.gym).await.unwrap();
+    let refused = attachments
+        .claim(
+            ctx,
+            &mut tx,
+            Claim {
+                uploaded_by: Some(stranger),
+                ..claim(m.gym, id, "story:a")
+            },
+        )
+        .await;
+    assert_eq!(refused.err().map(|err| err.status().as_u16()), Some(422));
+    drop(tx);
+
+    // Two records hold it; the claim describes the upload.
+    let mut tx = kernel::db::begin_tenant(&pool, m.gym).await.unwrap();
+    let owned = Claim {
+        uploaded_by: Some(m.owner.user_id),
+        ..claim(m.gym, id, "story:a")
+    };
+    let attachment = attachments.claim(ctx, &mut tx, owned).await.unwrap();
+    assert_eq!(attachment.kind, MediaKind::Image);
+    assert_eq!(attachment.url, item["url"].as_str().unwrap());
+    attachments
+        .claim(ctx, &mut tx, claim(m.gym, id, "highlight-cover:b"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(attached_at().await.is_some());
+
+    // While held, nobody may delete it, not even the owner.
+    m.as_owner()
+        .delete(&media_path(&item))
+        .expect_problem(409, "media_in_use")
+        .await;
+
+    // Releasing one claim keeps it attached; releasing the last makes it sweepable again.
+    let mut tx = kernel::db::begin_tenant(&pool, m.gym).await.unwrap();
+    attachments
+        .release(ctx, &mut tx, m.gym, id, "story:a")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(attached_at().await.is_some(), "the highlight still holds it");
+    let mut tx = kernel::db::begin_tenant(&pool, m.gym).await.unwrap();
+    attachments
+        .release(ctx, &mut tx, m.gym, id, "highlight-cover:b")
+        .await
+        .unwrap();
+    attachments
+        .release(ctx, &mut tx, m.gym, id, "never-held")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(attached_at().await, None);
+    m.as_owner().delete(&media_path(&item)).expect(204).await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]

@@ -1,53 +1,49 @@
+//! The identity module's side of the kernel's accounts port ([`kernel::Accounts`]): sign-up
+//! inside another module's transaction (the trainer registration), sessions, and the
+//! summaries other modules show people by.
+
+use std::collections::HashMap;
+
 use chrono::Utc;
-use kernel::error::unique_violation;
-use kernel::{ApiError, ApiResult, FieldError, JwtKeys, PreparedAccount, TokenPair};
+use kernel::{
+    ApiError, ApiResult, AppContext, FieldError, OnConstraint, PreparedAccount, TokenPair,
+    UserSummary, tokens,
+};
 use sqlx::PgConnection;
-use std::sync::Arc;
 use uuid::Uuid;
 
-use crate::{password, repo};
-use kernel::tokens;
+use crate::{errors, password, repo};
 
 pub const MAX_EMAIL_LENGTH: usize = 254;
 pub const MAX_NAME_LENGTH: usize = 100;
 
-/// The identity module's side of [`kernel::Accounts`].
-pub struct IdentityAccounts {
-    jwt: Arc<JwtKeys>,
-    refresh_ttl: chrono::Duration,
-}
+/// The accounts port, registered by [`crate::Identity`].
+pub struct IdentityAccounts;
 
-impl IdentityAccounts {
-    pub fn new(jwt: Arc<JwtKeys>, refresh_ttl_days: i64) -> Self {
-        Self {
-            jwt,
-            refresh_ttl: chrono::Duration::days(refresh_ttl_days),
-        }
-    }
-
-    /// Opens a new session family for `user_id`.
-    pub(crate) async fn issue(
-        &self,
-        conn: &mut PgConnection,
-        user_id: Uuid,
-        family_id: Uuid,
-    ) -> ApiResult<TokenPair> {
-        let refresh_token = tokens::generate()?;
-        repo::insert_refresh_token(
-            &mut *conn,
-            user_id,
-            family_id,
-            &tokens::digest(&refresh_token),
-            Utc::now() + self.refresh_ttl,
-        )
-        .await?;
-        Ok(TokenPair {
-            access_token: self.jwt.issue(user_id)?,
-            refresh_token,
-            token_type: "Bearer".into(),
-            expires_in: self.jwt.access_ttl_seconds(),
-        })
-    }
+/// A token pair for `user_id` in session family `family_id` (a new family starts a session,
+/// the same family continues one after a refresh).
+pub(crate) async fn issue(
+    ctx: &AppContext,
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> ApiResult<TokenPair> {
+    let refresh_token = tokens::generate()?;
+    let refresh_ttl = chrono::Duration::days(ctx.settings.auth.refresh_token_ttl_days);
+    repo::insert_refresh_token(
+        &mut *conn,
+        user_id,
+        family_id,
+        &tokens::digest(&refresh_token),
+        Utc::now() + refresh_ttl,
+    )
+    .await?;
+    Ok(TokenPair {
+        access_token: ctx.jwt.issue(user_id)?,
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: ctx.jwt.access_ttl_seconds(),
+    })
 }
 
 /// Lower-cased, trimmed; `None` when it is not an e-mail address.
@@ -107,16 +103,48 @@ impl kernel::Accounts for IdentityAccounts {
             &account.last_name,
         )
         .await
-        .map_err(|err| match unique_violation(&err) {
-            Some("users_email_key") => {
-                ApiError::conflict("email_taken", "an account with this e-mail already exists")
-                    .with_errors(vec![FieldError::new("email", "is already registered")])
-            }
-            _ => err.into(),
+        .on_constraint("users_email_key", || {
+            ApiError::conflict(
+                errors::EMAIL_TAKEN,
+                "an account with this e-mail already exists",
+            )
+            .with_errors(vec![FieldError::new("email", "is already registered")])
         })
     }
 
-    async fn start_session(&self, conn: &mut PgConnection, user_id: Uuid) -> ApiResult<TokenPair> {
-        self.issue(conn, user_id, Uuid::now_v7()).await
+    async fn start_session(
+        &self,
+        ctx: &AppContext,
+        conn: &mut PgConnection,
+        user_id: Uuid,
+    ) -> ApiResult<TokenPair> {
+        issue(ctx, conn, user_id, Uuid::now_v7()).await
+    }
+
+    async fn summaries(
+        &self,
+        conn: &mut PgConnection,
+        user_ids: &[Uuid],
+    ) -> ApiResult<HashMap<Uuid, UserSummary>> {
+        let rows = repo::find_users(conn, user_ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|user| {
+                let summary = UserSummary {
+                    user_id: user.id,
+                    email: user.email,
+                    first_name: user.first_name,
+                    last_name: user.last_name,
+                };
+                (summary.user_id, summary)
+            })
+            .collect())
+    }
+
+    async fn find_by_email(&self, conn: &mut PgConnection, email: &str) -> ApiResult<Option<Uuid>> {
+        match normalize_email(email) {
+            Some(email) => Ok(repo::user_id_by_email(conn, &email).await?),
+            None => Ok(None),
+        }
     }
 }

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
 use kernel::{ApiResult, AppContext, BearerAuth, OptionalTenant, Role, TenantKind, TokenPair};
@@ -8,7 +6,6 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::Identity;
-use crate::accounts::IdentityAccounts;
 use crate::repo::UserRow;
 use crate::service::{self, ProfileChange};
 
@@ -126,21 +123,7 @@ enum LogoutResponse {
 }
 
 pub struct IdentityApi {
-    ctx: AppContext,
-    accounts: Arc<IdentityAccounts>,
-}
-
-impl IdentityApi {
-    pub fn new(ctx: AppContext, accounts: Arc<IdentityAccounts>) -> Self {
-        Self { ctx, accounts }
-    }
-
-    fn service(&self) -> service::Identity<'_> {
-        service::Identity {
-            ctx: &self.ctx,
-            accounts: &self.accounts,
-        }
-    }
+    pub ctx: AppContext,
 }
 
 #[OpenApi(prefix_path = "/api/v1")]
@@ -154,15 +137,14 @@ impl IdentityApi {
     )]
     async fn register(&self, body: JsonBody<RegisterRequest>) -> ApiResult<RegisterResponse> {
         let body = body.0;
-        let (user, tokens) = self
-            .service()
-            .register(
-                &body.email,
-                &body.password,
-                &body.first_name,
-                &body.last_name,
-            )
-            .await?;
+        let (user, tokens) = service::register(
+            &self.ctx,
+            &body.email,
+            &body.password,
+            &body.first_name,
+            &body.last_name,
+        )
+        .await?;
         Ok(RegisterResponse::Created(Json(AuthSession {
             user: user.into(),
             tokens,
@@ -180,7 +162,7 @@ impl IdentityApi {
         operation_id = "auth_login"
     )]
     async fn login(&self, body: JsonBody<LoginRequest>) -> ApiResult<Json<AuthSession>> {
-        let (user, tokens) = self.service().login(&body.email, &body.password).await?;
+        let (user, tokens) = service::login(&self.ctx, &body.email, &body.password).await?;
         Ok(Json(AuthSession {
             user: user.into(),
             tokens,
@@ -198,7 +180,9 @@ impl IdentityApi {
         operation_id = "auth_refresh"
     )]
     async fn refresh(&self, body: JsonBody<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
-        Ok(Json(self.service().refresh(&body.refresh_token).await?))
+        Ok(Json(
+            service::refresh(&self.ctx, &body.refresh_token).await?,
+        ))
     }
 
     /// Sign out: revokes the session the refresh token belongs to.
@@ -209,7 +193,7 @@ impl IdentityApi {
         operation_id = "auth_logout"
     )]
     async fn logout(&self, body: JsonBody<RefreshRequest>) -> ApiResult<LogoutResponse> {
-        self.service().logout(&body.refresh_token).await?;
+        service::logout(&self.ctx, &body.refresh_token).await?;
         Ok(LogoutResponse::Done)
     }
 
@@ -224,7 +208,7 @@ impl IdentityApi {
         &self,
         #[oai(name = "X-Gym-ID")] caller: OptionalTenant<Identity>,
     ) -> ApiResult<Json<Me>> {
-        let user = self.service().profile(caller.user_id).await?;
+        let user = service::profile(&self.ctx, caller.user_id).await?;
         let tenant = caller.tenant.map(|t| CurrentTenant {
             gym_id: t.gym_id,
             role: t.role,
@@ -256,8 +240,7 @@ impl IdentityApi {
             current_password: body.current_password.as_deref(),
         };
         Ok(Json(
-            self.service()
-                .update_profile(auth.0.user_id, change)
+            service::update_profile(&self.ctx, auth.0.user_id, change)
                 .await?
                 .into(),
         ))

@@ -4,25 +4,29 @@
 //! - Tables: `users` (e-mail unique case-insensitively), `refresh_tokens` (SHA-256 hashes,
 //!   rotated per use, a reused token revokes its family).
 //! - Passwords: argon2id, hashed on the blocking pool so async workers never stall.
-//! - Implements the kernel's [`kernel::Accounts`] so tenancy can create a trainer's user and
-//!   workspace in one transaction without depending on this crate.
+//! - Route policies: sign-up, sign-in and refresh are in the strict sign-in rate-limit class;
+//!   none of `/auth/*` honours `Idempotency-Key` (their answers carry tokens).
+//! - Port: the kernel's accounts port ([`kernel::Accounts`]), so tenancy can create a trainer's
+//!   user and workspace in one transaction, and show people's names, without depending on
+//!   this crate.
 //! - Jobs: `identity.purge_expired_tokens`, daily.
 //! - Core module in both builds: always on.
 
 mod accounts;
 mod api;
+mod errors;
 mod jobs;
 mod password;
 mod repo;
 mod service;
 
-pub use accounts::IdentityAccounts;
 pub use api::IdentityApi;
 
 use std::sync::Arc;
 
 use kernel::jobs::{JobHandler, Schedule};
-use kernel::{AppContext, Module, ModuleCode};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, Routes};
+use poem::http::Method;
 
 pub struct Identity;
 
@@ -43,6 +47,26 @@ impl Module for Identity {
     }
     fn schedules(&self) -> Vec<Schedule> {
         vec![jobs::PurgeExpiredTokens::schedule()]
+    }
+    fn routes(&self, _ctx: &AppContext) -> Routes {
+        Routes::new()
+            .sign_in(Method::POST, "/api/v1/auth/register")
+            .sign_in(Method::POST, "/api/v1/auth/login")
+            .sign_in(Method::POST, "/api/v1/auth/refresh")
+            .without_idempotency(Method::POST, "/api/v1/auth/register")
+            .without_idempotency(Method::POST, "/api/v1/auth/login")
+            .without_idempotency(Method::POST, "/api/v1/auth/refresh")
+            .without_idempotency(Method::POST, "/api/v1/auth/logout")
+    }
+    fn ports(&self) -> Vec<Port> {
+        vec![Port::Accounts(&accounts::IdentityAccounts)]
+    }
+}
+
+impl<B: Build> ModuleApi<B> for Identity {
+    type Api = IdentityApi;
+    fn api(&self, ctx: &AppContext) -> IdentityApi {
+        IdentityApi { ctx: ctx.clone() }
     }
 }
 

@@ -42,6 +42,30 @@ pub async fn find_user(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<UserR
         .await
 }
 
+/// The users among `ids`, in no particular order.
+pub async fn find_users(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from users where id = any($1)"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// `email` is already normalized (trimmed, lower-cased).
+pub async fn user_id_by_email(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select id from users where email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
 pub async fn find_credentials(
     db: impl PgExecutor<'_>,
     email: &str,

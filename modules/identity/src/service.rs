@@ -1,17 +1,11 @@
 //! Sign-up, sign-in and session rules.
 
-use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair};
+use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair, tokens};
 use uuid::Uuid;
 
-use crate::accounts::{IdentityAccounts, check_name, normalize_email};
-use crate::password;
+use crate::accounts::{self, IdentityAccounts, check_name, normalize_email};
 use crate::repo::{self, UserRow};
-use kernel::tokens;
-
-pub struct Identity<'a> {
-    pub ctx: &'a AppContext,
-    pub accounts: &'a IdentityAccounts,
-}
+use crate::{errors, password};
 
 pub struct ProfileChange<'a> {
     pub first_name: Option<&'a str>,
@@ -29,155 +23,163 @@ fn profile_key(user_id: Uuid) -> String {
 fn invalid_credentials() -> ApiError {
     ApiError::new(
         poem::http::StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        errors::INVALID_CREDENTIALS,
         "e-mail or password is wrong",
     )
 }
 
-impl Identity<'_> {
-    pub async fn register(
-        &self,
-        email: &str,
-        password: &str,
-        first: &str,
-        last: &str,
-    ) -> ApiResult<(UserRow, TokenPair)> {
-        let prepared = self.accounts.prepare(email, password, first, last).await?;
-        let mut tx = self.ctx.db.begin().await?;
-        let user_id = self.accounts.create(&mut tx, prepared).await?;
-        let tokens = self.accounts.start_session(&mut tx, user_id).await?;
-        let user = repo::find_user(&mut *tx, user_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("user vanished"))?;
-        tx.commit().await?;
-        Ok((user, tokens))
-    }
+pub async fn register(
+    ctx: &AppContext,
+    email: &str,
+    password: &str,
+    first: &str,
+    last: &str,
+) -> ApiResult<(UserRow, TokenPair)> {
+    let prepared = IdentityAccounts
+        .prepare(email, password, first, last)
+        .await?;
+    let mut tx = ctx.db.begin().await?;
+    let user_id = IdentityAccounts.create(&mut tx, prepared).await?;
+    let tokens = IdentityAccounts
+        .start_session(ctx, &mut tx, user_id)
+        .await?;
+    let user = repo::find_user(&mut *tx, user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("user vanished"))?;
+    tx.commit().await?;
+    Ok((user, tokens))
+}
 
-    pub async fn login(&self, email: &str, password: &str) -> ApiResult<(UserRow, TokenPair)> {
-        let credentials = match normalize_email(email) {
-            Some(email) => repo::find_credentials(&self.ctx.db, &email).await?,
-            None => None,
-        };
-        let Some((user_id, hash)) = credentials else {
-            // Same cost as a real check, so response time does not reveal which e-mails exist.
-            password::verify(password, password::decoy_hash()).await?;
-            return Err(invalid_credentials());
-        };
-        if !password::verify(password, &hash).await? {
-            return Err(invalid_credentials());
-        }
-        let mut tx = self.ctx.db.begin().await?;
-        let tokens = self.accounts.start_session(&mut tx, user_id).await?;
-        let user = repo::find_user(&mut *tx, user_id)
-            .await?
-            .ok_or_else(invalid_credentials)?;
-        tx.commit().await?;
-        Ok((user, tokens))
+pub async fn login(
+    ctx: &AppContext,
+    email: &str,
+    password: &str,
+) -> ApiResult<(UserRow, TokenPair)> {
+    let credentials = match normalize_email(email) {
+        Some(email) => repo::find_credentials(&ctx.db, &email).await?,
+        None => None,
+    };
+    let Some((user_id, hash)) = credentials else {
+        // Same cost as a real check, so response time does not reveal which e-mails exist.
+        password::verify(password, password::decoy_hash()).await?;
+        return Err(invalid_credentials());
+    };
+    if !password::verify(password, &hash).await? {
+        return Err(invalid_credentials());
     }
+    let mut tx = ctx.db.begin().await?;
+    let tokens = IdentityAccounts
+        .start_session(ctx, &mut tx, user_id)
+        .await?;
+    let user = repo::find_user(&mut *tx, user_id)
+        .await?
+        .ok_or_else(invalid_credentials)?;
+    tx.commit().await?;
+    Ok((user, tokens))
+}
 
-    /// Rotates a refresh token. A token presented after it was rotated has leaked (or been
-    /// replayed): its whole family is revoked and the caller must sign in again.
-    pub async fn refresh(&self, refresh_token: &str) -> ApiResult<TokenPair> {
-        let digest = tokens::digest(refresh_token);
-        let mut tx = self.ctx.db.begin().await?;
-        if let Some((user_id, family_id)) = repo::rotate_refresh_token(&mut *tx, &digest).await? {
-            let pair = self.accounts.issue(&mut tx, user_id, family_id).await?;
-            tx.commit().await?;
-            return Ok(pair);
-        }
-        let family = repo::token_family(&mut *tx, &digest).await?;
-        if let Some((family_id, true)) = family {
-            let revoked = repo::revoke_family(&mut *tx, family_id).await?;
-            tx.commit().await?;
-            tracing::warn!(%family_id, revoked, "refresh token reused; session family revoked");
-            return Err(ApiError::new(
-                poem::http::StatusCode::UNAUTHORIZED,
-                "refresh_token_reused",
-                "this refresh token was already used; the session was ended for safety, sign in again",
-            ));
-        }
-        Err(ApiError::new(
+/// Rotates a refresh token. A token presented after it was rotated has leaked (or been
+/// replayed): its whole family is revoked and the caller must sign in again.
+pub async fn refresh(ctx: &AppContext, refresh_token: &str) -> ApiResult<TokenPair> {
+    let digest = tokens::digest(refresh_token);
+    let mut tx = ctx.db.begin().await?;
+    if let Some((user_id, family_id)) = repo::rotate_refresh_token(&mut *tx, &digest).await? {
+        let pair = accounts::issue(ctx, &mut tx, user_id, family_id).await?;
+        tx.commit().await?;
+        return Ok(pair);
+    }
+    let family = repo::token_family(&mut *tx, &digest).await?;
+    if let Some((family_id, true)) = family {
+        let revoked = repo::revoke_family(&mut *tx, family_id).await?;
+        tx.commit().await?;
+        tracing::warn!(%family_id, revoked, "refresh token reused; session family revoked");
+        return Err(ApiError::new(
             poem::http::StatusCode::UNAUTHORIZED,
-            "invalid_refresh_token",
-            "the refresh token is unknown, expired or revoked",
-        ))
+            errors::REFRESH_TOKEN_REUSED,
+            "this refresh token was already used; the session was ended for safety, sign in again",
+        ));
     }
+    Err(ApiError::new(
+        poem::http::StatusCode::UNAUTHORIZED,
+        errors::INVALID_REFRESH_TOKEN,
+        "the refresh token is unknown, expired or revoked",
+    ))
+}
 
-    /// Ends the session the refresh token belongs to. Unknown tokens are ignored, so logout is
-    /// safe to retry.
-    pub async fn logout(&self, refresh_token: &str) -> ApiResult<()> {
-        if let Some((family_id, _)) =
-            repo::token_family(&self.ctx.db, &tokens::digest(refresh_token)).await?
-        {
-            repo::revoke_family(&self.ctx.db, family_id).await?;
-        }
-        Ok(())
+/// Ends the session the refresh token belongs to. Unknown tokens are ignored, so logout is
+/// safe to retry.
+pub async fn logout(ctx: &AppContext, refresh_token: &str) -> ApiResult<()> {
+    if let Some((family_id, _)) =
+        repo::token_family(&ctx.db, &tokens::digest(refresh_token)).await?
+    {
+        repo::revoke_family(&ctx.db, family_id).await?;
     }
+    Ok(())
+}
 
-    /// The profile, cached: it is read on every app start and rarely written.
-    /// `update_profile` drops the cached copy, so a change shows on the next read.
-    pub async fn profile(&self, user_id: Uuid) -> ApiResult<UserRow> {
-        let key = profile_key(user_id);
-        if let Some(user) = self.ctx.cache.get::<UserRow>(&key).await {
-            return Ok(user);
-        }
-        let user = repo::find_user(&self.ctx.db, user_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-        self.ctx.cache.set(&key, &user, PROFILE_TTL).await;
-        Ok(user)
+/// The profile, cached: it is read on every app start and rarely written.
+/// `update_profile` drops the cached copy, so a change shows on the next read.
+pub async fn profile(ctx: &AppContext, user_id: Uuid) -> ApiResult<UserRow> {
+    let key = profile_key(user_id);
+    if let Some(user) = ctx.cache.get::<UserRow>(&key).await {
+        return Ok(user);
     }
-
-    pub async fn update_profile(
-        &self,
-        user_id: Uuid,
-        change: ProfileChange<'_>,
-    ) -> ApiResult<UserRow> {
-        let mut errors = Vec::new();
-        let first_name = change
-            .first_name
-            .map(|name| check_name("first_name", name, &mut errors));
-        let last_name = change
-            .last_name
-            .map(|name| check_name("last_name", name, &mut errors));
-        if !errors.is_empty() {
-            return Err(ApiError::validation(errors));
-        }
-        let new_hash = match change.password {
-            None => None,
-            Some(new_password) => {
-                password::check_policy("password", new_password)?;
-                let Some(current) = change.current_password else {
-                    return Err(ApiError::field(
-                        "current_password",
-                        "is required to change the password",
-                    ));
-                };
-                let stored = repo::password_hash(&self.ctx.db, user_id)
-                    .await?
-                    .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-                if !password::verify(current, &stored).await? {
-                    return Err(ApiError::field("current_password", "is wrong"));
-                }
-                Some(password::hash(new_password).await?)
-            }
-        };
-        let mut tx = self.ctx.db.begin().await?;
-        let user = repo::update_user(
-            &mut *tx,
-            user_id,
-            first_name.as_deref(),
-            last_name.as_deref(),
-            new_hash.as_deref(),
-        )
+    let user = repo::find_user(&ctx.db, user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-        if new_hash.is_some() {
-            // A new password ends every other session.
-            repo::revoke_all_for_user(&mut *tx, user_id).await?;
-        }
-        tx.commit().await?;
-        self.ctx.cache.delete(&[profile_key(user_id)]).await;
-        Ok(user)
+    ctx.cache.set(&key, &user, PROFILE_TTL).await;
+    Ok(user)
+}
+
+pub async fn update_profile(
+    ctx: &AppContext,
+    user_id: Uuid,
+    change: ProfileChange<'_>,
+) -> ApiResult<UserRow> {
+    let mut errors = Vec::new();
+    let first_name = change
+        .first_name
+        .map(|name| check_name("first_name", name, &mut errors));
+    let last_name = change
+        .last_name
+        .map(|name| check_name("last_name", name, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
     }
+    let new_hash = match change.password {
+        None => None,
+        Some(new_password) => {
+            password::check_policy("password", new_password)?;
+            let Some(current) = change.current_password else {
+                return Err(ApiError::field(
+                    "current_password",
+                    "is required to change the password",
+                ));
+            };
+            let stored = repo::password_hash(&ctx.db, user_id)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+            if !password::verify(current, &stored).await? {
+                return Err(ApiError::field("current_password", "is wrong"));
+            }
+            Some(password::hash(new_password).await?)
+        }
+    };
+    let mut tx = ctx.db.begin().await?;
+    let user = repo::update_user(
+        &mut *tx,
+        user_id,
+        first_name.as_deref(),
+        last_name.as_deref(),
+        new_hash.as_deref(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    if new_hash.is_some() {
+        // A new password ends every other session.
+        repo::revoke_all_for_user(&mut *tx, user_id).await?;
+    }
+    tx.commit().await?;
+    ctx.cache.delete(&[profile_key(user_id)]).await;
+    Ok(user)
 }

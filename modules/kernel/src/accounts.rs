@@ -1,11 +1,30 @@
-//! User accounts as other modules need them (the trainer sign-up creates a user and a
-//! workspace in one transaction). Implemented by the identity module, which owns the tables.
+//! User accounts as other modules need them: the trainer sign-up creates a user and a
+//! workspace in one transaction; member lists show people's names. Implemented by the identity
+//! module, which owns the tables.
+
+use std::collections::HashMap;
 
 use poem_openapi::Object;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::ApiResult;
+use crate::{ApiResult, AppContext};
+
+/// How a person appears to other modules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub user_id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl UserSummary {
+    /// "First Last", as lists and notifications show the person.
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
 
 /// A sign-up that passed validation and whose password is already hashed, ready to insert
 /// inside the caller's transaction (hashing is slow and must not hold a transaction open).
@@ -45,5 +64,20 @@ pub trait Accounts: Send + Sync {
     async fn create(&self, conn: &mut PgConnection, account: PreparedAccount) -> ApiResult<Uuid>;
 
     /// Starts a session (new refresh-token family) for `user_id`.
-    async fn start_session(&self, conn: &mut PgConnection, user_id: Uuid) -> ApiResult<TokenPair>;
+    async fn start_session(
+        &self,
+        ctx: &AppContext,
+        conn: &mut PgConnection,
+        user_id: Uuid,
+    ) -> ApiResult<TokenPair>;
+
+    /// Summaries of `user_ids`; ids of no account are left out.
+    async fn summaries(
+        &self,
+        conn: &mut PgConnection,
+        user_ids: &[Uuid],
+    ) -> ApiResult<HashMap<Uuid, UserSummary>>;
+
+    /// The account registered under `email` (compared case-insensitively), if any.
+    async fn find_by_email(&self, conn: &mut PgConnection, email: &str) -> ApiResult<Option<Uuid>>;
 }

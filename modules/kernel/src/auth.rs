@@ -3,7 +3,12 @@
 //! - integrators' API keys (`gapi_<tenant id>_<secret>`), which the tenancy module issues and
 //!   which only [`crate::Tenant`] routes accept, within the key's scopes.
 //!
+//! A request's credentials are read once, by [`crate::http::Authenticate`], into
+//! [`Credentials`]: the token is verified (or the key hashed) a single time, and the rate
+//! limiter, the idempotency layer and the extractors share the result.
 //! [`BearerAuth`] (routes about the signed-in person) takes access tokens only.
+
+use std::borrow::Cow;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use poem::Request;
@@ -12,8 +17,18 @@ use poem_openapi::auth::Bearer;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::{AuthSettings, Environment};
+use crate::config::Secret;
 use crate::{ApiError, ApiResult, AppContext};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens. Required outside development and test.
+    pub jwt_secret: Option<Secret<String>>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_days: i64,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -36,14 +51,11 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Keys from settings. Without a configured secret (development and test only; `validate`
     /// refuses it in production) a random per-process key is used, so tokens die on restart.
-    pub fn from_settings(auth: &AuthSettings, environment: Environment) -> Self {
+    pub fn from_settings(auth: &AuthSettings) -> Self {
         let secret = match &auth.jwt_secret {
             Some(secret) => secret.expose().as_bytes().to_vec(),
             None => {
-                tracing::warn!(
-                    ?environment,
-                    "auth.jwt_secret is not set; using a random key for this process"
-                );
+                tracing::warn!("auth.jwt_secret is not set; using a random key for this process");
                 let mut bytes = Uuid::new_v4().as_bytes().to_vec();
                 bytes.extend_from_slice(Uuid::new_v4().as_bytes());
                 bytes
@@ -94,7 +106,7 @@ impl JwtKeys {
 }
 
 /// The authenticated caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: Uuid,
 }
@@ -104,25 +116,77 @@ pub struct Principal {
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Principal);
 
-async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    if let Some(verified) = req.extensions().get::<VerifiedBearer>() {
-        return Ok(verified.0);
-    }
-    if ApiKeyToken::parse(&bearer.token).is_some() {
-        return Err(api_key_not_allowed().into());
-    }
+async fn check_bearer(req: &Request, _bearer: Bearer) -> poem::Result<Principal> {
     let ctx = AppContext::from_request(req)?;
-    let user_id = ctx.jwt.verify(&bearer.token)?;
-    Ok(Principal { user_id })
+    Ok(Credentials::of(req, &ctx.jwt).person()?)
 }
 
-/// Set by middleware that already verified this request's bearer token (the rate limiter),
-/// so handlers do not verify it a second time.
-#[derive(Debug, Clone, Copy)]
-pub struct VerifiedBearer(pub Principal);
+/// What a request's `Authorization: Bearer` header holds, checked as far as it can be without
+/// the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// No bearer token.
+    Anonymous,
+    /// A valid access token.
+    Person(Principal),
+    /// Text shaped like an API key; whether it is live is up to the tenant extractor (whose
+    /// lookup is cached).
+    ApiKey(ApiKeyToken),
+    /// A bearer token that is neither a valid access token nor shaped like an API key.
+    Rejected,
+}
+
+impl Credentials {
+    /// Reads the request's header: verifies an access token, or hashes an API key.
+    pub fn read(jwt: &JwtKeys, req: &Request) -> Self {
+        let Some(token) = bearer_token(req) else {
+            return Credentials::Anonymous;
+        };
+        if let Some(key) = ApiKeyToken::parse(token) {
+            return Credentials::ApiKey(key);
+        }
+        match jwt.verify(token) {
+            Ok(user_id) => Credentials::Person(Principal { user_id }),
+            Err(_) => Credentials::Rejected,
+        }
+    }
+
+    /// The credentials [`crate::http::Authenticate`] stored for this request, or read now
+    /// where that middleware is not mounted.
+    pub fn of<'r>(req: &'r Request, jwt: &JwtKeys) -> Cow<'r, Credentials> {
+        match req.extensions().get::<Credentials>() {
+            Some(credentials) => Cow::Borrowed(credentials),
+            None => Cow::Owned(Credentials::read(jwt, req)),
+        }
+    }
+
+    /// The signed-in person: 401 without a valid access token, 403 for an API key.
+    pub fn person(&self) -> ApiResult<Principal> {
+        match self {
+            Credentials::Person(principal) => Ok(*principal),
+            Credentials::ApiKey(_) => Err(api_key_not_allowed()),
+            Credentials::Anonymous => Err(ApiError::unauthorized(
+                "an Authorization: Bearer token is required",
+            )),
+            Credentials::Rejected => Err(ApiError::unauthorized(
+                "the access token is invalid or expired",
+            )),
+        }
+    }
+
+    /// Who the caller is for per-caller limits and idempotency scopes: `user:<id>` or
+    /// `key:<fingerprint>`; `None` when nobody is known.
+    pub fn scope(&self) -> Option<String> {
+        match self {
+            Credentials::Person(principal) => Some(format!("user:{}", principal.user_id)),
+            Credentials::ApiKey(key) => Some(format!("key:{}", key.fingerprint())),
+            Credentials::Anonymous | Credentials::Rejected => None,
+        }
+    }
+}
 
 /// The bearer token of a request, if it is well-formed (not yet verified).
-pub fn bearer_token(req: &Request) -> Option<&str> {
+fn bearer_token(req: &Request) -> Option<&str> {
     let header = req
         .headers()
         .get(poem::http::header::AUTHORIZATION)?
@@ -130,22 +194,6 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
         .ok()?;
     let (scheme, token) = header.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Reads and verifies the bearer token of a request by hand (for extractors that are more
-/// than a security scheme).
-pub(crate) fn principal_from_request(ctx: &AppContext, req: &Request) -> ApiResult<Principal> {
-    if let Some(verified) = req.extensions().get::<VerifiedBearer>() {
-        return Ok(verified.0);
-    }
-    let token = bearer_token(req)
-        .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
-    if ApiKeyToken::parse(token).is_some() {
-        return Err(api_key_not_allowed());
-    }
-    Ok(Principal {
-        user_id: ctx.jwt.verify(token)?,
-    })
 }
 
 /// Start of every API key, so keys are recognisable (and findable by secret scanners).

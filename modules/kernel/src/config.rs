@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::Mode;
+use crate::auth::AuthSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -82,16 +83,6 @@ pub struct DatabaseSettings {
 pub struct RedisSettings {
     /// Unset: cache and friends run in-process.
     pub url: Option<Secret<String>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuthSettings {
-    /// HMAC key for access tokens. Required outside development and test.
-    pub jwt_secret: Option<Secret<String>>,
-    pub issuer: String,
-    pub audience: String,
-    pub access_token_ttl_seconds: i64,
-    pub refresh_token_ttl_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

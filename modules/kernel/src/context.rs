@@ -5,13 +5,14 @@ use poem::Request;
 use sqlx::PgPool;
 
 use crate::accounts::Accounts;
+use crate::attachments::Attachments;
 use crate::auth::JwtKeys;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::module::Registry;
-use crate::tenant::TenantDirectory;
-use crate::{ApiError, Mode, PubSub};
+use crate::tenant::{EveryTenant, TenantDirectory};
+use crate::{ApiError, ApiResult, Mode, PubSub};
 
 /// What every module's handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -24,15 +25,61 @@ pub struct AppContext {
     pub jwt: Arc<JwtKeys>,
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
-    pub tenants: Arc<dyn TenantDirectory>,
-    pub accounts: Arc<dyn Accounts>,
+    /// The tenants port (tenancy module).
+    pub tenants: &'static dyn TenantDirectory,
+    /// The accounts port (identity module).
+    pub accounts: &'static dyn Accounts,
     /// Set on SIGTERM/SIGINT: readiness turns 503 while in-flight requests finish.
     pub draining: Arc<AtomicBool>,
 }
 
 impl AppContext {
+    /// The shared context of a build; refuses a build whose modules leave a required port
+    /// (tenants, accounts) without an implementation.
+    pub fn new(
+        settings: Settings,
+        db: PgPool,
+        cache: Cache,
+        pubsub: PubSub,
+        registry: Registry,
+    ) -> anyhow::Result<Self> {
+        let ports = registry.ports();
+        let tenants = ports
+            .tenants
+            .ok_or_else(|| anyhow::anyhow!("no module of this build provides the tenants port"))?;
+        let accounts = ports
+            .accounts
+            .ok_or_else(|| anyhow::anyhow!("no module of this build provides the accounts port"))?;
+        Ok(Self {
+            jwt: Arc::new(JwtKeys::from_settings(&settings.auth)),
+            settings: Arc::new(settings),
+            db,
+            cache,
+            pubsub,
+            registry: Arc::new(registry),
+            metrics: Arc::new(Metrics::new()?),
+            tenants,
+            accounts,
+            draining: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
     pub fn mode(&self) -> Mode {
         self.registry.mode()
+    }
+
+    /// The attachments port; an internal error in a build without a module providing it
+    /// (modules that use it list that module in [`crate::Module::depends_on`]).
+    pub fn attachments(&self) -> ApiResult<&'static dyn Attachments> {
+        self.registry
+            .ports()
+            .attachments
+            .ok_or_else(|| ApiError::internal("no module of this build provides attachments"))
+    }
+
+    /// Every tenant's id, a batch at a time (for periodic sweeps).
+    pub fn every_tenant(&self) -> EveryTenant<'_> {
+        EveryTenant::new(self)
     }
 
     /// The context attached to the route tree (`Route::data`).

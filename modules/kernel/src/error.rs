@@ -254,7 +254,7 @@ impl ApiResponse for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Database errors: constraint names callers expect are mapped where they happen
-/// (see [`unique_violation`]); anything else is internal.
+/// (see [`OnConstraint`]); anything else is internal.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err
@@ -278,10 +278,19 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// The name of the unique constraint a database error violated, if that is what it was.
-pub fn unique_violation(err: &sqlx::Error) -> Option<&str> {
-    match err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => db.constraint(),
-        _ => None,
+/// Turns the violation of one named constraint into the problem callers should see, as
+/// realworld-axum-sqlx does, instead of matching on error text:
+/// `repo::insert_user(..).await.on_constraint("users_email_key", email_taken)?`.
+/// Any other database error converts as usual ([`From<sqlx::Error>`]).
+pub trait OnConstraint<T> {
+    fn on_constraint(self, constraint: &str, problem: impl FnOnce() -> ApiError) -> ApiResult<T>;
+}
+
+impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, constraint: &str, problem: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.constraint() == Some(constraint) => problem(),
+            _ => ApiError::from(err),
+        })
     }
 }

@@ -1,6 +1,12 @@
 //! The kernel: contracts every GymAPI module builds on.
 //!
-//! - [`Module`] and [`Registry`]: what a module registers and the start-up checks of a build.
+//! - [`Module`], [`ModuleApi`] and [`Registry`]: what a module registers and the start-up
+//!   checks of a build; [`modules!`] lists a build's modules, one line each.
+//! - [`routes`]: the policies modules declare for their routes (body limits, sign-in rate
+//!   limits, idempotency exemptions, inbound webhooks, routes outside the API document).
+//! - Ports between modules: [`TenantDirectory`] (tenant info, memberships, the tenant
+//!   iterator), [`Accounts`] (accounts and user summaries), [`attachments`] (uploads claimed
+//!   by records) and [`dashboard`] (figures modules add to the dashboard).
 //! - [`AppContext`]: the shared services handed to every module's API.
 //! - [`Tenant`] / [`OptionalTenant`]: authentication plus tenant resolution plus the
 //!   per-tenant module check, as one extractor; [`BearerAuth`] for user-only routes.
@@ -12,10 +18,13 @@
 //! - [`ratelimit`]: GCRA limits per IP and per user, in Redis or in process.
 
 pub mod accounts;
+pub mod attachments;
 pub mod auth;
 pub mod cache;
+mod compose;
 pub mod config;
 mod context;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -24,22 +33,31 @@ pub mod jobs;
 pub mod metrics;
 mod mode;
 pub mod module;
+pub mod money;
 pub mod pagination;
 pub mod pubsub;
 pub mod ratelimit;
+pub mod routes;
 pub mod telemetry;
 pub mod tenant;
 pub mod tokens;
 
-pub use accounts::{Accounts, PreparedAccount, TokenPair};
+pub use accounts::{Accounts, PreparedAccount, TokenPair, UserSummary};
 pub use auth::{BearerAuth, JwtKeys, Principal};
 pub use cache::Cache;
 pub use config::Settings;
 pub use context::AppContext;
-pub use error::{ApiError, ApiResult, FieldError, Problem};
-pub use mode::Mode;
-pub use module::{Module, ModuleCode, PublicEvent, Registry};
+pub use error::{ApiError, ApiResult, FieldError, OnConstraint, Problem};
+pub use mode::{Build, GymBuild, Mode, TrainerBuild};
+pub use module::{Module, ModuleApi, ModuleCode, Port, PublicEvent, Registry};
 pub use pubsub::PubSub;
+pub use routes::Routes;
 pub use tenant::{
-    ApiKeyAccess, OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory, TenantKind,
+    ApiKeyAccess, OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory, TenantInfo,
+    TenantKind,
 };
+
+#[doc(hidden)]
+pub mod __private {
+    pub use poem_openapi::OpenApi;
+}

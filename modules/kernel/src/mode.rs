@@ -26,3 +26,22 @@ impl std::fmt::Display for Mode {
         f.write_str(self.as_str())
     }
 }
+
+/// A product build as a type, so that a module's API may differ per build while each build's
+/// OpenAPI document stays static: the binary names its build once (`type Build = GymBuild`)
+/// and every [`crate::ModuleApi`] is asked for that build's API.
+pub trait Build: Send + Sync + 'static {
+    const MODE: Mode;
+}
+
+/// The gym product.
+pub struct GymBuild;
+impl Build for GymBuild {
+    const MODE: Mode = Mode::Gym;
+}
+
+/// The personal-trainer product.
+pub struct TrainerBuild;
+impl Build for TrainerBuild {
+    const MODE: Mode = Mode::Trainer;
+}

@@ -1,11 +1,20 @@
-//! The module contract. Every feature crate exposes one [`Module`] value; the binary lists the
-//! modules compiled into its build and the [`Registry`] validates them at start-up.
+//! The module contract. Every feature crate exposes one [`Module`] value, which also
+//! implements [`ModuleApi`] for its HTTP API; the binary lists the modules compiled into its
+//! build, one line each ([`crate::modules!`]), and the [`Registry`] validates them at start-up.
+//!
+//! Modules meet only through the kernel: events, and the ports a module implements
+//! ([`Port`]): tenants, accounts, attachments and dashboard figures.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
+use crate::attachments::Attachments;
+use crate::dashboard::DashboardContribution;
 use crate::jobs::{JobHandler, PUBLIC_EVENTS, Schedule, Subscription};
-use crate::{AppContext, Mode};
+use crate::routes::Routes;
+use crate::tenant::TenantDirectory;
+use crate::{AppContext, Build, Mode};
 
 pub trait Module: Send + Sync + 'static {
     /// Stable code used in URLs, `gym_modules` rows and problems: `"stories"`.
@@ -56,6 +65,75 @@ pub trait Module: Send + Sync + 'static {
     fn check_settings(&self, _settings: &crate::Settings) -> Result<(), String> {
         Ok(())
     }
+    /// How the kernel treats this module's routes where that differs from the defaults (body
+    /// limits, sign-in rate limits, idempotency exemptions, inbound webhooks), and routes served
+    /// outside the API document. See [`crate::routes`].
+    fn routes(&self, _ctx: &AppContext) -> Routes {
+        Routes::new()
+    }
+    /// Kernel ports this module implements for the others.
+    fn ports(&self) -> Vec<Port> {
+        Vec::new()
+    }
+}
+
+/// The HTTP API of a module in build `B`: the module's own composition of poem-openapi APIs
+/// (a tuple, nested where it grows), so the binary needs one entry per module whatever the
+/// module serves. A module whose API differs by build implements this once per build.
+pub trait ModuleApi<B: Build>: Module {
+    type Api: poem_openapi::OpenApi + 'static;
+    fn api(&self, ctx: &AppContext) -> Self::Api;
+}
+
+/// A kernel port, implemented by one module and used by others without a crate dependency.
+#[derive(Clone, Copy)]
+pub enum Port {
+    /// Tenants and memberships (exactly one module: tenancy).
+    Tenants(&'static dyn TenantDirectory),
+    /// User accounts and summaries (exactly one module: identity).
+    Accounts(&'static dyn Accounts),
+    /// Claiming uploads for records (at most one module: media).
+    Attachments(&'static dyn Attachments),
+    /// Figures for `GET /api/v1/dashboard`, shown while the module is on for the tenant.
+    Dashboard(&'static dyn DashboardContribution),
+}
+
+/// The ports of a build, gathered from its modules.
+#[derive(Clone, Default)]
+pub struct Ports {
+    pub tenants: Option<&'static dyn TenantDirectory>,
+    pub accounts: Option<&'static dyn Accounts>,
+    pub attachments: Option<&'static dyn Attachments>,
+    /// With the code of the module that contributes them.
+    pub dashboard: Vec<(&'static str, &'static dyn DashboardContribution)>,
+}
+
+impl Ports {
+    fn gather(modules: &[&'static dyn Module]) -> Result<Self, RegistryError> {
+        let mut ports = Ports::default();
+        for module in modules {
+            for port in module.ports() {
+                let (slot_taken, name) = match port {
+                    Port::Tenants(port) => (ports.tenants.replace(port).is_some(), "tenants"),
+                    Port::Accounts(port) => (ports.accounts.replace(port).is_some(), "accounts"),
+                    Port::Attachments(port) => {
+                        (ports.attachments.replace(port).is_some(), "attachments")
+                    }
+                    Port::Dashboard(port) => {
+                        ports.dashboard.push((module.code(), port));
+                        (false, "dashboard")
+                    }
+                };
+                if slot_taken {
+                    return Err(RegistryError::PortTwice {
+                        port: name,
+                        module: module.code(),
+                    });
+                }
+            }
+        }
+        Ok(ports)
+    }
 }
 
 /// A domain event offered to integrators (see [`Module::public_events`]).
@@ -87,6 +165,11 @@ pub enum RegistryError {
         module: &'static str,
         dependency: &'static str,
     },
+    #[error("module `{module}` provides the {port} port, which another module provides already")]
+    PortTwice {
+        port: &'static str,
+        module: &'static str,
+    },
 }
 
 /// The modules compiled into this process, validated for the running mode.
@@ -95,6 +178,7 @@ pub struct Registry {
     modules: Vec<&'static dyn Module>,
     index: HashMap<&'static str, usize>,
     api_scopes: Vec<String>,
+    ports: Ports,
 }
 
 impl Registry {
@@ -118,11 +202,13 @@ impl Registry {
             .collect();
         api_scopes.sort();
         api_scopes.dedup();
+        let ports = Ports::gather(&modules)?;
         let registry = Self {
             mode,
             modules,
             index,
             api_scopes,
+            ports,
         };
         for module in &registry.modules {
             for dependency in module.depends_on() {
@@ -141,6 +227,11 @@ impl Registry {
             }
         }
         Ok(registry)
+    }
+
+    /// The ports the build's modules implement.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
     }
 
     /// Every scope an API key of this build can hold, sorted: `members:read`, `members:write`, …

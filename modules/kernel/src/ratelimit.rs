@@ -1,5 +1,6 @@
-//! Rate limiting by GCRA: per client IP on every API route, per user on authenticated ones,
-//! and a stricter per-IP limit on sign-up, sign-in and token refresh.
+//! Rate limiting by GCRA: per client IP on every API route, per caller (user or API key) on
+//! authenticated ones, a stricter per-IP limit on the routes modules declare sign-in routes,
+//! and a per-IP limit of its own for inbound provider webhooks (see [`crate::routes`]).
 //!
 //! With Redis the state is shared by every instance and each check is one atomic script
 //! (`TIME` on the Redis server, so instance clocks do not matter). Without Redis, governor
@@ -21,8 +22,9 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
-use crate::auth::{ApiKeyToken, Principal, VerifiedBearer, bearer_token};
-use crate::{ApiError, JwtKeys};
+use crate::ApiError;
+use crate::auth::Credentials;
+use crate::routes::{RateClass, RoutePolicy};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {
@@ -32,6 +34,8 @@ pub struct RateLimitSettings {
     pub trust_forwarded_for: bool,
     /// Sign-up, sign-in and refresh, per client IP.
     pub auth: Limit,
+    /// Inbound provider webhooks, per client IP.
+    pub inbound: Limit,
     /// Every `/api/` route, per client IP.
     pub api_per_ip: Limit,
     /// Every `/api/` route with a valid access token, per user.
@@ -66,6 +70,7 @@ pub struct Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
     Auth,
+    Inbound,
     ApiPerIp,
     ApiPerUser,
 }
@@ -74,6 +79,7 @@ impl Rule {
     fn name(self) -> &'static str {
         match self {
             Rule::Auth => "auth",
+            Rule::Inbound => "inbound",
             Rule::ApiPerIp => "api-ip",
             Rule::ApiPerUser => "api-user",
         }
@@ -127,6 +133,7 @@ impl RateLimiter {
         };
         let limiters = [
             (Rule::Auth, settings.auth),
+            (Rule::Inbound, settings.inbound),
             (Rule::ApiPerIp, settings.api_per_ip),
             (Rule::ApiPerUser, settings.api_per_user),
         ]
@@ -154,6 +161,7 @@ impl RateLimiter {
     fn limit(&self, rule: Rule) -> Limit {
         match rule {
             Rule::Auth => self.settings.auth,
+            Rule::Inbound => self.settings.inbound,
             Rule::ApiPerIp => self.settings.api_per_ip,
             Rule::ApiPerUser => self.settings.api_per_user,
         }
@@ -226,16 +234,16 @@ impl RateLimiter {
     }
 }
 
-/// The HTTP side: picks the rules that apply to a request, answers 429 when one is exhausted,
-/// and reports the tightest limit in `RateLimit-*` headers.
+/// The HTTP side: picks the rules that apply to a request (by its route's [`RateClass`] and
+/// its [`Credentials`]), answers 429 when one is exhausted, and reports the tightest limit in
+/// `RateLimit-*` headers.
 pub struct RateLimit {
     limiter: Arc<RateLimiter>,
-    jwt: Arc<JwtKeys>,
 }
 
 impl RateLimit {
-    pub fn new(limiter: Arc<RateLimiter>, jwt: Arc<JwtKeys>) -> Self {
-        Self { limiter, jwt }
+    pub fn new(limiter: Arc<RateLimiter>) -> Self {
+        Self { limiter }
     }
 }
 
@@ -246,7 +254,6 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
         RateLimitEndpoint {
             inner,
             limiter: self.limiter.clone(),
-            jwt: self.jwt.clone(),
         }
     }
 }
@@ -254,15 +261,7 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
 pub struct RateLimitEndpoint<E> {
     inner: E,
     limiter: Arc<RateLimiter>,
-    jwt: Arc<JwtKeys>,
 }
-
-const AUTH_PATHS: &[&str] = &[
-    "/api/v1/auth/login",
-    "/api/v1/auth/register",
-    "/api/v1/auth/register-trainer",
-    "/api/v1/auth/refresh",
-];
 
 fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
     let forwarded = trust_forwarded_for
@@ -297,31 +296,30 @@ fn set_headers(response: &mut Response, decision: &Decision) {
 impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let path = req.uri().path().to_string();
-        if !self.limiter.settings.enabled || !path.starts_with("/api/") {
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if !self.limiter.settings.enabled || !req.uri().path().starts_with("/api/") {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         let ip = client_ip(&req, self.limiter.settings.trust_forwarded_for);
+        let class = req
+            .extensions()
+            .get::<RoutePolicy>()
+            .map_or(RateClass::Api, |policy| policy.rate_class);
         let mut decisions = Vec::with_capacity(2);
-        if req.method() == poem::http::Method::POST && AUTH_PATHS.contains(&path.as_str()) {
-            decisions.push(self.limiter.check(Rule::Auth, &ip).await);
-        } else {
-            decisions.push(self.limiter.check(Rule::ApiPerIp, &ip).await);
-            let token = bearer_token(&req);
-            if let Some(key) = token.and_then(ApiKeyToken::parse) {
-                // Unverified here (that needs the database); a made-up key still meets the
-                // per-IP limit above and is refused by the route.
-                let caller = format!("key:{}", key.fingerprint());
-                decisions.push(self.limiter.check(Rule::ApiPerUser, &caller).await);
-            } else if let Some(user_id) = token.and_then(|token| self.jwt.verify(token).ok()) {
-                decisions.push(
-                    self.limiter
-                        .check(Rule::ApiPerUser, &user_id.to_string())
-                        .await,
-                );
-                req.extensions_mut()
-                    .insert(VerifiedBearer(Principal { user_id }));
+        match class {
+            RateClass::SignIn => decisions.push(self.limiter.check(Rule::Auth, &ip).await),
+            RateClass::Inbound => decisions.push(self.limiter.check(Rule::Inbound, &ip).await),
+            RateClass::Api => {
+                decisions.push(self.limiter.check(Rule::ApiPerIp, &ip).await);
+                // An API key is not verified yet (that needs the database); a made-up key still
+                // meets the per-IP limit above and is refused by the route.
+                let caller = req
+                    .extensions()
+                    .get::<Credentials>()
+                    .and_then(Credentials::scope);
+                if let Some(caller) = caller {
+                    decisions.push(self.limiter.check(Rule::ApiPerUser, &caller).await);
+                }
             }
         }
         if let Some(denied) = decisions
@@ -358,6 +356,7 @@ mod tests {
             enabled: true,
             trust_forwarded_for: false,
             auth: limit,
+            inbound: limit,
             api_per_ip: limit,
             api_per_user: limit,
         }

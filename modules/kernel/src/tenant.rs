@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
+use chrono_tz::Tz;
+use iso_currency::Currency;
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaParamIn, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, Enum, ExtractParamOptions};
@@ -15,9 +16,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::auth::{
-    ApiKeyToken, BearerAuth, api_key_not_allowed, bearer_token, principal_from_request,
-};
+use crate::auth::{BearerAuth, Credentials, api_key_not_allowed};
 use crate::module::ModuleCode;
 use crate::{ApiError, ApiResult, AppContext, FieldError, Mode, db};
 
@@ -68,6 +67,19 @@ pub struct TenantAccess {
     pub kind: TenantKind,
 }
 
+/// What every module may know about a tenant without reading the tenancy tables: what it is,
+/// the time zone its "today" and "this month" follow, the currency its prices are in, and its
+/// module switches. Cached per tenant; changing any of it drops the cached copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub gym_id: Uuid,
+    pub kind: TenantKind,
+    pub timezone: Tz,
+    pub currency: Currency,
+    /// Explicit module switches; codes absent here follow the module's default.
+    pub modules: HashMap<String, bool>,
+}
+
 /// An integrator's API key as stored: it acts as the person who created it (never above their
 /// current role in the tenant), limited to its scopes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +102,8 @@ impl ApiKeyAccess {
     }
 }
 
-/// Membership lookups, implemented by the tenancy module (which owns the tables).
+/// Tenants and memberships, implemented by the tenancy module (which owns the tables). Every
+/// lookup a request makes is cached by the implementation.
 #[async_trait::async_trait]
 pub trait TenantDirectory: Send + Sync {
     /// The tenant a request acts in. `requested` is the `X-Gym-ID` header. `Ok(None)` means no
@@ -98,15 +111,63 @@ pub trait TenantDirectory: Send + Sync {
     /// a tenant the caller does not belong to is an error (403 `not_a_member`).
     async fn resolve(
         &self,
+        ctx: &AppContext,
         user_id: Uuid,
         requested: Option<Uuid>,
     ) -> ApiResult<Option<TenantAccess>>;
 
-    /// The tenant's explicit module choices (`gym_modules`); absent codes use module defaults.
-    async fn module_overrides(&self, gym_id: Uuid) -> ApiResult<Arc<HashMap<String, bool>>>;
+    /// The tenant's settings and module switches; 404 for a tenant that does not exist.
+    async fn tenant(&self, ctx: &AppContext, gym_id: Uuid) -> ApiResult<TenantInfo>;
 
     /// The live (not revoked, not expired) API key of `gym_id` stored under `digest`.
-    async fn api_key(&self, gym_id: Uuid, digest: &[u8]) -> ApiResult<Option<ApiKeyAccess>>;
+    async fn api_key(
+        &self,
+        ctx: &AppContext,
+        gym_id: Uuid,
+        digest: &[u8],
+    ) -> ApiResult<Option<ApiKeyAccess>>;
+
+    /// Up to `limit` tenant ids greater than `after`, in id order (see [`EveryTenant`]).
+    async fn tenant_ids_after(
+        &self,
+        ctx: &AppContext,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> ApiResult<Vec<Uuid>>;
+}
+
+/// Every tenant's id, a batch at a time, for periodic sweeps:
+/// `while let Some(batch) = tenants.next_batch().await? { ... }`.
+pub struct EveryTenant<'a> {
+    ctx: &'a AppContext,
+    after: Option<Uuid>,
+    done: bool,
+}
+
+impl<'a> EveryTenant<'a> {
+    const BATCH: i64 = 200;
+
+    pub fn new(ctx: &'a AppContext) -> Self {
+        Self {
+            ctx,
+            after: None,
+            done: false,
+        }
+    }
+
+    pub async fn next_batch(&mut self) -> ApiResult<Option<Vec<Uuid>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let batch = self
+            .ctx
+            .tenants
+            .tenant_ids_after(self.ctx, self.after, Self::BATCH)
+            .await?;
+        self.done = (batch.len() as i64) < Self::BATCH;
+        self.after = batch.last().copied();
+        Ok((!batch.is_empty()).then_some(batch))
+    }
 }
 
 /// The caller acting inside a tenant, for routes of module `M`.
@@ -114,9 +175,10 @@ pub struct Tenant<M> {
     pub user_id: Uuid,
     pub gym_id: Uuid,
     pub role: Role,
-    pub kind: TenantKind,
     /// Set when an integrator's API key made the request (`user_id` is then the key's creator).
     pub api_key_id: Option<Uuid>,
+    /// The tenant's kind, time zone, currency and module switches.
+    pub info: TenantInfo,
     module: PhantomData<M>,
 }
 
@@ -162,11 +224,12 @@ impl Role {
     }
 }
 
-/// The caller, and the tenant they act in when one resolves (for routes that work with or
-/// without a tenant, like `GET /users/me`).
+/// The caller, and their standing in the tenant the request names when one resolves (for
+/// routes that work with or without a tenant, like `GET /users/me`). API keys are refused.
 pub struct OptionalTenant<M> {
     pub user_id: Uuid,
-    pub tenant: Option<Tenant<M>>,
+    pub tenant: Option<TenantAccess>,
+    module: PhantomData<M>,
 }
 
 fn parse_tenant_header(req: &Request) -> ApiResult<Option<Uuid>> {
@@ -193,10 +256,14 @@ async fn caller(
 ) -> ApiResult<(Uuid, Option<TenantAccess>, Option<Uuid>)> {
     // Authentication comes first: a request without valid credentials is a 401 whatever its
     // other headers say.
-    let Some(key) = bearer_token(req).and_then(ApiKeyToken::parse) else {
-        let principal = principal_from_request(ctx, req)?;
+    let credentials = Credentials::of(req, &ctx.jwt);
+    let Credentials::ApiKey(key) = credentials.as_ref() else {
+        let principal = credentials.person()?;
         let requested = parse_tenant_header(req)?;
-        let access = ctx.tenants.resolve(principal.user_id, requested).await?;
+        let access = ctx
+            .tenants
+            .resolve(ctx, principal.user_id, requested)
+            .await?;
         return Ok((principal.user_id, access, None));
     };
     if !keys_allowed {
@@ -204,7 +271,7 @@ async fn caller(
     }
     let key = ctx
         .tenants
-        .api_key(key.gym_id, &key.digest)
+        .api_key(ctx, key.gym_id, &key.digest)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the API key is invalid, revoked or expired"))?;
     let requested = parse_tenant_header(req)?;
@@ -227,7 +294,11 @@ async fn caller(
         ));
     }
     // The key acts as its creator, so it loses what they lose (a demotion, leaving the tenant).
-    let access = match ctx.tenants.resolve(key.created_by, Some(key.gym_id)).await {
+    let access = match ctx
+        .tenants
+        .resolve(ctx, key.created_by, Some(key.gym_id))
+        .await
+    {
         Ok(Some(access)) => access,
         Ok(None) => return Err(creator_gone()),
         Err(err) if err.status() == poem::http::StatusCode::FORBIDDEN => {
@@ -255,41 +326,23 @@ fn needed_scope(method: &poem::http::Method, path: &str, known: &[String]) -> Op
     known.contains(&scope).then_some(scope)
 }
 
-async fn resolve<M: ModuleCode>(
-    req: &Request,
-    keys_allowed: bool,
-) -> ApiResult<(Uuid, Option<Tenant<M>>)> {
-    let ctx = AppContext::from_request(req)?;
-    let (user_id, access, api_key_id) = caller(ctx, req, keys_allowed).await?;
-    let Some(access) = access else {
-        return Ok((user_id, None));
-    };
-    // Core modules are always on: no need to look at the tenant's switches.
-    let always_on = ctx
-        .registry
-        .get(M::CODE)
-        .is_some_and(|module| module.is_core());
-    if !always_on
-        && !ctx.registry.is_enabled(
-            M::CODE,
-            &*ctx.tenants.module_overrides(access.gym_id).await?,
-        )
-    {
-        return Err(ApiError::new(
+/// 404 `module_not_enabled` unless module `M` is on for the tenant.
+fn require_enabled<M: ModuleCode>(ctx: &AppContext, info: &TenantInfo) -> ApiResult<()> {
+    if ctx.registry.is_enabled(M::CODE, &info.modules) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             poem::http::StatusCode::NOT_FOUND,
             "module_not_enabled",
             format!("the `{}` module is not enabled for this tenant", M::CODE),
-        ));
+        ))
     }
-    let tenant = Tenant {
-        user_id,
-        gym_id: access.gym_id,
-        role: access.role,
-        kind: access.kind,
-        api_key_id,
-        module: PhantomData,
-    };
-    Ok((user_id, Some(tenant)))
+}
+
+fn is_core<M: ModuleCode>(ctx: &AppContext) -> bool {
+    ctx.registry
+        .get(M::CODE)
+        .is_some_and(|module| module.is_core())
 }
 
 fn tenant_required(mode: Mode) -> ApiError {
@@ -357,11 +410,19 @@ impl<'a, M: ModuleCode> ApiExtractor<'a> for Tenant<M> {
         _body: &mut RequestBody,
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let (_, tenant) = resolve::<M>(req, true).await?;
-        match tenant {
-            Some(tenant) => Ok(tenant),
-            None => Err(tenant_required(AppContext::from_request(req)?.registry.mode()).into()),
-        }
+        let ctx = AppContext::from_request(req)?;
+        let (user_id, access, api_key_id) = caller(ctx, req, true).await?;
+        let access = access.ok_or_else(|| tenant_required(ctx.registry.mode()))?;
+        let info = ctx.tenants.tenant(ctx, access.gym_id).await?;
+        require_enabled::<M>(ctx, &info)?;
+        Ok(Tenant {
+            user_id,
+            gym_id: access.gym_id,
+            role: access.role,
+            api_key_id,
+            info,
+            module: PhantomData,
+        })
     }
 }
 
@@ -373,8 +434,19 @@ impl<'a, M: ModuleCode> ApiExtractor<'a> for OptionalTenant<M> {
         _body: &mut RequestBody,
         _opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let (user_id, tenant) = resolve::<M>(req, false).await?;
-        Ok(OptionalTenant { user_id, tenant })
+        let ctx = AppContext::from_request(req)?;
+        let (user_id, tenant, _) = caller(ctx, req, false).await?;
+        // Core modules are always on: no need to look at the tenant's switches.
+        if let Some(access) = &tenant
+            && !is_core::<M>(ctx)
+        {
+            require_enabled::<M>(ctx, &ctx.tenants.tenant(ctx, access.gym_id).await?)?;
+        }
+        Ok(OptionalTenant {
+            user_id,
+            tenant,
+            module: PhantomData,
+        })
     }
 }
 

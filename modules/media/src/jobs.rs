@@ -128,14 +128,14 @@ impl JobHandler for Thumbnail {
 
 /// Deletes uploads never attached within `media.unattached_ttl_hours`, rows and objects.
 ///
-/// `media` is under forced row-level security, so the sweep visits tenants one by one (the
-/// `gyms` registry is not) with a transaction scoped to each, instead of reading across them.
+/// `media` is under forced row-level security, so the sweep visits tenants one by one (through
+/// the kernel's tenant iterator) with a transaction scoped to each, instead of reading across
+/// them.
 pub struct SweepUnattached {
     pub ctx: AppContext,
     pub storage: Storage,
 }
 
-const GYMS_PER_BATCH: i64 = 500;
 const ROWS_PER_BATCH: i64 = 100;
 
 impl SweepUnattached {
@@ -168,21 +168,11 @@ impl JobHandler for SweepUnattached {
 
     async fn run(&self, _job: &Job) -> anyhow::Result<()> {
         let ttl_hours = i32::try_from(self.storage.settings().unattached_ttl_hours)?;
-        let mut after = Uuid::nil();
         let mut removed = 0;
-        loop {
-            let gyms: Vec<Uuid> =
-                sqlx::query_scalar("select id from gyms where id > $1 order by id limit $2")
-                    .bind(after)
-                    .bind(GYMS_PER_BATCH)
-                    .fetch_all(&self.ctx.db)
-                    .await?;
-            for gym_id in &gyms {
-                removed += self.sweep_gym(*gym_id, ttl_hours).await?;
-            }
-            match gyms.last() {
-                Some(last) if gyms.len() as i64 == GYMS_PER_BATCH => after = *last,
-                _ => break,
+        let mut tenants = self.ctx.every_tenant();
+        while let Some(batch) = tenants.next_batch().await? {
+            for gym_id in batch {
+                removed += self.sweep_gym(gym_id, ttl_hours).await?;
             }
         }
         if removed > 0 {

@@ -8,19 +8,25 @@
 //!   has the unguessable key (local storage) or redirecting to a signed URL (S3).
 //! - Table: `media` (row-level security on `gym_id`). Object keys are
 //!   `<gym_id>/<random>.<ext>`, thumbnails `<gym_id>/<random>_thumb.<png|jpg>`.
-//! - Other modules use an upload by calling [`attach`] (and [`detach`]) with the media id in
-//!   the transaction that stores their reference, e.g. a story:
-//!   `media::attach(&mut tx, gym_id, body.media_id, "media_id").await?`.
+//! - Port: the kernel's attachments port. Other modules claim an upload for a record in the
+//!   transaction that stores their reference, and release it when the reference goes, without
+//!   depending on this crate:
+//!   `ctx.attachments()?.claim(ctx, &mut tx, Claim { holder: "story:<id>", .. }).await?`.
+//!   A claimed upload cannot be deleted (409 `media_in_use`). Table `media_claims`.
+//! - Dashboard: uploads this month and storage used.
 //! - Jobs: `media.thumbnail` (enqueued with each image upload, in its transaction; makes a
 //!   `media.thumbnail_width` wide thumbnail) and `media.sweep_unattached` (hourly schedule;
 //!   deletes uploads never attached within `media.unattached_ttl_hours`, rows and objects).
 //! - Config: `[media]` (`storage`, `local_dir`, `image_max_bytes`, `video_max_bytes`,
 //!   `thumbnail_width`, `unattached_ttl_hours`, `public_base_url`, `signed_url_ttl_seconds`,
-//!   `[media.s3]`). The upload route accepts bodies up to the larger limit plus multipart
-//!   framing ([`upload_route_limit`]); every other route keeps `server.body_limit_bytes`.
+//!   `[media.s3]`). Route policies: the upload route accepts bodies up to the larger limit plus
+//!   multipart framing (and so does not honour `Idempotency-Key`); `/media/{key}` is served
+//!   outside the API document.
 //! - API keys: `media:read`, `media:write`. On by default in both builds.
 
 mod api;
+mod attachments;
+mod dashboard;
 mod files;
 mod jobs;
 mod repo;
@@ -30,14 +36,12 @@ mod storage;
 mod upload;
 
 pub use api::{MediaApi, MediaItem};
-pub use files::Files;
-pub use service::{attach, detach};
 
 use std::sync::Arc;
 
-use kernel::http::RouteBodyLimit;
 use kernel::jobs::{JobHandler, Schedule};
-use kernel::{AppContext, Module, ModuleCode, Settings};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, Routes, Settings};
+use poem::http::Method;
 
 pub struct Media;
 
@@ -75,17 +79,30 @@ impl Module for Media {
             settings.section("media").map_err(|err| err.to_string())?;
         media.check()
     }
+    fn routes(&self, ctx: &AppContext) -> Routes {
+        Routes::new()
+            .body_limit(
+                Method::POST,
+                "/api/v1/media",
+                service::body_limit(&ctx.settings),
+            )
+            .outside_document("/media/*key", poem::get(files::Files::new(ctx.clone())))
+    }
+    fn ports(&self) -> Vec<Port> {
+        vec![
+            Port::Attachments(&attachments::MediaAttachments),
+            Port::Dashboard(&dashboard::MediaFigures),
+        ]
+    }
+}
+
+impl<B: Build> ModuleApi<B> for Media {
+    type Api = MediaApi;
+    fn api(&self, ctx: &AppContext) -> MediaApi {
+        MediaApi::new(ctx.clone())
+    }
 }
 
 impl ModuleCode for Media {
     const CODE: &'static str = "media";
-}
-
-/// The upload route's body limit, for the request observer.
-pub fn upload_route_limit(settings: &Settings) -> RouteBodyLimit {
-    RouteBodyLimit {
-        method: poem::http::Method::POST,
-        path: "/api/v1/media".into(),
-        limit: service::body_limit(settings),
-    }
 }

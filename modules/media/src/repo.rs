@@ -128,25 +128,87 @@ pub async fn set_thumbnail(
     Ok(result.rows_affected() == 1)
 }
 
-/// Sets `attached_at` (keeping the first time); `false` when there is no such media.
-pub async fn attach(conn: &mut PgConnection, gym_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+/// Records `holder`'s claim on a row the caller has locked ([`lock`]), and the time of the
+/// first claim.
+pub async fn claim(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+    holder: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into media_claims (gym_id, media_id, holder) values ($1, $2, $3) \
+         on conflict do nothing",
+    )
+    .bind(gym_id)
+    .bind(id)
+    .bind(holder)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
         "update media set attached_at = coalesce(attached_at, now()) where gym_id = $1 and id = $2",
     )
     .bind(gym_id)
     .bind(id)
     .execute(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(())
 }
 
-pub async fn detach(conn: &mut PgConnection, gym_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("update media set attached_at = null where gym_id = $1 and id = $2")
+/// Drops `holder`'s claim on a row the caller has locked; when no claim is left the upload
+/// counts as unattached again (and the sweep deletes it once old enough).
+pub async fn release(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+    holder: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from media_claims where gym_id = $1 and media_id = $2 and holder = $3")
         .bind(gym_id)
         .bind(id)
-        .execute(conn)
+        .bind(holder)
+        .execute(&mut *conn)
         .await?;
-    Ok(result.rows_affected() == 1)
+    sqlx::query(
+        "update media set attached_at = null where gym_id = $1 and id = $2 \
+         and not exists (select 1 from media_claims c where c.gym_id = $1 and c.media_id = $2)",
+    )
+    .bind(gym_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether any record holds the upload.
+pub async fn is_claimed(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from media_claims where gym_id = $1 and media_id = $2)",
+    )
+    .bind(gym_id)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// This month's uploads and the bytes the tenant stores, for the dashboard.
+pub async fn usage(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where created_at >= $2), coalesce(sum(bytes), 0)::bigint \
+         from media where gym_id = $1",
+    )
+    .bind(gym_id)
+    .bind(since)
+    .fetch_one(conn)
+    .await
 }
 
 /// Deletes up to `limit` uploads never attached and older than `ttl_hours`, returning their

@@ -5,7 +5,6 @@ use kernel::jobs::{self, NewJob};
 use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant};
 use poem::http::StatusCode;
 use poem::web::Multipart;
-use sqlx::PgConnection;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
@@ -322,35 +321,18 @@ pub async fn delete<M>(
             "only the uploader, an admin or the owner may delete this",
         ));
     }
+    // A story (or anything else) still shows it: remove that first.
+    if repo::is_claimed(&mut tx, tenant.gym_id, id).await? {
+        return Err(ApiError::conflict(
+            "media_in_use",
+            "this upload is used by a story or another record; remove that first",
+        ));
+    }
     repo::delete(&mut tx, tenant.gym_id, id).await?;
     for key in std::iter::once(&row.key).chain(row.thumbnail_key.as_ref()) {
         storage.delete(key).await.map_err(ApiError::internal)?;
     }
     tx.commit().await?;
-    Ok(())
-}
-
-/// Marks an upload as used by something (a story, an avatar, ...), so the sweep of unattached
-/// uploads keeps it. Call it inside the transaction that stores the reference, scoped to
-/// `gym_id` (`db::begin_tenant` or `Tenant::begin`); idempotent. 422 on `field` when the
-/// tenant has no such media, so a caller can pass its own request field name.
-pub async fn attach(
-    conn: &mut PgConnection,
-    gym_id: Uuid,
-    media_id: Uuid,
-    field: &str,
-) -> ApiResult<()> {
-    if repo::attach(conn, gym_id, media_id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::field(field, "is not an upload of this tenant"))
-    }
-}
-
-/// Undoes [`attach`] when the last reference goes: the upload is swept a day after it was made
-/// (so at once, when older) unless attached again. Missing media is fine.
-pub async fn detach(conn: &mut PgConnection, gym_id: Uuid, media_id: Uuid) -> ApiResult<()> {
-    repo::detach(conn, gym_id, media_id).await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use kernel::pagination::{PageCursor, PageLimit, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, FieldError, Tenant};
 use poem::web::sse::Event;
 use poem_openapi::param::{Header, Path, Query};
@@ -49,6 +50,8 @@ impl From<NotificationRow> for Notification {
     }
 }
 
+// Not a `kernel::pagination::Page`: it also carries the unread count, which clients show as
+// a badge.
 #[derive(Debug, Object)]
 pub struct NotificationPage {
     pub items: Vec<Notification>,
@@ -87,17 +90,15 @@ impl NotificationsApi {
         #[oai(default)]
         unread: Query<bool>,
         /// Page size, 1–100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u32>>,
+        limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<NotificationPage>> {
-        let (rows, next_cursor, unread_count) =
-            service::page(&self.ctx, &tenant, unread.0, cursor.0.as_deref(), limit.0).await?;
+        let page = PageRequest::new(limit.0, cursor.0);
+        let (rows, unread_count) = service::page(&self.ctx, &tenant, unread.0, &page).await?;
         Ok(Json(NotificationPage {
-            items: rows.into_iter().map(Notification::from).collect(),
-            next_cursor,
+            items: rows.items.into_iter().map(Notification::from).collect(),
+            next_cursor: rows.next_cursor,
             unread_count,
         }))
     }

@@ -21,7 +21,7 @@ pub use api::NotificationsApi;
 use std::sync::Arc;
 
 use kernel::jobs::{JobHandler, Subscription};
-use kernel::{AppContext, Module, ModuleCode};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode};
 
 pub struct Notifications;
 
@@ -57,4 +57,11 @@ impl Module for Notifications {
 
 impl ModuleCode for Notifications {
     const CODE: &'static str = "notifications";
+}
+
+impl<B: Build> ModuleApi<B> for Notifications {
+    type Api = NotificationsApi;
+    fn api(&self, ctx: &AppContext) -> NotificationsApi {
+        NotificationsApi { ctx: ctx.clone() }
+    }
 }

@@ -3,8 +3,9 @@
 use std::collections::VecDeque;
 
 use futures_util::Stream;
+use kernel::pagination::{Page, PageRequest};
 use kernel::pubsub::Message;
-use kernel::{ApiError, ApiResult, AppContext, Tenant, db, pagination};
+use kernel::{ApiError, ApiResult, AppContext, Tenant, db};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -28,15 +29,14 @@ pub async fn notify(ctx: &AppContext, new: NewNotification<'_>) -> ApiResult<()>
     Ok(())
 }
 
+/// A page of the caller's notifications, newest first, and how many are unread.
 pub async fn page<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
     unread_only: bool,
-    cursor: Option<&str>,
-    limit: Option<u32>,
-) -> ApiResult<(Vec<NotificationRow>, Option<String>, i64)> {
-    let before: Option<Uuid> = pagination::decode_cursor(cursor)?;
-    let limit = pagination::limit(limit);
+    page: &PageRequest,
+) -> ApiResult<(Page<NotificationRow>, i64)> {
+    let before: Option<Uuid> = page.after()?;
     let mut tx = tenant.begin(&ctx.db).await?;
     let rows = repo::page(
         &mut tx,
@@ -44,13 +44,12 @@ pub async fn page<M>(
         tenant.user_id,
         unread_only,
         before,
-        limit + 1,
+        page.fetch_limit(),
     )
     .await?;
     let unread = repo::unread_count(&mut tx, tenant.gym_id, tenant.user_id).await?;
     tx.commit().await?;
-    let (rows, next) = pagination::finish_page(rows, limit, |row| row.id);
-    Ok((rows, next, unread))
+    Ok((page.finish(rows, |row| row.id), unread))
 }
 
 pub async fn mark_read<M>(

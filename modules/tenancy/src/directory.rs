@@ -1,34 +1,20 @@
-//! Membership resolution for the kernel's tenant extractor, cached. Writes that change a
-//! membership or a module switch call the `invalidate_*` functions in the same request, so the
-//! next request sees the change (with Redis, on every instance).
+//! The kernel's tenants port ([`kernel::TenantDirectory`]): memberships, tenant info (kind,
+//! time zone, currency, module switches), API keys and the tenant iterator, cached in the
+//! kernel cache. Writes that change any of it call the `invalidate_*` functions in the same
+//! request, so the next request sees the change (with Redis, on every instance).
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use kernel::{ApiError, ApiKeyAccess, ApiResult, Cache, Mode, TenantAccess, TenantDirectory, db};
-use sqlx::PgPool;
+use kernel::{
+    ApiError, ApiKeyAccess, ApiResult, AppContext, Cache, Mode, Role, TenantAccess,
+    TenantDirectory, TenantInfo, TenantKind, db,
+};
 use uuid::Uuid;
 
-use crate::{api_keys, repo};
+use crate::repo;
 
-pub struct TenancyDirectory {
-    db: PgPool,
-    cache: Cache,
-    mode: Mode,
-    ttl: Duration,
-}
-
-impl TenancyDirectory {
-    pub fn new(db: PgPool, cache: Cache, mode: Mode, ttl: Duration) -> Self {
-        Self {
-            db,
-            cache,
-            mode,
-            ttl,
-        }
-    }
-}
+/// The tenants port, registered by [`crate::Tenancy`].
+pub struct TenancyDirectory;
 
 // Keys of one tenant share the `{gym:<id>}` hash tag so Redis Cluster keeps them together.
 fn access_key(user_id: Uuid, gym_id: Uuid) -> String {
@@ -37,12 +23,15 @@ fn access_key(user_id: Uuid, gym_id: Uuid) -> String {
 fn default_tenant_key(user_id: Uuid) -> String {
     format!("user:{user_id}:default-tenant")
 }
-fn modules_key(gym_id: Uuid) -> String {
-    format!("{{gym:{gym_id}}}:modules")
+fn info_key(gym_id: Uuid) -> String {
+    format!("{{gym:{gym_id}}}:info")
 }
-
 fn api_key_key(gym_id: Uuid, digest: &[u8]) -> String {
     format!("{{gym:{gym_id}}}:api-key:{}", hex::encode(digest))
+}
+
+fn ttl(ctx: &AppContext) -> Duration {
+    Duration::from_secs(ctx.settings.cache.tenant_ttl_seconds)
 }
 
 /// After revoking the API key stored under `digest`.
@@ -57,14 +46,14 @@ pub async fn invalidate_member(cache: &Cache, gym_id: Uuid, user_id: Uuid) {
         .await;
 }
 
-/// After a module switch of `gym_id` changed.
-pub async fn invalidate_modules(cache: &Cache, gym_id: Uuid) {
-    cache.delete(&[modules_key(gym_id)]).await;
+/// After a tenant's settings (kind, time zone, currency) or module switches changed.
+pub async fn invalidate_tenant(cache: &Cache, gym_id: Uuid) {
+    cache.delete(&[info_key(gym_id)]).await;
 }
 
 fn not_a_member() -> ApiError {
     ApiError::forbidden(
-        "not_a_member",
+        crate::errors::NOT_A_MEMBER,
         "you are not a member of the gym named by X-Gym-ID",
     )
 }
@@ -73,83 +62,119 @@ fn not_a_member() -> ApiError {
 impl TenantDirectory for TenancyDirectory {
     async fn resolve(
         &self,
+        ctx: &AppContext,
         user_id: Uuid,
         requested: Option<Uuid>,
     ) -> ApiResult<Option<TenantAccess>> {
-        match (requested, self.mode) {
+        match (requested, ctx.mode()) {
             (Some(gym_id), _) => {
                 let key = access_key(user_id, gym_id);
-                if let Some(access) = self.cache.get::<TenantAccess>(&key).await {
+                if let Some(access) = ctx.cache.get::<TenantAccess>(&key).await {
                     return Ok(Some(access));
                 }
-                let mut tx = db::begin_user(&self.db, user_id).await?;
+                let mut tx = db::begin_user(&ctx.db, user_id).await?;
                 let access = repo::membership(&mut tx, user_id, gym_id).await?;
                 tx.commit().await?;
                 let access = access.ok_or_else(not_a_member)?;
-                self.cache.set(&key, &access, self.ttl).await;
+                ctx.cache.set(&key, &access, ttl(ctx)).await;
                 Ok(Some(access))
             }
             (None, Mode::Gym) => Ok(None),
             (None, Mode::Trainer) => {
                 let key = default_tenant_key(user_id);
-                if let Some(access) = self.cache.get::<TenantAccess>(&key).await {
+                if let Some(access) = ctx.cache.get::<TenantAccess>(&key).await {
                     return Ok(Some(access));
                 }
-                let mut tx = db::begin_user(&self.db, user_id).await?;
+                let mut tx = db::begin_user(&ctx.db, user_id).await?;
                 let candidates = repo::default_candidates(&mut tx, user_id).await?;
                 tx.commit().await?;
                 let chosen = match candidates.as_slice() {
                     [] => return Ok(None),
                     [only] => *only,
                     [first, ..]
-                        if first.role == kernel::Role::Owner
-                            && first.kind == kernel::TenantKind::PersonalTrainer =>
+                        if first.role == Role::Owner
+                            && first.kind == TenantKind::PersonalTrainer =>
                     {
                         *first
                     }
                     _ => {
                         return Err(ApiError::bad_request(
-                            "tenant_ambiguous",
+                            crate::errors::TENANT_AMBIGUOUS,
                             "you belong to several workspaces; choose one with the X-Gym-ID header",
                         ));
                     }
                 };
-                self.cache.set(&key, &chosen, self.ttl).await;
+                ctx.cache.set(&key, &chosen, ttl(ctx)).await;
                 Ok(Some(chosen))
             }
         }
     }
 
-    async fn module_overrides(&self, gym_id: Uuid) -> ApiResult<Arc<HashMap<String, bool>>> {
-        let key = modules_key(gym_id);
-        if let Some(overrides) = self.cache.get::<HashMap<String, bool>>(&key).await {
-            return Ok(Arc::new(overrides));
+    async fn tenant(&self, ctx: &AppContext, gym_id: Uuid) -> ApiResult<TenantInfo> {
+        let key = info_key(gym_id);
+        if let Some(info) = ctx.cache.get::<TenantInfo>(&key).await {
+            return Ok(info);
         }
-        let mut tx = db::begin_tenant(&self.db, gym_id).await?;
-        let overrides = repo::module_overrides(&mut tx, gym_id).await?;
+        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+        let row = repo::find_tenant(&mut tx, gym_id).await?;
+        let modules = repo::module_overrides(&mut tx, gym_id).await?;
         tx.commit().await?;
-        self.cache.set(&key, &overrides, self.ttl).await;
-        Ok(Arc::new(overrides))
+        let row = row.ok_or_else(|| ApiError::not_found("no such tenant"))?;
+        let info = TenantInfo {
+            gym_id,
+            kind: row.kind,
+            timezone: row.timezone.parse().map_err(|_| {
+                ApiError::internal(format!(
+                    "tenant {gym_id} has the time zone {}",
+                    row.timezone
+                ))
+            })?,
+            currency: kernel::money::currency(&row.currency).map_err(ApiError::internal)?,
+            modules,
+        };
+        ctx.cache.set(&key, &info, ttl(ctx)).await;
+        Ok(info)
     }
 
-    async fn api_key(&self, gym_id: Uuid, digest: &[u8]) -> ApiResult<Option<ApiKeyAccess>> {
+    async fn api_key(
+        &self,
+        ctx: &AppContext,
+        gym_id: Uuid,
+        digest: &[u8],
+    ) -> ApiResult<Option<ApiKeyAccess>> {
         let key = api_key_key(gym_id, digest);
-        if let Some(access) = self.cache.get::<ApiKeyAccess>(&key).await {
+        if let Some(access) = ctx.cache.get::<ApiKeyAccess>(&key).await {
             return Ok(Some(access));
         }
-        let mut tx = db::begin_tenant(&self.db, gym_id).await?;
-        let found = api_keys::authenticate(&mut tx, gym_id, digest).await?;
+        // Runs on cache misses only, so `last_used_at` is as fresh as the cache's lifetime.
+        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+        let found = repo::use_api_key(&mut tx, gym_id, digest).await?;
         tx.commit().await?;
-        let Some((access, expires_at)) = found else {
+        let Some(live) = found else {
             return Ok(None);
         };
         // An expiring key leaves the cache no later than it expires.
-        let ttl = match expires_at.map(|at| (at - chrono::Utc::now()).to_std()) {
-            Some(Ok(left)) => left.min(self.ttl),
+        let ttl = match live.expires_at.map(|at| (at - chrono::Utc::now()).to_std()) {
+            Some(Ok(left)) => left.min(ttl(ctx)),
             Some(Err(_)) => return Ok(None),
-            None => self.ttl,
+            None => ttl(ctx),
         };
-        self.cache.set(&key, &access, ttl).await;
+        let access = ApiKeyAccess {
+            key_id: live.id,
+            gym_id,
+            created_by: live.created_by,
+            scopes: live.scopes,
+        };
+        ctx.cache.set(&key, &access, ttl).await;
         Ok(Some(access))
+    }
+
+    async fn tenant_ids_after(
+        &self,
+        ctx: &AppContext,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> ApiResult<Vec<Uuid>> {
+        Ok(repo::tenant_ids_after(&ctx.db, after, limit).await?)
     }
 }

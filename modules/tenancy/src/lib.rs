@@ -8,10 +8,13 @@
 //!   Both: `GET/POST /api/v1/members`, `PATCH/DELETE /api/v1/members/{user_id}`,
 //!   `GET /api/v1/modules`, `PUT /api/v1/modules/{code}`, `GET /api/v1/dashboard`,
 //!   `GET/POST /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}`.
-//! - Tables: `gyms` (the tenant registry), `gym_members` and `gym_modules` (row-level
-//!   security on `gym_id`), and `api_keys`. Reads `users` (identity's table) only to show members' names.
-//! - Implements the kernel's [`kernel::TenantDirectory`]: membership and API-key resolution,
-//!   cached in the kernel cache and invalidated by every membership, module or key change.
+//! - Tables: `gyms` (the tenant registry), `gym_members`, `gym_modules` and `api_keys`
+//!   (row-level security on `gym_id`). People's names come from the accounts port.
+//! - Port: the kernel's tenants port ([`kernel::TenantDirectory`]): memberships, tenant info
+//!   (kind, time zone, currency, module switches), API keys and the tenant iterator, cached in
+//!   the kernel cache and invalidated by every change to them.
+//! - Route policy: `POST /api/v1/auth/register-trainer` is a sign-in route (strict rate limit,
+//!   no `Idempotency-Key`: its answer carries tokens).
 //! - API keys offer the scopes `members:*` and `modules:*` (tenancy), `dashboard:*`.
 //! - Events: `gym_created` (gym build) and `workspace_created` (trainer sign-up), for modules
 //!   that provision per-tenant data (the payments module starts a payment account);
@@ -19,20 +22,19 @@
 //!   webhooks).
 
 mod api;
-mod api_keys;
 mod directory;
-mod members;
-mod modules;
-pub mod provisioning;
+mod errors;
 mod repo;
-mod rules;
-mod tenants;
-mod validate;
+mod service;
 
-pub use api::{ApiKeysApi, DashboardApi, GymsApi, MembersApi, ModulesApi, WorkspaceApi};
-pub use directory::TenancyDirectory;
+pub use service::provisioning;
 
-use kernel::{Mode, Module, ModuleCode, PublicEvent};
+use api::{ApiKeysApi, DashboardApi, GymsApi, MembersApi, ModulesApi, WorkspaceApi};
+use kernel::{
+    AppContext, Build, GymBuild, Mode, Module, ModuleApi, ModuleCode, Port, PublicEvent, Routes,
+    TrainerBuild,
+};
+use poem::http::Method;
 
 pub struct Tenancy;
 
@@ -51,6 +53,17 @@ impl Module for Tenancy {
     }
     fn api_resources(&self) -> &'static [&'static str] {
         &["members", "modules"]
+    }
+    fn routes(&self, ctx: &AppContext) -> Routes {
+        match ctx.mode() {
+            Mode::Gym => Routes::new(),
+            Mode::Trainer => Routes::new()
+                .sign_in(Method::POST, "/api/v1/auth/register-trainer")
+                .without_idempotency(Method::POST, "/api/v1/auth/register-trainer"),
+        }
+    }
+    fn ports(&self) -> Vec<Port> {
+        vec![Port::Tenants(&directory::TenancyDirectory)]
     }
     fn public_events(&self) -> &'static [PublicEvent] {
         &[
@@ -72,6 +85,30 @@ impl Module for Tenancy {
 
 impl ModuleCode for Tenancy {
     const CODE: &'static str = "tenancy";
+}
+
+fn shared_apis(ctx: &AppContext) -> (MembersApi, ModulesApi, ApiKeysApi) {
+    (
+        MembersApi { ctx: ctx.clone() },
+        ModulesApi { ctx: ctx.clone() },
+        ApiKeysApi { ctx: ctx.clone() },
+    )
+}
+
+/// The gym build manages gyms.
+impl ModuleApi<GymBuild> for Tenancy {
+    type Api = ((MembersApi, ModulesApi, ApiKeysApi), GymsApi);
+    fn api(&self, ctx: &AppContext) -> Self::Api {
+        (shared_apis(ctx), GymsApi { ctx: ctx.clone() })
+    }
+}
+
+/// The trainer build signs trainers up and manages their own workspace.
+impl ModuleApi<TrainerBuild> for Tenancy {
+    type Api = ((MembersApi, ModulesApi, ApiKeysApi), WorkspaceApi);
+    fn api(&self, ctx: &AppContext) -> Self::Api {
+        (shared_apis(ctx), WorkspaceApi { ctx: ctx.clone() })
+    }
 }
 
 pub struct Dashboard;
@@ -96,4 +133,11 @@ impl Module for Dashboard {
 
 impl ModuleCode for Dashboard {
     const CODE: &'static str = "dashboard";
+}
+
+impl<B: Build> ModuleApi<B> for Dashboard {
+    type Api = DashboardApi;
+    fn api(&self, ctx: &AppContext) -> DashboardApi {
+        DashboardApi { ctx: ctx.clone() }
+    }
 }

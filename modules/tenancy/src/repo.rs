@@ -1,6 +1,7 @@
-//! SQL of the tenancy tables. Functions taking a connection expect the caller's scoped
-//! transaction (tenant or user scope, see `kernel::db`); every query on `gym_members` and
-//! `gym_modules` still filters by `gym_id` (RLS is the second line, not the first).
+//! All SQL of the tenancy tables. Functions taking a connection expect the caller's scoped
+//! transaction (tenant or user scope, see `kernel::db`); every query on `gym_members`,
+//! `gym_modules` and `api_keys` still filters by `gym_id` (RLS is the second line, not the
+//! first). People's names and e-mails are identity's: they come through the accounts port.
 
 use std::collections::HashMap;
 
@@ -30,14 +31,20 @@ pub struct MyGymRow {
     pub role: Role,
 }
 
+/// A membership; the person's names come from the accounts port.
 #[derive(Debug, Clone, FromRow)]
-pub struct MemberRow {
+pub struct MembershipRow {
     pub user_id: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+}
+
+/// What the tenants port caches per tenant (module switches are read apart).
+#[derive(Debug, Clone, FromRow)]
+pub struct TenantRow {
+    pub kind: TenantKind,
+    pub timezone: String,
+    pub currency: String,
 }
 
 pub struct NewGym<'a> {
@@ -175,10 +182,9 @@ pub async fn find_member(
     conn: &mut PgConnection,
     gym_id: Uuid,
     user_id: Uuid,
-) -> Result<Option<MemberRow>, sqlx::Error> {
+) -> Result<Option<MembershipRow>, sqlx::Error> {
     sqlx::query_as(
-        "select m.user_id, u.email, u.first_name, u.last_name, m.role, m.created_at \
-         from gym_members m join users u on u.id = m.user_id where m.gym_id = $1 and m.user_id = $2",
+        "select user_id, role, created_at from gym_members where gym_id = $1 and user_id = $2",
     )
     .bind(gym_id)
     .bind(user_id)
@@ -192,11 +198,10 @@ pub async fn list_members(
     role: Option<Role>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<MemberRow>, sqlx::Error> {
+) -> Result<Vec<MembershipRow>, sqlx::Error> {
     let (after_time, after_id) = after.unzip();
     sqlx::query_as(
-        "select m.user_id, u.email, u.first_name, u.last_name, m.role, m.created_at \
-         from gym_members m join users u on u.id = m.user_id \
+        "select m.user_id, m.role, m.created_at from gym_members m \
          where m.gym_id = $1 and ($2::text is null or m.role = $2) \
            and ($3::timestamptz is null or (m.created_at, m.user_id) > ($3, $4)) \
          order by m.created_at, m.user_id limit $5",
@@ -252,16 +257,6 @@ pub async fn lock_owners(conn: &mut PgConnection, gym_id: Uuid) -> Result<usize,
     Ok(owners.len())
 }
 
-pub async fn user_id_by_email(
-    db: impl PgExecutor<'_>,
-    email: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select id from users where email = $1")
-        .bind(email)
-        .fetch_optional(db)
-        .await
-}
-
 pub async fn module_overrides(
     conn: &mut PgConnection,
     gym_id: Uuid,
@@ -315,4 +310,138 @@ pub async fn member_ids(conn: &mut PgConnection, gym_id: Uuid) -> Result<Vec<Uui
         .bind(gym_id)
         .fetch_all(conn)
         .await
+}
+
+/// The tenant's kind, time zone and currency (tenant-scoped transaction).
+pub async fn find_tenant(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as("select kind, timezone, currency from gyms where id = $1")
+        .bind(gym_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Up to `limit` tenant ids after `after`, in order (`gyms` has no row-level security: it is
+/// the registry of tenants).
+pub async fn tenant_ids_after(
+    db: impl PgExecutor<'_>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from gyms where ($1::uuid is null or id > $1) order by id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub struct ApiKeyRow {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub hint: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+const API_KEY_COLUMNS: &str =
+    "id, name, scopes, hint, created_by, created_at, expires_at, last_used_at, revoked_at";
+
+pub struct NewApiKeyRow<'a> {
+    pub gym_id: Uuid,
+    pub name: &'a str,
+    pub scopes: &'a [String],
+    pub digest: &'a [u8],
+    pub hint: &'a str,
+    pub created_by: Uuid,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_api_key(
+    conn: &mut PgConnection,
+    new: NewApiKeyRow<'_>,
+) -> Result<ApiKeyRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into api_keys (gym_id, id, name, scopes, token_digest, hint, created_by, expires_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {API_KEY_COLUMNS}"
+    ))
+    .bind(new.gym_id)
+    .bind(Uuid::now_v7())
+    .bind(new.name)
+    .bind(new.scopes)
+    .bind(new.digest)
+    .bind(new.hint)
+    .bind(new.created_by)
+    .bind(new.expires_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Newest first, keyset by id.
+pub async fn list_api_keys(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {API_KEY_COLUMNS} from api_keys where gym_id = $1 and ($2::uuid is null or id < $2) \
+         order by id desc limit $3"
+    ))
+    .bind(gym_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes a key (keeping the first revocation's time); its digest, or `None` if there is no
+/// such key.
+pub async fn revoke_api_key(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update api_keys set revoked_at = coalesce(revoked_at, now()) \
+         where gym_id = $1 and id = $2 returning token_digest",
+    )
+    .bind(gym_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub struct LiveApiKey {
+    pub id: Uuid,
+    pub created_by: Uuid,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The live key stored under `digest`, marking it used.
+pub async fn use_api_key(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    digest: &[u8],
+) -> Result<Option<LiveApiKey>, sqlx::Error> {
+    sqlx::query_as(
+        "update api_keys set last_used_at = now() \
+         where gym_id = $1 and token_digest = $2 and revoked_at is null \
+           and (expires_at is null or expires_at > now()) \
+         returning id, created_by, scopes, expires_at",
+    )
+    .bind(gym_id)
+    .bind(digest)
+    .fetch_optional(conn)
+    .await
 }

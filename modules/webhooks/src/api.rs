@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
+use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiResult, AppContext, Tenant};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -158,14 +159,6 @@ impl From<DeliveryRow> for WebhookDelivery {
             payload: serde_json::from_str(&row.body).unwrap_or(serde_json::Value::Null),
         }
     }
-}
-
-#[derive(Debug, Object)]
-pub struct DeliveryPage {
-    pub items: Vec<WebhookDelivery>,
-    /// Pass as `cursor` to get older ones; absent on the last page.
-    #[oai(skip_serializing_if_is_none)]
-    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -382,20 +375,13 @@ impl WebhooksApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Webhooks>,
         id: Path<Uuid>,
         /// Page size, 1–100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u32>>,
+        limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<DeliveryPage>> {
-        let (rows, next_cursor) = self
-            .deliveries(&tenant)
-            .list(id.0, cursor.0.as_deref(), limit.0)
-            .await?;
-        Ok(Json(DeliveryPage {
-            items: rows.into_iter().map(WebhookDelivery::from).collect(),
-            next_cursor,
-        }))
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<WebhookDelivery>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let deliveries = self.deliveries(&tenant).list(id.0, &page).await?;
+        Ok(Json(deliveries.map(WebhookDelivery::from)))
     }
 
     /// Send a past delivery again

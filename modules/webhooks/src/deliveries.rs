@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use kernel::jobs;
-use kernel::{ApiError, ApiResult, AppContext, Role, Tenant, db, pagination};
+use kernel::pagination::{Page, PageRequest};
+use kernel::{ApiError, ApiResult, AppContext, Role, Tenant, db};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -132,12 +133,10 @@ impl Deliveries<'_> {
     pub async fn list(
         &self,
         endpoint_id: Uuid,
-        cursor: Option<&str>,
-        limit: Option<u32>,
-    ) -> ApiResult<(Vec<DeliveryRow>, Option<String>)> {
+        page: &PageRequest,
+    ) -> ApiResult<Page<DeliveryRow>> {
         self.tenant.require(Role::Admin)?;
-        let before: Option<Uuid> = pagination::decode_cursor(cursor)?;
-        let limit = pagination::limit(limit);
+        let before: Option<Uuid> = page.after()?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
         endpoints::find(&mut tx, self.tenant.gym_id, endpoint_id)
             .await?
@@ -150,11 +149,11 @@ impl Deliveries<'_> {
         .bind(self.tenant.gym_id)
         .bind(endpoint_id)
         .bind(before)
-        .bind(limit + 1)
+        .bind(page.fetch_limit())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(pagination::finish_page(rows, limit, |row| row.id))
+        Ok(page.finish(rows, |row| row.id))
     }
 
     /// Sends a past delivery's body again, as a new delivery (same event id, so receivers

@@ -27,7 +27,7 @@ pub use api::WebhooksApi;
 use std::sync::Arc;
 
 use kernel::jobs::{JobHandler, PUBLIC_EVENTS, Subscription};
-use kernel::{AppContext, Module, ModuleCode, Settings};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Settings};
 
 use crate::settings::WebhookSettings;
 
@@ -78,4 +78,14 @@ impl Module for Webhooks {
 
 impl ModuleCode for Webhooks {
     const CODE: &'static str = "webhooks";
+}
+
+impl<B: Build> ModuleApi<B> for Webhooks {
+    type Api = WebhooksApi;
+    fn api(&self, ctx: &AppContext) -> WebhooksApi {
+        WebhooksApi {
+            ctx: ctx.clone(),
+            settings: settings(ctx),
+        }
+    }
 }

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The app's job runner; tests drain it instead of waiting for workers.
     pub jobs: std::sync::Arc<kernel::jobs::JobRunner>,
+    /// The app's shared context, for tests that call a kernel port as a module would.
+    pub ctx: kernel::AppContext,
 }
 
 /// The build's files plus `config/test.toml` plus `overrides`. Environment variables are left
@@ -59,11 +61,13 @@ pub async fn spawn_app_with(pool: PgPool, overrides: &[(&str, Value)]) -> TestAp
         .expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let jobs = app.jobs();
+    let ctx = app.context().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
         client: reqwest::Client::new(),
         jobs,
+        ctx,
     }
 }
 

@@ -11,40 +11,27 @@ use poem::{Body, Endpoint, Middleware, Request, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::{RouteBodyLimit, respond};
-use crate::auth::{ApiKeyToken, VerifiedBearer, bearer_token};
-use crate::{ApiError, FieldError, JwtKeys};
+use super::respond;
+use crate::auth::Credentials;
+use crate::routes::RoutePolicy;
+use crate::{ApiError, FieldError};
 
 pub const HEADER: &str = "Idempotency-Key";
-
-/// Whether POSTs to `path` honour the header. Not the sign-in family: their answers carry
-/// tokens, which must never sit in a table, and replaying a used refresh token would be wrong.
-/// Not the routes with their own body limit either ([`RouteBodyLimit`]): their handlers
-/// stream large bodies, and honouring the key would mean holding a whole body in memory to
-/// hash it (for media uploads, a repeat is merely an unattached copy, deleted after a day).
-pub fn applies_to(path: &str, streamed: &[RouteBodyLimit]) -> bool {
-    path.starts_with("/api/")
-        && !path.starts_with("/api/v1/auth/")
-        && !streamed
-            .iter()
-            .any(|route| route.method == Method::POST && route.path == path)
-}
 pub const MAX_KEY_LENGTH: usize = 255;
+
+/// Whether a request to `path` with `policy` honours the header: POSTs under `/api/` whose
+/// route does not opt out ([`crate::routes::Routes::without_idempotency`] and friends).
+pub fn applies_to(method: &Method, path: &str, policy: &RoutePolicy) -> bool {
+    method == Method::POST && path.starts_with("/api/") && policy.idempotent
+}
 
 pub struct Idempotency {
     pool: PgPool,
-    jwt: std::sync::Arc<JwtKeys>,
-    streamed: std::sync::Arc<[RouteBodyLimit]>,
 }
 
 impl Idempotency {
-    /// `streamed`: the routes with their own body limit (see [`applies_to`]).
-    pub fn new(pool: PgPool, jwt: std::sync::Arc<JwtKeys>, streamed: Vec<RouteBodyLimit>) -> Self {
-        Self {
-            pool,
-            jwt,
-            streamed: streamed.into(),
-        }
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 }
 
@@ -55,8 +42,6 @@ impl<E: Endpoint> Middleware<E> for Idempotency {
         IdempotencyEndpoint {
             inner,
             pool: self.pool.clone(),
-            jwt: self.jwt.clone(),
-            streamed: self.streamed.clone(),
         }
     }
 }
@@ -64,8 +49,6 @@ impl<E: Endpoint> Middleware<E> for Idempotency {
 pub struct IdempotencyEndpoint<E> {
     inner: E,
     pool: PgPool,
-    jwt: std::sync::Arc<JwtKeys>,
-    streamed: std::sync::Arc<[RouteBodyLimit]>,
 }
 
 enum Claim {
@@ -103,18 +86,12 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
         respond(&self.inner, req).await
     }
 
-    fn scope(&self, req: &Request) -> String {
-        let token = bearer_token(req);
-        let caller = if let Some(key) = token.and_then(ApiKeyToken::parse) {
-            format!("key:{}", key.fingerprint())
-        } else {
-            req.extensions()
-                .get::<VerifiedBearer>()
-                .map(|verified| verified.0.user_id)
-                .or_else(|| token.and_then(|token| self.jwt.verify(token).ok()))
-                .map(|id| id.to_string())
-                .unwrap_or_else(|| "anonymous".into())
-        };
+    fn scope(req: &Request) -> String {
+        let caller = req
+            .extensions()
+            .get::<Credentials>()
+            .and_then(Credentials::scope)
+            .unwrap_or_else(|| "anonymous".into());
         let tenant = req
             .headers()
             .get(crate::tenant::TENANT_HEADER)
@@ -168,7 +145,12 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        if req.method() != Method::POST || !applies_to(req.uri().path(), &self.streamed) {
+        let policy = req
+            .extensions()
+            .get::<RoutePolicy>()
+            .copied()
+            .unwrap_or(RoutePolicy::DEFAULT);
+        if !applies_to(req.method(), req.uri().path(), &policy) {
             return Ok(self.forward(req).await);
         }
         let Some(key) = req.headers().get(HEADER).cloned() else {
@@ -185,7 +167,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         let body = req.take_body().into_vec().await?;
         let hash = Sha256::digest(&body).to_vec();
         req.set_body(Body::from_vec(body));
-        let scope = self.scope(&req);
+        let scope = Self::scope(&req);
 
         match self
             .claim(&scope, &key, &hash)

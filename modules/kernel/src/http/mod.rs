@@ -1,7 +1,9 @@
 //! HTTP plumbing shared by every build: the request observer (request id, body limit, problem
 //! rendering, metrics, access log) and the operations endpoints.
 
+mod authenticate;
 pub mod idempotency;
+mod inbound;
 mod json_body;
 mod observe;
 pub mod openapi;
@@ -11,6 +13,8 @@ pub mod request_body;
 
 pub use problems::{problem_response, respond};
 
+pub use authenticate::Authenticate;
+pub use inbound::InboundBody;
 pub use json_body::JsonBody;
-pub use observe::{Observe, RouteBodyLimit};
+pub use observe::Observe;
 pub use ops::OperationsApi;

@@ -14,42 +14,37 @@ use super::openapi::RouteIndex;
 use super::problems::problem_response;
 use crate::ApiError;
 use crate::metrics::Metrics;
+use crate::routes::RouteTable;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Outermost middleware: accepts or mints `X-Request-ID` and echoes it, opens the request's
 /// tracing span (so every log line carries the id), caps the body size, renders every error as
 /// problem+json, and records metrics by operation id.
+///
+/// It also looks up the request's [`RoutePolicy`] once and stores it in the request's
+/// extensions for the layers inside.
 pub struct Observe {
     metrics: Arc<Metrics>,
     body_limit: usize,
-    route_limits: Arc<[RouteBodyLimit]>,
+    policies: Arc<RouteTable>,
     routes: Arc<RouteIndex>,
 }
 
-/// A route whose requests may be larger than the global body limit (an upload that its handler
-/// streams and checks itself). Matched by method and exact path.
-#[derive(Debug, Clone)]
-pub struct RouteBodyLimit {
-    pub method: poem::http::Method,
-    pub path: String,
-    pub limit: usize,
-}
-
 impl Observe {
-    pub fn new(metrics: Arc<Metrics>, body_limit: usize, routes: Arc<RouteIndex>) -> Self {
+    /// `body_limit` applies to every route whose policy sets none of its own.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        body_limit: usize,
+        policies: Arc<RouteTable>,
+        routes: Arc<RouteIndex>,
+    ) -> Self {
         Self {
             metrics,
             body_limit,
-            route_limits: Arc::from(Vec::new()),
+            policies,
             routes,
         }
-    }
-
-    /// Routes that accept larger bodies than `body_limit`; every other route keeps it.
-    pub fn with_route_limits(mut self, limits: Vec<RouteBodyLimit>) -> Self {
-        self.route_limits = Arc::from(limits);
-        self
     }
 }
 
@@ -61,7 +56,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
             inner,
             metrics: self.metrics.clone(),
             body_limit: self.body_limit,
-            route_limits: self.route_limits.clone(),
+            policies: self.policies.clone(),
             routes: self.routes.clone(),
         }
     }
@@ -71,17 +66,8 @@ pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
     body_limit: usize,
-    route_limits: Arc<[RouteBodyLimit]>,
+    policies: Arc<RouteTable>,
     routes: Arc<RouteIndex>,
-}
-
-impl<E> ObserveEndpoint<E> {
-    fn body_limit(&self, method: &poem::http::Method, path: &str) -> usize {
-        self.route_limits
-            .iter()
-            .find(|route| route.method == method && route.path == path)
-            .map_or(self.body_limit, |route| route.limit)
-    }
 }
 
 fn accepted_request_id(req: &Request) -> Option<HeaderValue> {
@@ -104,7 +90,9 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             HeaderValue::from_str(&Uuid::now_v7().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
-        let body_limit = self.body_limit(req.method(), req.uri().path());
+        let policy = self.policies.policy(req.method(), req.uri().path());
+        let body_limit = policy.body_limit.unwrap_or(self.body_limit);
+        req.extensions_mut().insert(policy);
         let method = req.method().to_string();
         let path = req.uri().path().to_string();
         let span = tracing::info_span!(

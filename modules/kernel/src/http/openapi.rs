@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::Mode;
+use crate::routes::RouteTable;
 use crate::tenant::TENANT_HEADER_NOTE;
 
 /// Adjusts the generated document in place:
@@ -13,7 +14,8 @@ use crate::tenant::TENANT_HEADER_NOTE;
 /// - in the gym build, the `X-Gym-ID` header of tenant routes is `required` (the trainer build
 ///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build);
 /// - the POSTs that [`super::idempotency::Idempotency`] covers declare the optional
-///   `Idempotency-Key` header.
+///   `Idempotency-Key` header;
+/// - inbound webhooks say they take no credentials (`security: []`).
 fn idempotency_parameter() -> Value {
     json!({
         "name": super::idempotency::HEADER,
@@ -28,7 +30,7 @@ fn idempotency_parameter() -> Value {
     })
 }
 
-pub fn finalize(document: &mut Value, mode: Mode, streamed: &[super::RouteBodyLimit]) {
+pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
     let mut request_schemas = Vec::new();
     if let Some(paths) = document["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
@@ -36,7 +38,16 @@ pub fn finalize(document: &mut Value, mode: Mode, streamed: &[super::RouteBodyLi
                 continue;
             };
             for (method, operation) in item.iter_mut() {
-                if method == "post" && super::idempotency::applies_to(path, streamed) {
+                let Ok(http_method) = method.to_uppercase().parse::<poem::http::Method>() else {
+                    continue;
+                };
+                let policy = policies.policy(&http_method, path);
+                if policy.is_inbound_webhook()
+                    && let Some(operation) = operation.as_object_mut()
+                {
+                    operation.insert("security".into(), json!([]));
+                }
+                if super::idempotency::applies_to(&http_method, path, &policy) {
                     let parameters = operation
                         .as_object_mut()
                         .map(|op| op.entry("parameters").or_insert_with(|| json!([])));
@@ -83,6 +94,25 @@ pub fn finalize(document: &mut Value, mode: Mode, streamed: &[super::RouteBodyLi
             }
         }
     }
+}
+
+/// Every route policy a module declared must name an operation of the document: a policy for a
+/// path that does not exist (a typo, a renamed route) would silently protect nothing.
+pub fn check_declarations(document: &Value, policies: &RouteTable) -> Result<(), String> {
+    let index = RouteIndex::from_document(document);
+    for declared in policies.declared() {
+        let methods = index.allow(&declared.template).unwrap_or_default();
+        if !methods
+            .split(", ")
+            .any(|method| method == declared.method.as_str())
+        {
+            return Err(format!(
+                "a module declares a route policy for {} {}, which is not an operation of the API",
+                declared.method, declared.template
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What each documented path template accepts: its methods (for the `Allow` header of a 405)
@@ -200,7 +230,7 @@ mod tests {
     #[test]
     fn request_bodies_are_closed_and_gym_headers_required() {
         let mut gym = document();
-        finalize(&mut gym, Mode::Gym, &[]);
+        finalize(&mut gym, Mode::Gym, &RouteTable::default());
         assert_eq!(
             gym["components"]["schemas"]["AddMember"]["additionalProperties"],
             false
@@ -214,7 +244,7 @@ mod tests {
             true
         );
         let mut trainer = document();
-        finalize(&mut trainer, Mode::Trainer, &[]);
+        finalize(&mut trainer, Mode::Trainer, &RouteTable::default());
         assert_eq!(
             trainer["paths"]["/api/v1/members"]["get"]["parameters"][0]["required"],
             false

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
+use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiResult, AppContext, Tenant};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -8,7 +9,8 @@ use uuid::Uuid;
 
 use super::TenancyTags;
 use crate::Tenancy;
-use crate::api_keys::{ApiKeyRow, ApiKeys, NewApiKey};
+use crate::repo::ApiKeyRow;
+use crate::service::api_keys::{self, NewApiKey};
 
 /// An integrator's API key, without its secret.
 #[derive(Debug, Object)]
@@ -58,14 +60,6 @@ pub struct CreatedApiKey {
 }
 
 #[derive(Debug, Object)]
-pub struct ApiKeyPage {
-    pub items: Vec<ApiKey>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[oai(skip_serializing_if_is_none)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// What the key is for, e.g. "Front desk kiosk".
@@ -95,15 +89,6 @@ pub struct ApiKeysApi {
     pub ctx: AppContext,
 }
 
-impl ApiKeysApi {
-    fn keys<'a>(&'a self, tenant: &'a Tenant<Tenancy>) -> ApiKeys<'a, Tenancy> {
-        ApiKeys {
-            ctx: &self.ctx,
-            tenant,
-        }
-    }
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "TenancyTags::ApiKeys")]
 impl ApiKeysApi {
     /// Create an API key for an integrator
@@ -116,14 +101,16 @@ impl ApiKeysApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
         body: JsonBody<CreateApiKeyRequest>,
     ) -> ApiResult<Created> {
-        let (row, key) = self
-            .keys(&tenant)
-            .create(NewApiKey {
+        let (row, key) = api_keys::create(
+            &self.ctx,
+            &tenant,
+            NewApiKey {
                 name: &body.name,
                 scopes: &body.scopes,
                 expires_at: body.expires_at,
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(Created::Created(Json(CreatedApiKey {
             key,
             api_key: row.into(),
@@ -136,20 +123,13 @@ impl ApiKeysApi {
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
         /// Page size, 1–100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u32>>,
+        limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<ApiKeyPage>> {
-        let (rows, next_cursor) = self
-            .keys(&tenant)
-            .list(cursor.0.as_deref(), limit.0)
-            .await?;
-        Ok(Json(ApiKeyPage {
-            items: rows.into_iter().map(ApiKey::from).collect(),
-            next_cursor,
-        }))
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<ApiKey>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let keys = api_keys::list(&self.ctx, &tenant, &page).await?;
+        Ok(Json(keys.map(ApiKey::from)))
     }
 
     /// Revoke an API key: refused from the next request on (owners and admins).
@@ -163,7 +143,7 @@ impl ApiKeysApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
         id: Path<Uuid>,
     ) -> ApiResult<Revoked> {
-        self.keys(&tenant).revoke(id.0).await?;
+        api_keys::revoke(&self.ctx, &tenant, id.0).await?;
         Ok(Revoked::Done)
     }
 }

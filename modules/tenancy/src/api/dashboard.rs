@@ -1,10 +1,12 @@
 use chrono::{DateTime, Utc};
-use kernel::{ApiResult, AppContext, Mode, Role, Tenant};
+use kernel::dashboard::{DashboardPeriod, Figure};
+use kernel::{ApiResult, AppContext, Mode, Role, Tenant, TenantInfo};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::{Gym, TenancyTags};
-use crate::{Dashboard, modules, tenants};
+use crate::Dashboard;
+use crate::service::{modules, tenants};
 
 #[derive(Debug, Object)]
 pub struct RoleCount {
@@ -43,6 +45,41 @@ pub struct DashboardView {
     pub trainer: Option<TrainerFigures>,
     /// Codes of the modules switched on.
     pub enabled_modules: Vec<String>,
+    /// Figures of the other modules switched on, one section each.
+    pub sections: Vec<DashboardSection>,
+}
+
+/// One module's figures.
+#[derive(Debug, Object)]
+pub struct DashboardSection {
+    /// The module's code, e.g. `media`.
+    pub module: String,
+    /// The module's name, for people.
+    pub name: String,
+    pub figures: Vec<Figure>,
+}
+
+/// The figures every module switched on for the tenant contributes, in registry order.
+async fn sections(
+    ctx: &AppContext,
+    tenant: &TenantInfo,
+    period: &DashboardPeriod,
+) -> ApiResult<Vec<DashboardSection>> {
+    let mut sections = Vec::new();
+    for (code, contribution) in &ctx.registry.ports().dashboard {
+        if !ctx.registry.is_enabled(code, &tenant.modules) {
+            continue;
+        }
+        let Some(module) = ctx.registry.get(code) else {
+            continue;
+        };
+        sections.push(DashboardSection {
+            module: module.code().into(),
+            name: module.name().into(),
+            figures: contribution.figures(ctx, tenant, period).await?,
+        });
+    }
+    Ok(sections)
 }
 
 pub struct DashboardApi {
@@ -54,15 +91,17 @@ impl DashboardApi {
     /// Figures for staff
     ///
     /// Trainer role and up. Gym build: people by role and this month's newcomers; trainer
-    /// build: clients. Both: the modules switched on. Months follow the tenant's time zone.
+    /// build: clients. Both: the modules switched on, and a section of figures from each of
+    /// them that has some. Days and months follow the tenant's time zone.
     #[oai(path = "/dashboard", method = "get", operation_id = "dashboard_get")]
     async fn get(
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Dashboard>,
     ) -> ApiResult<Json<DashboardView>> {
         tenant.require(Role::Trainer)?;
-        let figures = tenants::figures(&self.ctx, tenant.gym_id).await?;
-        let enabled_modules = modules::enabled_codes(&self.ctx, &tenant).await?;
+        let figures = tenants::figures(&self.ctx, &tenant.info).await?;
+        let enabled_modules = modules::enabled_codes(&self.ctx, &tenant.info);
+        let sections = sections(&self.ctx, &tenant.info, &figures.period).await?;
         let mode = self.ctx.mode();
         let (gym, trainer) = match mode {
             Mode::Gym => {
@@ -103,10 +142,11 @@ impl DashboardApi {
         Ok(Json(DashboardView {
             mode,
             tenant: Gym::new(figures.gym, tenant.role),
-            month_start: figures.month_start,
+            month_start: figures.period.month_start,
             gym,
             trainer,
             enabled_modules,
+            sections,
         }))
     }
 }

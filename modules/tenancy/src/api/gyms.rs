@@ -1,4 +1,5 @@
 use kernel::http::JsonBody;
+use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, BearerAuth, TenantKind};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -6,8 +7,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::{Gym, TenantUpdate};
-use crate::provisioning::TenantSpec;
-use crate::tenants;
+use crate::service::provisioning::TenantSpec;
+use crate::service::tenants;
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -26,14 +27,6 @@ pub struct CreateGymRequest {
         validator(pattern = "^[A-Za-z]{3}$")
     )]
     pub currency: String,
-}
-
-#[derive(Debug, Object)]
-pub struct GymPage {
-    pub items: Vec<Gym>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[oai(skip_serializing_if_is_none)]
-    pub next_cursor: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -83,19 +76,13 @@ impl GymsApi {
         &self,
         auth: BearerAuth,
         /// Page size, 1–100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u32>>,
+        limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<GymPage>> {
-        let (rows, next_cursor) =
-            tenants::my_gyms(&self.ctx, auth.0.user_id, cursor.0.as_deref(), limit.0).await?;
-        let items = rows
-            .into_iter()
-            .map(|row| Gym::new(row.gym, row.role))
-            .collect();
-        Ok(Json(GymPage { items, next_cursor }))
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<Gym>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let gyms = tenants::my_gyms(&self.ctx, auth.0.user_id, &page).await?;
+        Ok(Json(gyms.map(|row| Gym::new(row.gym, row.role))))
     }
 
     /// A gym you belong to. Gyms you do not belong to answer 404.

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
+use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiResult, AppContext, Role, Tenant};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -8,8 +9,7 @@ use uuid::Uuid;
 
 use super::TenancyTags;
 use crate::Tenancy;
-use crate::members::Members;
-use crate::repo::MemberRow;
+use crate::service::members;
 
 #[derive(Debug, Object)]
 pub struct Member {
@@ -21,25 +21,17 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
-impl From<MemberRow> for Member {
-    fn from(row: MemberRow) -> Self {
+impl From<members::Member> for Member {
+    fn from(member: members::Member) -> Self {
         Self {
-            user_id: row.user_id,
-            email: row.email,
-            first_name: row.first_name,
-            last_name: row.last_name,
-            role: row.role,
-            joined_at: row.created_at,
+            user_id: member.person.user_id,
+            email: member.person.email,
+            first_name: member.person.first_name,
+            last_name: member.person.last_name,
+            role: member.role,
+            joined_at: member.joined_at,
         }
     }
-}
-
-#[derive(Debug, Object)]
-pub struct MemberPage {
-    pub items: Vec<Member>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[oai(skip_serializing_if_is_none)]
-    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -80,15 +72,6 @@ pub struct MembersApi {
     pub ctx: AppContext,
 }
 
-impl MembersApi {
-    fn members<'a>(&'a self, tenant: &'a Tenant<Tenancy>) -> Members<'a, Tenancy> {
-        Members {
-            ctx: &self.ctx,
-            tenant,
-        }
-    }
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "TenancyTags::Members")]
 impl MembersApi {
     /// The tenant's people with their roles, oldest first (staff: trainer and up).
@@ -99,20 +82,13 @@ impl MembersApi {
         /// Only people with this role.
         role: Query<Option<Role>>,
         /// Page size, 1–100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u32>>,
+        limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
-        #[oai(validator(pattern = "^[A-Za-z0-9_-]{1,512}$"))]
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<MemberPage>> {
-        let (rows, next_cursor) = self
-            .members(&tenant)
-            .list(role.0, cursor.0.as_deref(), limit.0)
-            .await?;
-        Ok(Json(MemberPage {
-            items: rows.into_iter().map(Member::from).collect(),
-            next_cursor,
-        }))
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<Member>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let members = members::list(&self.ctx, &tenant, role.0, &page).await?;
+        Ok(Json(members.map(Member::from)))
     }
 
     /// Add a registered user to the tenant (owners and admins; not above your own role).
@@ -122,7 +98,7 @@ impl MembersApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
         body: JsonBody<AddMemberRequest>,
     ) -> ApiResult<Added> {
-        let member = self.members(&tenant).add(&body.email, body.role).await?;
+        let member = members::add(&self.ctx, &tenant, &body.email, body.role).await?;
         Ok(Added::Created(Json(member.into())))
     }
 
@@ -141,12 +117,8 @@ impl MembersApi {
         user_id: Path<Uuid>,
         body: JsonBody<ChangeRoleRequest>,
     ) -> ApiResult<Json<Member>> {
-        Ok(Json(
-            self.members(&tenant)
-                .change_role(user_id.0, body.role)
-                .await?
-                .into(),
-        ))
+        let member = members::change_role(&self.ctx, &tenant, user_id.0, body.role).await?;
+        Ok(Json(member.into()))
     }
 
     /// Remove someone, or leave yourself (the last owner cannot leave).
@@ -160,7 +132,7 @@ impl MembersApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
         user_id: Path<Uuid>,
     ) -> ApiResult<Removed> {
-        self.members(&tenant).remove(user_id.0).await?;
+        members::remove(&self.ctx, &tenant, user_id.0).await?;
         Ok(Removed::Done)
     }
 }

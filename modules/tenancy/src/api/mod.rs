@@ -1,5 +1,6 @@
-//! HTTP of the tenancy module. Which of these APIs a build mounts is decided in the binary's
-//! `src/modules.rs`: gyms in the gym build, workspace in the trainer build, the rest in both.
+//! HTTP of the tenancy module: schemas and handlers, which call [`crate::service`]. Which of
+//! these APIs a build serves is decided in `lib.rs` (`ModuleApi`): gyms in the gym build, the
+//! workspace in the trainer build, the rest in both.
 
 mod api_keys;
 mod dashboard;
@@ -90,8 +91,8 @@ pub struct TenantUpdate {
 }
 
 impl TenantUpdate {
-    pub(crate) fn change(&self) -> crate::tenants::TenantChange<'_> {
-        crate::tenants::TenantChange {
+    pub(crate) fn change(&self) -> crate::service::tenants::TenantChange<'_> {
+        crate::service::tenants::TenantChange {
             name: self.name.as_deref(),
             timezone: self.timezone.as_deref(),
             currency: self.currency.as_deref(),

@@ -6,7 +6,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::TenancyTags;
 use crate::Tenancy;
-use crate::modules::{self, ModuleState};
+use crate::service::modules::{self, ModuleState};
 
 #[derive(Debug, Object)]
 pub struct TenantModule {
@@ -59,7 +59,7 @@ impl ModulesApi {
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
     ) -> ApiResult<Json<Vec<TenantModule>>> {
-        let states = modules::list(&self.ctx, &tenant).await?;
+        let states = modules::list(&self.ctx, &tenant.info);
         Ok(Json(
             states
                 .into_iter()

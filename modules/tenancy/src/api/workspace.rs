@@ -1,12 +1,13 @@
 use kernel::http::JsonBody;
-use kernel::{ApiResult, AppContext, Role, Tenant, TokenPair};
+use kernel::{ApiResult, AppContext, Role, Tenant, TenantInfo, TokenPair};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::{Gym, TenantUpdate};
-use crate::tenants::{self, TrainerSignUp};
-use crate::{Tenancy, modules};
+use crate::Tenancy;
+use crate::service::modules;
+use crate::service::tenants::{self, TrainerSignUp};
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -77,8 +78,8 @@ pub struct WorkspaceApi {
 }
 
 impl WorkspaceApi {
-    async fn workspace(&self, tenant: &Tenant<Tenancy>) -> ApiResult<Workspace> {
-        let figures = tenants::figures(&self.ctx, tenant.gym_id).await?;
+    async fn workspace(&self, tenant: &TenantInfo, role: Role) -> ApiResult<Workspace> {
+        let figures = tenants::figures(&self.ctx, tenant).await?;
         let member_count = figures.by_role.iter().map(|(_, count, _)| count).sum();
         let client_count = figures
             .by_role
@@ -86,9 +87,9 @@ impl WorkspaceApi {
             .filter(|(role, ..)| *role == Role::Member)
             .map(|(_, count, _)| count)
             .sum();
-        let enabled_modules = modules::enabled_codes(&self.ctx, tenant).await?;
+        let enabled_modules = modules::enabled_codes(&self.ctx, tenant);
         Ok(Workspace {
-            workspace: Gym::new(figures.gym, tenant.role),
+            workspace: Gym::new(figures.gym, role),
             member_count,
             client_count,
             enabled_modules,
@@ -139,7 +140,7 @@ impl WorkspaceApi {
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
     ) -> ApiResult<Json<Workspace>> {
-        Ok(Json(self.workspace(&tenant).await?))
+        Ok(Json(self.workspace(&tenant.info, tenant.role).await?))
     }
 
     /// Change the workspace's name, time zone or currency (owner and admins).
@@ -154,6 +155,8 @@ impl WorkspaceApi {
         body: JsonBody<TenantUpdate>,
     ) -> ApiResult<Json<Workspace>> {
         tenants::update(&self.ctx, tenant.gym_id, tenant.role, body.change()).await?;
-        Ok(Json(self.workspace(&tenant).await?))
+        // The view reads the tenant afresh: `tenant.info` is from before the change.
+        let info = self.ctx.tenants.tenant(&self.ctx, tenant.gym_id).await?;
+        Ok(Json(self.workspace(&info, tenant.role).await?))
     }
 }

@@ -5,8 +5,9 @@ use kernel::{ApiError, ApiResult, Cache, FieldError, Mode, Registry, Role, Tenan
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::validate;
+use crate::directory;
 use crate::repo::{self, GymRow, NewGym};
-use crate::{directory, validate};
 
 /// A validated tenant to create.
 pub struct TenantSpec {
@@ -148,7 +149,7 @@ pub async fn convert_to_trainer(
     }
     let members = repo::member_ids(&mut tx, gym_id).await?;
     tx.commit().await?;
-    directory::invalidate_modules(cache, gym_id).await;
+    directory::invalidate_tenant(cache, gym_id).await;
     for user_id in &members {
         directory::invalidate_member(cache, gym_id, *user_id).await;
     }

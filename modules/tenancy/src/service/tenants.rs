@@ -1,15 +1,18 @@
 //! Gyms and workspaces: creation, reading, settings, and the dashboard figures.
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::Utc;
+use kernel::dashboard::DashboardPeriod;
+use kernel::pagination::{Page, PageRequest};
 use kernel::{
-    ApiError, ApiResult, AppContext, FieldError, Role, TenantKind, TokenPair, db, events,
-    pagination,
+    ApiError, ApiResult, AppContext, FieldError, Role, TenantInfo, TenantKind, TokenPair, db,
+    events,
 };
 use uuid::Uuid;
 
-use crate::provisioning::{self, TenantSpec};
+use super::provisioning::{self, TenantSpec};
+use super::validate;
 use crate::repo::{self, GymRow, MyGymRow};
-use crate::validate;
+use crate::{directory, errors};
 
 /// Partial update of a tenant's settings.
 pub struct TenantChange<'a> {
@@ -36,15 +39,13 @@ pub async fn create_gym(ctx: &AppContext, owner: Uuid, spec: TenantSpec) -> ApiR
 pub async fn my_gyms(
     ctx: &AppContext,
     user_id: Uuid,
-    cursor: Option<&str>,
-    limit: Option<u32>,
-) -> ApiResult<(Vec<MyGymRow>, Option<String>)> {
-    let after: Option<Uuid> = pagination::decode_cursor(cursor)?;
-    let limit = pagination::limit(limit);
+    page: &PageRequest,
+) -> ApiResult<Page<MyGymRow>> {
+    let after: Option<Uuid> = page.after()?;
     let mut tx = db::begin_user(&ctx.db, user_id).await?;
-    let rows = repo::my_gyms(&mut tx, user_id, after, limit + 1).await?;
+    let rows = repo::my_gyms(&mut tx, user_id, after, page.fetch_limit()).await?;
     tx.commit().await?;
-    Ok(pagination::finish_page(rows, limit, |row| row.gym.id))
+    Ok(page.finish(rows, |row| row.gym.id))
 }
 
 /// The gym and the caller's role in it; 404 when the caller is not a member (whether or not
@@ -54,10 +55,12 @@ pub async fn gym_for_member(
     user_id: Uuid,
     gym_id: Uuid,
 ) -> ApiResult<(GymRow, Role)> {
-    let access = match ctx.tenants.resolve(user_id, Some(gym_id)).await {
+    let access = match ctx.tenants.resolve(ctx, user_id, Some(gym_id)).await {
         Ok(Some(access)) => access,
         Ok(None) => return Err(ApiError::not_found("no such gym")),
-        Err(err) if err.code() == "not_a_member" => return Err(ApiError::not_found("no such gym")),
+        Err(err) if err.code() == errors::NOT_A_MEMBER => {
+            return Err(ApiError::not_found("no such gym"));
+        }
         Err(err) => return Err(err),
     };
     let gym = repo::find_gym(&ctx.db, gym_id)
@@ -74,7 +77,7 @@ pub async fn update(
 ) -> ApiResult<GymRow> {
     if role < Role::Admin {
         return Err(ApiError::forbidden(
-            "insufficient_role",
+            errors::INSUFFICIENT_ROLE,
             "only owners and admins change the settings",
         ));
     }
@@ -91,7 +94,7 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    repo::update_gym(
+    let gym = repo::update_gym(
         &ctx.db,
         gym_id,
         name.as_deref(),
@@ -99,7 +102,9 @@ pub async fn update(
         currency.as_deref(),
     )
     .await?
-    .ok_or_else(|| ApiError::not_found("no such tenant"))
+    .ok_or_else(|| ApiError::not_found("no such tenant"))?;
+    directory::invalidate_tenant(&ctx.cache, gym_id).await;
+    Ok(gym)
 }
 
 pub struct TrainerSignUp<'a> {
@@ -177,7 +182,7 @@ pub async fn register_trainer(
         }),
     )
     .await?;
-    let tokens = ctx.accounts.start_session(&mut tx, user_id).await?;
+    let tokens = ctx.accounts.start_session(ctx, &mut tx, user_id).await?;
     tx.commit().await?;
     Ok(TrainerRegistration {
         user_id,
@@ -187,57 +192,25 @@ pub async fn register_trainer(
     })
 }
 
-/// Start of the current month in the tenant's time zone, as an instant.
-pub fn month_start(timezone: &str, now: DateTime<Utc>) -> DateTime<Utc> {
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
-    let local = now.with_timezone(&tz);
-    tz.with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
-        .earliest()
-        .map(|start| start.with_timezone(&Utc))
-        .unwrap_or(now)
-}
-
+/// The tenant's members by role, with this month's newcomers, for the dashboard and the
+/// workspace view.
 pub struct Figures {
     pub gym: GymRow,
     pub by_role: Vec<(Role, i64, i64)>,
-    pub month_start: DateTime<Utc>,
+    pub period: DashboardPeriod,
 }
 
-pub async fn figures(ctx: &AppContext, gym_id: Uuid) -> ApiResult<Figures> {
-    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-    let gym = repo::find_gym(&mut *tx, gym_id)
+pub async fn figures(ctx: &AppContext, tenant: &TenantInfo) -> ApiResult<Figures> {
+    let period = DashboardPeriod::in_timezone(tenant.timezone, Utc::now());
+    let mut tx = db::begin_tenant(&ctx.db, tenant.gym_id).await?;
+    let gym = repo::find_gym(&mut *tx, tenant.gym_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such tenant"))?;
-    let month_start = month_start(&gym.timezone, Utc::now());
-    let by_role = repo::member_figures(&mut tx, gym_id, month_start).await?;
+    let by_role = repo::member_figures(&mut tx, tenant.gym_id, period.month_start).await?;
     tx.commit().await?;
     Ok(Figures {
         gym,
         by_role,
-        month_start,
+        period,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_month_starts_in_the_tenants_time_zone() {
-        // 1 March 02:00 UTC is still February in Buenos Aires (UTC-3).
-        let now = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
-        assert_eq!(
-            month_start("America/Argentina/Buenos_Aires", now),
-            Utc.with_ymd_and_hms(2026, 2, 1, 3, 0, 0).unwrap()
-        );
-        assert_eq!(
-            month_start("UTC", now),
-            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
-        );
-        // Tokyo (UTC+9) is already in March.
-        assert_eq!(
-            month_start("Asia/Tokyo", now),
-            Utc.with_ymd_and_hms(2026, 2, 28, 15, 0, 0).unwrap()
-        );
-    }
 }

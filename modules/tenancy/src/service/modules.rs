@@ -1,34 +1,33 @@
 //! Per-tenant module switches.
 
-use kernel::{ApiError, ApiResult, AppContext, Module, Role, Tenant};
+use kernel::{ApiError, ApiResult, AppContext, Module, Role, Tenant, TenantInfo};
 
-use crate::{directory, repo};
+use crate::{directory, errors, repo};
 
 pub struct ModuleState {
     pub module: &'static dyn Module,
     pub enabled: bool,
 }
 
-pub async fn list<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<Vec<ModuleState>> {
-    let overrides = ctx.tenants.module_overrides(tenant.gym_id).await?;
-    Ok(ctx
-        .registry
+/// Every compiled module and whether it is on for the tenant (the tenant's switches come with
+/// the resolved tenant).
+pub fn list(ctx: &AppContext, tenant: &TenantInfo) -> Vec<ModuleState> {
+    ctx.registry
         .iter()
         .map(|module| ModuleState {
             module,
-            enabled: ctx.registry.is_enabled(module.code(), &overrides),
+            enabled: ctx.registry.is_enabled(module.code(), &tenant.modules),
         })
-        .collect())
+        .collect()
 }
 
 /// Codes of the modules switched on for the tenant, in registry order.
-pub async fn enabled_codes<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<Vec<String>> {
-    Ok(list(ctx, tenant)
-        .await?
+pub fn enabled_codes(ctx: &AppContext, tenant: &TenantInfo) -> Vec<String> {
+    list(ctx, tenant)
         .into_iter()
         .filter(|state| state.enabled)
         .map(|state| state.module.code().to_string())
-        .collect())
+        .collect()
 }
 
 /// Switches a module on or off for the tenant (owners and admins). Core modules stay on, a
@@ -44,7 +43,7 @@ pub async fn set<M>(
     let module = ctx.registry.get(code).ok_or_else(|| {
         ApiError::new(
             poem::http::StatusCode::NOT_FOUND,
-            "unknown_module",
+            errors::UNKNOWN_MODULE,
             format!("no module `{code}` in this build"),
         )
     })?;
@@ -53,14 +52,14 @@ pub async fn set<M>(
     if !enabled {
         if module.is_core() {
             return Err(ApiError::conflict(
-                "module_required",
+                errors::MODULE_REQUIRED,
                 format!("`{code}` is a core module and cannot be switched off"),
             ));
         }
         let dependents = ctx.registry.enabled_dependents(code, &overrides);
         if !dependents.is_empty() {
             return Err(ApiError::conflict(
-                "module_required",
+                errors::MODULE_REQUIRED,
                 format!(
                     "`{code}` is needed by enabled modules: {}; switch those off first",
                     dependents.join(", ")
@@ -73,7 +72,7 @@ pub async fn set<M>(
         .find(|dep| !ctx.registry.is_enabled(dep, &overrides))
     {
         return Err(ApiError::conflict(
-            "dependency_disabled",
+            errors::DEPENDENCY_DISABLED,
             format!("`{code}` needs `{missing}`; switch it on first"),
         ));
     }
@@ -81,7 +80,7 @@ pub async fn set<M>(
         repo::set_module(&mut tx, tenant.gym_id, code, enabled, Some(tenant.user_id)).await?;
     }
     tx.commit().await?;
-    directory::invalidate_modules(&ctx.cache, tenant.gym_id).await;
+    directory::invalidate_tenant(&ctx.cache, tenant.gym_id).await;
     Ok(ModuleState {
         module,
         enabled: module.is_core() || enabled,

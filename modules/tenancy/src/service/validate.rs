@@ -22,10 +22,11 @@ pub fn timezone(value: &str, errors: &mut Vec<FieldError>) -> String {
     }
 }
 
-/// An ISO 4217 currency code such as `EUR`.
+/// An ISO 4217 currency code such as `EUR`, of a currency with a minor unit (money is kept in
+/// minor units, so gold or test codes cannot price anything).
 pub fn currency(value: &str, errors: &mut Vec<FieldError>) -> String {
     let upper = value.trim().to_ascii_uppercase();
-    if iso_currency::Currency::from_code(&upper).is_none() {
+    if kernel::money::currency(&upper).is_err() {
         errors.push(FieldError::new(
             "currency",
             "must be an ISO 4217 currency code such as EUR",
@@ -49,8 +50,9 @@ mod tests {
         assert!(errors.is_empty());
         timezone("Mars/Olympus", &mut errors);
         currency("XYZ1", &mut errors);
+        currency("XAU", &mut errors);
         name("name", "   ", &mut errors);
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["timezone", "currency", "name"]);
+        assert_eq!(fields, ["timezone", "currency", "currency", "name"]);
     }
 }

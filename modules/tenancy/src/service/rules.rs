@@ -2,11 +2,13 @@
 
 use kernel::{ApiError, ApiResult, Role};
 
+use crate::errors;
+
 /// Staff who manage people: owners and admins.
 pub const MANAGER: Role = Role::Admin;
 
 fn forbidden(detail: &str) -> ApiError {
-    ApiError::forbidden("insufficient_role", detail.to_string())
+    ApiError::forbidden(errors::INSUFFICIENT_ROLE, detail.to_string())
 }
 
 /// Nobody grants a role above their own.
@@ -47,7 +49,7 @@ pub fn may_remove(actor: Role, target: Role, is_self: bool) -> ApiResult<()> {
 pub fn keeps_an_owner(owners: usize, target_is_owner: bool, stays_owner: bool) -> ApiResult<()> {
     if target_is_owner && !stays_owner && owners <= 1 {
         return Err(ApiError::conflict(
-            "last_owner",
+            errors::LAST_OWNER,
             "this is the last owner; make someone else owner first",
         ));
     }
