@@ -364,7 +364,10 @@ async fn an_upload_stays_while_any_record_holds_it_and_only_its_uploader_may_cla
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert!(attached_at().await.is_some(), "the highlight still holds it");
+    assert!(
+        attached_at().await.is_some(),
+        "the highlight still holds it"
+    );
     let mut tx = kernel::db::begin_tenant(&pool, m.gym).await.unwrap();
     attachments
         .release(ctx, &mut tx, m.gym, id, "highlight-cover:b")

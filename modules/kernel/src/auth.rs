@@ -17,7 +17,7 @@ use poem_openapi::auth::Bearer;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::{ApiError, ApiResult, AppContext};
 
 #[derive(Debug, Clone, Deserialize)]

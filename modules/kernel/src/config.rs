@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::Mode;
 use crate::auth::AuthSettings;
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -105,26 +106,6 @@ pub struct CacheSettings {
     pub memory_capacity: u64,
     /// How long a resolved tenant membership stays cached (writes invalidate it at once).
     pub tenant_ttl_seconds: u64,
-}
-
-/// A value that never prints: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

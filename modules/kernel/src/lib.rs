@@ -38,6 +38,7 @@ pub mod pagination;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod routes;
+mod secret;
 pub mod telemetry;
 pub mod tenant;
 pub mod tokens;
@@ -49,12 +50,12 @@ pub use config::Settings;
 pub use context::AppContext;
 pub use error::{ApiError, ApiResult, FieldError, OnConstraint, Problem};
 pub use mode::{Build, GymBuild, Mode, TrainerBuild};
-pub use module::{Module, ModuleApi, ModuleCode, Port, PublicEvent, Registry};
+pub use module::{Module, ModuleApi, Port, PublicEvent, Registry};
 pub use pubsub::PubSub;
 pub use routes::Routes;
 pub use tenant::{
-    ApiKeyAccess, OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory, TenantInfo,
-    TenantKind,
+    ApiKeyAccess, ModuleCode, OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory,
+    TenantInfo, TenantKind,
 };
 
 #[doc(hidden)]

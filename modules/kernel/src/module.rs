@@ -143,12 +143,6 @@ pub struct PublicEvent {
     pub description: &'static str,
 }
 
-/// Ties a type-level marker to a module code, so the tenant extractor of a module's routes
-/// (`Tenant<M>`) checks that module's enablement. See [`crate::tenant::Tenant`].
-pub trait ModuleCode: Send + Sync + 'static {
-    const CODE: &'static str;
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
     #[error("module `{0}` is registered twice")]

@@ -17,12 +17,17 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::{BearerAuth, Credentials, api_key_not_allowed};
-use crate::module::ModuleCode;
 use crate::{ApiError, ApiResult, AppContext, FieldError, Mode, db};
 
 pub const TENANT_HEADER: &str = "X-Gym-ID";
 const UUID_PATTERN: &str =
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Ties a type-level marker to a module code, so the tenant extractor of a module's routes
+/// (`Tenant<M>`) checks that module's enablement.
+pub trait ModuleCode: Send + Sync + 'static {
+    const CODE: &'static str;
+}
 
 /// Roles inside a tenant, lowest first: `owner > admin > trainer > member`.
 #[derive(
