@@ -299,20 +299,20 @@ async fn serve(
     for route in outside {
         routes = routes.at(route.path, route.endpoint);
     }
-    // Outermost first: the observer (request id, policy lookup, body limit, problems,
-    // metrics), then credentials read once, rate limits, and Idempotency-Key.
+    // Outermost first: the shared context, the observer (request id, policy lookup, body
+    // limit, problems, metrics), then credentials read once, rate limits, and Idempotency-Key.
     let app = routes
         .nest("/", openapi_service(&ctx))
-        .data(ctx.clone())
         .with(Idempotency::new(ctx.db.clone()))
         .with(RateLimit::new(rate_limiter(&ctx)))
-        .with(Authenticate::new(ctx.jwt.clone()))
+        .with(Authenticate)
         .with(Observe::new(
             ctx.metrics.clone(),
             ctx.settings.server.body_limit_bytes,
             Arc::new(policies),
             allowed,
-        ));
+        ))
+        .data(ctx.clone());
     let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
     tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
     let signal = async move {

@@ -101,7 +101,7 @@ async fn a_revoked_key_is_refused_at_once(pool: PgPool) {
         .delete(&format!("/api/v1/api-keys/{}", key.id))
         .expect(204)
         .await;
-    list().expect_problem(401, "unauthorized").await;
+    list().expect_problem(401, "invalid_token").await;
 
     let keys = app
         .as_(&owner)
@@ -148,7 +148,7 @@ async fn keys_stay_in_their_tenant_and_off_personal_routes(pool: PgPool) {
     let forged = format!("gapi_{}_{}", alice_gym.simple(), "A".repeat(43));
     app.as_(&forged)
         .get("/api/v1/members")
-        .expect_problem(401, "unauthorized")
+        .expect_problem(401, "invalid_token")
         .await;
 }
 
@@ -186,5 +186,5 @@ async fn a_key_stops_working_when_its_creator_leaves(pool: PgPool) {
     let list = || app.as_(&key).get("/api/v1/members");
     list().expect(200).await;
     app.remove_member(&owner, gym, &admin).expect(204).await;
-    list().expect_problem(401, "unauthorized").await;
+    list().expect_problem(401, "invalid_token").await;
 }

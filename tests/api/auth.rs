@@ -1,7 +1,91 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, error_fields, rows_in, spawn_app, unique_email};
+use crate::helpers::{
+    PASSWORD, error_fields, expect_problem, rows_in, spawn_app, test_settings, unique_email,
+};
+
+/// The `WWW-Authenticate` challenge of a 401.
+fn challenge(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An access token signed with the test key, with claims of the test's choosing.
+fn signed_token(claims: serde_json::Value) -> String {
+    let secret = test_settings(&[])
+        .auth
+        .jwt_secret
+        .expect("tests set a JWT secret");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.expose().as_bytes()),
+    )
+    .expect("the token signs")
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn an_expired_token_asks_for_a_refresh_and_an_early_one_is_refused(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.register("clock").await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |iat: i64, exp: i64, nbf: Option<i64>| {
+        let mut claims =
+            json!({"sub": user.user_id, "iat": iat, "exp": exp, "iss": "gymapi", "aud": "gymapi"});
+        if let Some(nbf) = nbf {
+            claims["nbf"] = json!(nbf);
+        }
+        signed_token(claims)
+    };
+    let fresh = claims(now, now + 60, Some(now - 10));
+    app.as_(&fresh).get("/api/v1/users/me").expect(200).await;
+
+    let expired = claims(now - 3600, now - 60, None);
+    let response = app.as_(&expired).get("/api/v1/users/me").send().await;
+    assert!(
+        challenge(&response).contains(r#"error="invalid_token""#),
+        "{}",
+        challenge(&response)
+    );
+    expect_problem(response, 401, "token_expired").await;
+
+    let not_yet = claims(now, now + 3600, Some(now + 600));
+    app.as_(&not_yet)
+        .get("/api/v1/users/me")
+        .expect_problem(401, "invalid_token")
+        .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_token_for_an_account_that_is_gone_is_refused_on_every_route(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let user = app.register("gone").await;
+    sqlx::query("delete from users where id = $1")
+        .bind(user.user_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The profile may be cached from sign-up for a minute; drop it as a deletion would.
+    app.ctx
+        .cache
+        .delete(&[format!("user:{}:profile", user.user_id)])
+        .await;
+    app.as_(&user)
+        .get("/api/v1/users/me")
+        .expect_problem(401, "invalid_token")
+        .await;
+    // Creating a gym used to fail on the foreign key with a 500.
+    app.as_(&user)
+        .post("/api/v1/gyms")
+        .json(&json!({"name": "Ghost gym"}))
+        .expect_problem(401, "invalid_token")
+        .await;
+}
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn register_then_log_in_with_any_email_case(pool: PgPool) {
@@ -47,9 +131,13 @@ async fn sign_up_rules_name_the_fields(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let problem = app
         .sign_up(&json!({"email": unique_email("s"), "password": "too-short", "first_name": "A", "last_name": "B"}))
-        .expect_problem(400, "invalid_body")
+        .expect_problem(422, "validation_failed")
         .await;
     assert_eq!(error_fields(&problem), ["password"]);
+    assert_eq!(
+        problem["errors"][0]["message"], "must be at least 10 characters long",
+        "written for people, not by the framework"
+    );
 
     let problem = app
         .sign_up(&json!({"email": "not-an-email", "password": PASSWORD, "first_name": "   ", "last_name": "B"}))
@@ -141,15 +229,20 @@ async fn bad_tokens_are_refused(pool: PgPool) {
     let payload = user.token.split('.').nth(1).unwrap();
     let unsigned = format!("{header}.{payload}.");
     for token in [tampered, unsigned, "garbage".to_string()] {
-        app.as_(&token)
-            .get("/api/v1/users/me")
-            .expect_problem(401, "unauthorized")
-            .await;
+        let response = app.as_(&token).get("/api/v1/users/me").send().await;
+        assert_eq!(
+            challenge(&response),
+            r#"Bearer realm="gymapi", error="invalid_token", error_description="the access token is not valid""#
+        );
+        expect_problem(response, 401, "invalid_token").await;
     }
-    app.anon()
-        .get("/api/v1/users/me")
-        .expect_problem(401, "unauthorized")
-        .await;
+    let response = app.anon().get("/api/v1/users/me").send().await;
+    assert_eq!(
+        challenge(&response),
+        r#"Bearer realm="gymapi""#,
+        "no token, no error"
+    );
+    expect_problem(response, 401, "unauthorized").await;
     app.anon()
         .get("/api/v1/users/me")
         .header("Authorization", format!("Basic {}", user.token))

@@ -19,8 +19,10 @@ async fn malformed_and_mistyped_bodies_name_the_problem(pool: PgPool) {
         register(not_json).expect_problem(400, "invalid_json").await;
     }
 
+    // Every field problem is one 422 naming each field; only a body that is not a JSON object
+    // is malformed (400).
     let missing = register(r#"{"email": "a@b.co"}"#)
-        .expect_problem(400, "invalid_body")
+        .expect_problem(422, "validation_failed")
         .await;
     assert_eq!(
         error_fields(&missing),
@@ -29,7 +31,7 @@ async fn malformed_and_mistyped_bodies_name_the_problem(pool: PgPool) {
 
     let wrong_types =
         register(r#"{"email": 42, "password": true, "first_name": ["x"], "last_name": {}}"#)
-            .expect_problem(400, "invalid_body")
+            .expect_problem(422, "validation_failed")
             .await;
     assert_eq!(
         sorted(error_fields(&wrong_types)),
@@ -40,7 +42,7 @@ async fn malformed_and_mistyped_bodies_name_the_problem(pool: PgPool) {
     assert_eq!(error_fields(&not_object), ["body"]);
 
     let unknown = register(r#"{"email": "a@b.co", "password": "long enough pw", "first_name": "A", "last_name": "B", "is_admin": true}"#)
-        .expect_problem(400, "invalid_body")
+        .expect_problem(422, "validation_failed")
         .await;
     assert_eq!(
         error_fields(&unknown),
@@ -122,7 +124,7 @@ async fn bad_parameters_and_routes_are_named(pool: PgPool) {
 
     let problem = app
         .change_role(&owner, gym, &owner, "emperor")
-        .expect_problem(400, "invalid_body")
+        .expect_problem(422, "validation_failed")
         .await;
     assert_eq!(error_fields(&problem), ["role"]);
 

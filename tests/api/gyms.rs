@@ -140,7 +140,7 @@ async fn only_owners_and_admins_change_settings(pool: PgPool) {
     app.as_(&owner)
         .patch(&path)
         .json(&json!({"kind": "personal_trainer"}))
-        .expect_problem(400, "invalid_body")
+        .expect_problem(422, "validation_failed")
         .await;
 }
 

@@ -141,6 +141,15 @@ impl kernel::Accounts for IdentityAccounts {
             .collect())
     }
 
+    async fn exists(&self, ctx: &AppContext, user_id: Uuid) -> ApiResult<bool> {
+        // The cached profile answers for most requests: `GET /users/me` reads it anyway.
+        match crate::service::profile(ctx, user_id).await {
+            Ok(_) => Ok(true),
+            Err(err) if err.status() == poem::http::StatusCode::UNAUTHORIZED => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     async fn find_by_email(&self, conn: &mut PgConnection, email: &str) -> ApiResult<Option<Uuid>> {
         match normalize_email(email) {
             Some(email) => Ok(repo::user_id_by_email(conn, &email).await?),

@@ -78,6 +78,10 @@ pub trait Accounts: Send + Sync {
         user_ids: &[Uuid],
     ) -> ApiResult<HashMap<Uuid, UserSummary>>;
 
+    /// Whether the account still exists; asked for the subject of every verified access token,
+    /// so it is cached.
+    async fn exists(&self, ctx: &AppContext, user_id: Uuid) -> ApiResult<bool>;
+
     /// The account registered under `email` (compared case-insensitively), if any.
     async fn find_by_email(&self, conn: &mut PgConnection, email: &str) -> ApiResult<Option<Uuid>>;
 }

@@ -65,6 +65,8 @@ impl JwtKeys {
         validation.set_issuer(&[&auth.issuer]);
         validation.set_audience(&[&auth.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // A token that says it is not valid yet is refused (when it says so at all).
+        validation.validate_nbf = true;
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(&secret),
@@ -93,15 +95,46 @@ impl JwtKeys {
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
     }
 
-    /// The user id of a valid token; 401 for anything else (bad signature, `alg: none`,
-    /// expired, wrong issuer or audience).
-    pub fn verify(&self, token: &str) -> ApiResult<Uuid> {
+    /// The user id of a valid token; why it is refused otherwise (bad signature, `alg: none`,
+    /// wrong issuer or audience, not valid yet, expired).
+    pub fn verify(&self, token: &str) -> Result<Uuid, TokenRejection> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims.sub)
             .map_err(|err| {
                 tracing::debug!(error = %err, "rejected access token");
-                ApiError::unauthorized("the access token is invalid or expired")
+                match err.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRejection::Expired,
+                    _ => TokenRejection::Invalid,
+                }
             })
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Past its `exp`: refresh it and retry.
+    Expired,
+    /// Forged, malformed, for another issuer or audience, or not valid yet (`nbf`).
+    Invalid,
+    /// Well signed, for an account that no longer exists.
+    UnknownSubject,
+}
+
+impl TokenRejection {
+    pub fn error(self) -> ApiError {
+        match self {
+            TokenRejection::Expired => {
+                ApiError::invalid_token("token_expired", "the access token has expired; refresh it")
+            }
+            TokenRejection::Invalid => {
+                ApiError::invalid_token("invalid_token", "the access token is not valid")
+            }
+            TokenRejection::UnknownSubject => ApiError::invalid_token(
+                "invalid_token",
+                "the access token is for an account that no longer exists",
+            ),
+        }
     }
 }
 
@@ -118,7 +151,7 @@ pub struct BearerAuth(pub Principal);
 
 async fn check_bearer(req: &Request, _bearer: Bearer) -> poem::Result<Principal> {
     let ctx = AppContext::from_request(req)?;
-    Ok(Credentials::of(req, &ctx.jwt).person()?)
+    Ok(Credentials::of(ctx, req).await?.person()?)
 }
 
 /// What a request's `Authorization: Bearer` header holds, checked as far as it can be without
@@ -132,31 +165,38 @@ pub enum Credentials {
     /// Text shaped like an API key; whether it is live is up to the tenant extractor (whose
     /// lookup is cached).
     ApiKey(ApiKeyToken),
-    /// A bearer token that is neither a valid access token nor shaped like an API key.
-    Rejected,
+    /// A bearer token that is neither a valid access token nor shaped like an API key, or one
+    /// for an account that no longer exists.
+    Rejected(TokenRejection),
 }
 
 impl Credentials {
-    /// Reads the request's header: verifies an access token, or hashes an API key.
-    pub fn read(jwt: &JwtKeys, req: &Request) -> Self {
+    /// Reads the request's header: verifies an access token, or hashes an API key. A token
+    /// is only as good as its account: the subject must still exist (a cached lookup).
+    pub async fn read(ctx: &AppContext, req: &Request) -> ApiResult<Self> {
         let Some(token) = bearer_token(req) else {
-            return Credentials::Anonymous;
+            return Ok(Credentials::Anonymous);
         };
         if let Some(key) = ApiKeyToken::parse(token) {
-            return Credentials::ApiKey(key);
+            return Ok(Credentials::ApiKey(key));
         }
-        match jwt.verify(token) {
-            Ok(user_id) => Credentials::Person(Principal { user_id }),
-            Err(_) => Credentials::Rejected,
-        }
+        let user_id = match ctx.jwt.verify(token) {
+            Ok(user_id) => user_id,
+            Err(rejection) => return Ok(Credentials::Rejected(rejection)),
+        };
+        Ok(if ctx.accounts.exists(ctx, user_id).await? {
+            Credentials::Person(Principal { user_id })
+        } else {
+            Credentials::Rejected(TokenRejection::UnknownSubject)
+        })
     }
 
     /// The credentials [`crate::http::Authenticate`] stored for this request, or read now
     /// where that middleware is not mounted.
-    pub fn of<'r>(req: &'r Request, jwt: &JwtKeys) -> Cow<'r, Credentials> {
+    pub async fn of<'r>(ctx: &AppContext, req: &'r Request) -> ApiResult<Cow<'r, Credentials>> {
         match req.extensions().get::<Credentials>() {
-            Some(credentials) => Cow::Borrowed(credentials),
-            None => Cow::Owned(Credentials::read(jwt, req)),
+            Some(credentials) => Ok(Cow::Borrowed(credentials)),
+            None => Ok(Cow::Owned(Credentials::read(ctx, req).await?)),
         }
     }
 
@@ -168,9 +208,7 @@ impl Credentials {
             Credentials::Anonymous => Err(ApiError::unauthorized(
                 "an Authorization: Bearer token is required",
             )),
-            Credentials::Rejected => Err(ApiError::unauthorized(
-                "the access token is invalid or expired",
-            )),
+            Credentials::Rejected(rejection) => Err(rejection.error()),
         }
     }
 
@@ -180,7 +218,7 @@ impl Credentials {
         match self {
             Credentials::Person(principal) => Some(format!("user:{}", principal.user_id)),
             Credentials::ApiKey(key) => Some(format!("key:{}", key.fingerprint())),
-            Credentials::Anonymous | Credentials::Rejected => None,
+            Credentials::Anonymous | Credentials::Rejected(_) => None,
         }
     }
 }

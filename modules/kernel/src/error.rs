@@ -84,6 +84,9 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after_seconds: Option<u64>,
+    /// RFC 6750 `error` of the `WWW-Authenticate` challenge a 401 carries (none when the
+    /// request simply had no credentials).
+    bearer_error: Option<&'static str>,
 }
 
 impl ApiError {
@@ -94,6 +97,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after_seconds: None,
+            bearer_error: None,
         }
     }
 
@@ -101,8 +105,18 @@ impl ApiError {
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
+    /// 401 for a request without credentials (`WWW-Authenticate: Bearer`).
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+    /// 401 for credentials that were sent but are not good: `code` is `token_expired` (refresh
+    /// and retry) or `invalid_token` (sign in again); the challenge says
+    /// `error="invalid_token"` either way (RFC 6750), so clients know to renew the token.
+    pub fn invalid_token(code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            bearer_error: Some("invalid_token"),
+            ..Self::new(StatusCode::UNAUTHORIZED, code, detail)
+        }
     }
     /// 403: the caller is known but may not do this.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
@@ -197,6 +211,16 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after_seconds {
             builder = builder.header("Retry-After", seconds.to_string());
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = match self.bearer_error {
+                Some(error) => format!(
+                    "Bearer realm=\"gymapi\", error=\"{error}\", error_description=\"{}\"",
+                    self.detail.replace(['"', '\\'], "'")
+                ),
+                None => "Bearer realm=\"gymapi\"".to_string(),
+            };
+            builder = builder.header("WWW-Authenticate", challenge);
+        }
         builder.body(body)
     }
 }
@@ -205,9 +229,12 @@ impl ResponseError for ApiError {
 const DOCUMENTED: &[(u16, &str)] = &[
     (
         400,
-        "Malformed request: unreadable JSON, wrong types, missing or invalid parameters",
+        "Malformed request: a body that is not a JSON object, invalid parameters or headers",
     ),
-    (401, "Missing, invalid or expired credentials"),
+    (
+        401,
+        "Missing credentials (`unauthorized`), an expired token (`token_expired`: refresh it) or an invalid one (`invalid_token`); see WWW-Authenticate",
+    ),
     (
         403,
         "Authenticated, but not allowed: not a member of the tenant, or role too low",
@@ -222,7 +249,10 @@ const DOCUMENTED: &[(u16, &str)] = &[
     ),
     (413, "Request body too large"),
     (415, "Unsupported content type"),
-    (422, "Semantically invalid input; `errors` lists the fields"),
+    (
+        422,
+        "Invalid fields (missing, wrong type, too long, unknown, ...); `errors` names each one",
+    ),
     (429, "Rate limited; see Retry-After"),
     (500, "Unexpected server error; quote X-Request-ID"),
 ];

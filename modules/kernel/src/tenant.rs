@@ -261,7 +261,7 @@ async fn caller(
 ) -> ApiResult<(Uuid, Option<TenantAccess>, Option<Uuid>)> {
     // Authentication comes first: a request without valid credentials is a 401 whatever its
     // other headers say.
-    let credentials = Credentials::of(req, &ctx.jwt);
+    let credentials = Credentials::of(ctx, req).await?;
     let Credentials::ApiKey(key) = credentials.as_ref() else {
         let principal = credentials.person()?;
         let requested = parse_tenant_header(req)?;
@@ -278,7 +278,12 @@ async fn caller(
         .tenants
         .api_key(ctx, key.gym_id, &key.digest)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("the API key is invalid, revoked or expired"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_token(
+                "invalid_token",
+                "the API key is invalid, revoked or expired",
+            )
+        })?;
     let requested = parse_tenant_header(req)?;
     if requested.is_some_and(|gym_id| gym_id != key.gym_id) {
         return Err(ApiError::forbidden(
@@ -315,7 +320,10 @@ async fn caller(
 }
 
 fn creator_gone() -> ApiError {
-    ApiError::unauthorized("the person who created this API key no longer belongs to the tenant")
+    ApiError::invalid_token(
+        "invalid_token",
+        "the person who created this API key no longer belongs to the tenant",
+    )
 }
 
 /// The scope a request needs: `<resource>:read` for GET and HEAD, `<resource>:write` for the

@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use kernel::auth::{AuthSettings, Credentials};
+use kernel::Mode;
+use kernel::auth::Credentials;
 use kernel::http::openapi::{self, RouteIndex};
 use kernel::http::{Authenticate, InboundBody, Observe};
 use kernel::metrics::Metrics;
 use kernel::ratelimit::{Limit, RateLimit, RateLimitSettings, RateLimiter};
 use kernel::routes::{RouteTable, Routes};
-use kernel::{JwtKeys, Mode};
 use poem::http::{Method, StatusCode};
 use poem::test::TestClient;
 use poem::{Endpoint, EndpointExt, Request, Route};
@@ -59,13 +59,6 @@ fn limit(requests: u32) -> Limit {
 fn app(inbound_requests: u32) -> impl Endpoint {
     let service = OpenApiService::new(ProviderHooks, "hooks", "1");
     let document: serde_json::Value = serde_json::from_str(&service.spec()).unwrap();
-    let jwt = Arc::new(JwtKeys::from_settings(&AuthSettings {
-        jwt_secret: None,
-        issuer: "test".into(),
-        audience: "test".into(),
-        access_token_ttl_seconds: 60,
-        refresh_token_ttl_days: 1,
-    }));
     let limiter = RateLimiter::memory(RateLimitSettings {
         enabled: true,
         trust_forwarded_for: false,
@@ -77,7 +70,7 @@ fn app(inbound_requests: u32) -> impl Endpoint {
     Route::new()
         .nest("/", service)
         .with(RateLimit::new(Arc::new(limiter)))
-        .with(Authenticate::new(jwt))
+        .with(Authenticate)
         .with(Observe::new(
             Arc::new(Metrics::new().unwrap()),
             1024 * 1024,

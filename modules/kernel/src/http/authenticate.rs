@@ -3,38 +3,25 @@
 //! access token is verified a single time, an API key hashed a single time. Inbound webhooks
 //! carry no bearer credentials; their header, if any, is not read.
 
-use std::sync::Arc;
-
 use poem::{Endpoint, Middleware, Request};
 
-use crate::JwtKeys;
+use crate::AppContext;
 use crate::auth::Credentials;
 use crate::routes::RoutePolicy;
 
-pub struct Authenticate {
-    jwt: Arc<JwtKeys>,
-}
-
-impl Authenticate {
-    pub fn new(jwt: Arc<JwtKeys>) -> Self {
-        Self { jwt }
-    }
-}
+/// Mount inside the layer that attaches the [`AppContext`] (`.data(ctx)`).
+pub struct Authenticate;
 
 impl<E: Endpoint> Middleware<E> for Authenticate {
     type Output = AuthenticateEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        AuthenticateEndpoint {
-            inner,
-            jwt: self.jwt.clone(),
-        }
+        AuthenticateEndpoint { inner }
     }
 }
 
 pub struct AuthenticateEndpoint<E> {
     inner: E,
-    jwt: Arc<JwtKeys>,
 }
 
 impl<E: Endpoint> Endpoint for AuthenticateEndpoint<E> {
@@ -48,7 +35,7 @@ impl<E: Endpoint> Endpoint for AuthenticateEndpoint<E> {
         let credentials = if inbound {
             Credentials::Anonymous
         } else {
-            Credentials::read(&self.jwt, &req)
+            Credentials::read(AppContext::from_request(&req)?, &req).await?
         };
         req.extensions_mut().insert(credentials);
         self.inner.call(req).await

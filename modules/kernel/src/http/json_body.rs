@@ -1,8 +1,11 @@
 //! `JsonBody<T>`: a JSON request body like poem-openapi's `Json<T>`, but strict and precise
-//! about what is wrong. poem-openapi's parser accepts `1` for a string and reports a missing
-//! property without naming it; integrators need the field. Before parsing, the body is checked
-//! against `T`'s own OpenAPI schema (required properties present, each property of the declared
-//! JSON type and enum), so every problem comes back as a `{field, message}` pair.
+//! about what is wrong. poem-openapi's parser accepts `1` for a string, reports a missing
+//! property without naming it, and words its validator failures for Rust programmers;
+//! integrators need the field and a sentence. Before parsing, the body is checked against
+//! `T`'s own OpenAPI schema (required properties present; each property of the declared JSON
+//! type, enum, length, pattern, range and item count), so every problem comes back as a
+//! `{field, message}` pair in one 422 `validation_failed`. Only a body that is not a JSON
+//! object at all is a 400.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -37,6 +40,85 @@ struct Expected {
     json_type: &'static str,
     allowed: Vec<Value>,
     nullable: bool,
+    min_length: Option<usize>,
+    max_length: Option<usize>,
+    pattern: Option<(String, regex::Regex)>,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+    min_items: Option<usize>,
+    max_items: Option<usize>,
+}
+
+impl Expected {
+    fn of(schema: &MetaSchema) -> Self {
+        Self {
+            json_type: schema.ty,
+            allowed: schema.enum_items.clone(),
+            nullable: schema.nullable,
+            min_length: schema.min_length,
+            max_length: schema.max_length,
+            pattern: schema.pattern.as_ref().and_then(|pattern| {
+                regex::Regex::new(pattern)
+                    .ok()
+                    .map(|regex| (pattern.clone(), regex))
+            }),
+            minimum: schema.minimum,
+            maximum: schema.maximum,
+            min_items: schema.min_items,
+            max_items: schema.max_items,
+        }
+    }
+
+    /// What is wrong with a value of the right JSON type, in words, if anything.
+    fn violation(&self, value: &Value) -> Option<String> {
+        if !self.allowed.is_empty() && !self.allowed.contains(value) {
+            let allowed: Vec<String> = self.allowed.iter().map(Value::to_string).collect();
+            return Some(format!("must be one of {}", allowed.join(", ")));
+        }
+        match value {
+            Value::String(text) => {
+                let length = text.chars().count();
+                if let Some(min) = self.min_length.filter(|min| length < *min) {
+                    return Some(if min == 1 {
+                        "must not be empty".to_string()
+                    } else {
+                        format!("must be at least {min} characters long")
+                    });
+                }
+                if let Some(max) = self.max_length.filter(|max| length > *max) {
+                    return Some(format!("must be at most {max} characters long"));
+                }
+                if let Some((pattern, regex)) = &self.pattern
+                    && !regex.is_match(text)
+                {
+                    return Some(format!("must match the pattern {pattern}"));
+                }
+            }
+            Value::Number(number) => {
+                let number = number.as_f64().unwrap_or_default();
+                if let Some(min) = self.minimum.filter(|min| number < *min) {
+                    return Some(format!("must be at least {min}"));
+                }
+                if let Some(max) = self.maximum.filter(|max| number > *max) {
+                    return Some(format!("must be at most {max}"));
+                }
+            }
+            Value::Array(items) => {
+                if let Some(min) = self.min_items.filter(|min| items.len() < *min) {
+                    return Some(if min == 1 {
+                        "must not be empty".to_string()
+                    } else {
+                        format!("must have at least {min} items")
+                    });
+                }
+                if let Some(max) = self.max_items.filter(|max| items.len() > *max) {
+                    return Some(format!("must have at most {max} items"));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
 }
 
 fn resolve<'r>(registry: &'r Registry, schema: &'r MetaSchemaRef) -> Option<&'r MetaSchema> {
@@ -74,14 +156,7 @@ fn shape_of<T: Type + 'static>() -> Arc<Shape> {
                                 ("", Some(inner)) => resolve(&registry, inner)?,
                                 _ => property,
                             };
-                            Some((
-                                *name,
-                                Expected {
-                                    json_type: property.ty,
-                                    allowed: property.enum_items.clone(),
-                                    nullable: property.nullable,
-                                },
-                            ))
+                            Some((*name, Expected::of(property)))
                         })
                         .collect()
                 })
@@ -122,10 +197,8 @@ fn nul_fields(value: &Value, field: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check(shape: &Shape, value: &Value) -> Vec<FieldError> {
-    let Some(object) = value.as_object() else {
-        return vec![FieldError::new("body", "must be a JSON object")];
-    };
+/// The fields of `object` that are wrong for `shape`.
+fn check(shape: &Shape, object: &serde_json::Map<String, Value>) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for name in &shape.required {
         if object.get(*name).is_none_or(Value::is_null) {
@@ -133,7 +206,12 @@ fn check(shape: &Shape, value: &Value) -> Vec<FieldError> {
         }
     }
     for (name, value) in object {
+        // Every request body refuses fields it does not define (no mass assignment).
         let Some(expected) = shape.properties.get(name.as_str()) else {
+            errors.push(FieldError::new(
+                name.clone(),
+                "is not a field of this request",
+            ));
             continue;
         };
         if value.is_null() {
@@ -151,26 +229,11 @@ fn check(shape: &Shape, value: &Value) -> Vec<FieldError> {
                 name.clone(),
                 format!("must be of type {}", expected.json_type),
             ));
-        } else if !expected.allowed.is_empty() && !expected.allowed.contains(value) {
-            let allowed: Vec<String> = expected.allowed.iter().map(Value::to_string).collect();
-            errors.push(FieldError::new(
-                name.clone(),
-                format!("must be one of {}", allowed.join(", ")),
-            ));
+        } else if let Some(message) = expected.violation(value) {
+            errors.push(FieldError::new(name.clone(), message));
         }
     }
     errors
-}
-
-fn invalid(errors: Vec<FieldError>) -> poem::Error {
-    let detail = errors
-        .iter()
-        .map(|e| format!("{} {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    ApiError::bad_request("invalid_body", detail)
-        .with_errors(errors)
-        .into()
 }
 
 impl<T: Type> Payload for JsonBody<T> {
@@ -201,24 +264,26 @@ impl<T: ParseFromJSON + 'static> ParsePayload for JsonBody<T> {
             ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {err}"))
                 .with_errors(vec![FieldError::new("body", err.to_string())])
         })?;
-        let errors = check(&shape_of::<T>(), &value);
+        let Some(object) = value.as_object() else {
+            return Err(
+                ApiError::bad_request("invalid_body", "the body must be a JSON object")
+                    .with_errors(vec![FieldError::new("body", "must be a JSON object")])
+                    .into(),
+            );
+        };
+        let mut errors = check(&shape_of::<T>(), object);
+        // Text PostgreSQL cannot store is a field problem too, never a 500.
+        nul_fields(&value, "body", &mut errors);
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(ApiError::validation(errors).into());
         }
-        // Valid JSON, but text PostgreSQL cannot store: a semantic refusal (422), not a 500.
-        let mut unstorable = Vec::new();
-        nul_fields(&value, "body", &mut unstorable);
-        if !unstorable.is_empty() {
-            return Err(ApiError::validation(unstorable).into());
-        }
+        // What the checks above do not reach (nested objects, array items) still names a field.
         T::parse_from_json(Some(value))
             .map(JsonBody)
             .map_err(|err| {
                 let message = err.into_message();
-                invalid(vec![FieldError::new(
-                    super::problems::field_of(&message).unwrap_or_else(|| "body".into()),
-                    message,
-                )])
+                let field = super::problems::field_of(&message).unwrap_or_else(|| "body".into());
+                ApiError::validation(vec![FieldError::new(field, message)]).into()
             })
     }
 }
@@ -264,27 +329,89 @@ mod tests {
         colour: Colour,
     }
 
+    #[derive(Debug, Object)]
+    struct Constrained {
+        #[oai(validator(min_length = 10, max_length = 12))]
+        password: String,
+        #[oai(validator(pattern = "^[A-Z]{3}$"))]
+        currency: Option<String>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Option<u32>,
+        #[oai(validator(min_items = 1, max_items = 2))]
+        scopes: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn constraints_are_field_errors_written_for_people() {
+        let shape = shape_of::<Constrained>();
+        let errors = |value: serde_json::Value| {
+            check(&shape, value.as_object().unwrap_or(&Default::default()))
+        };
+        assert_eq!(
+            errors(serde_json::json!({"password": "short"})),
+            [FieldError::new(
+                "password",
+                "must be at least 10 characters long"
+            )]
+        );
+        assert_eq!(
+            errors(serde_json::json!({"password": "ñ".repeat(12)})),
+            [],
+            "lengths count characters, not bytes"
+        );
+        let all = errors(serde_json::json!({
+            "password": "x".repeat(13), "currency": "eur", "limit": 0, "scopes": []
+        }));
+        let messages: Vec<_> = all
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                ("password", "must be at most 12 characters long"),
+                ("currency", "must match the pattern ^[A-Z]{3}$"),
+                ("limit", "must be at least 1"),
+                ("scopes", "must not be empty"),
+            ]
+        );
+    }
+
     #[test]
     fn names_every_wrong_field() {
         let shape = shape_of::<Sample>();
+        let object = |value: serde_json::Value| value.as_object().cloned().unwrap_or_default();
         let errors = check(
             &shape,
-            &serde_json::json!({"name": 1, "count": "many", "colour": "green"}),
+            &object(serde_json::json!({"name": 1, "count": "many", "colour": "green"})),
         );
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields.len(), 3, "{errors:?}");
         assert!(
             fields.contains(&"name") && fields.contains(&"count") && fields.contains(&"colour")
         );
-        let missing = check(&shape, &serde_json::json!({"count": null}));
+        let missing = check(&shape, &object(serde_json::json!({"count": null})));
         let fields: Vec<_> = missing.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             ["name", "colour", "count"],
             "optional means omitted, not null"
         );
-        assert!(check(&shape, &serde_json::json!({"name": "x", "colour": "red"})).is_empty());
-        assert_eq!(check(&shape, &serde_json::json!([1])).len(), 1);
+        assert!(
+            check(
+                &shape,
+                &object(serde_json::json!({"name": "x", "colour": "red"}))
+            )
+            .is_empty()
+        );
+        let unknown = check(
+            &shape,
+            &object(serde_json::json!({"name": "x", "colour": "red", "role": "owner"})),
+        );
+        assert_eq!(
+            unknown,
+            [FieldError::new("role", "is not a field of this request")]
+        );
         let mut nul = Vec::new();
         let body = serde_json::json!({"name": "a\u{0}b", "tags": ["ok", "\u{0}"]});
         nul_fields(&body, "body", &mut nul);
