@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::settings::WebhookSettings;
-use crate::{Webhooks, targets};
+use crate::{Webhooks, errors, targets};
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct EndpointRow {
@@ -81,7 +81,7 @@ impl Endpoints<'_> {
                 .await?;
         if existing >= MAX_ENDPOINTS {
             return Err(ApiError::conflict(
-                "too_many_endpoints",
+                errors::TOO_MANY_ENDPOINTS,
                 format!(
                     "a tenant may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
                 ),

@@ -16,6 +16,7 @@
 mod api;
 mod deliveries;
 mod endpoints;
+mod errors;
 mod jobs;
 mod sender;
 pub mod settings;
