@@ -34,12 +34,6 @@ use crate::settings::WebhookSettings;
 
 pub struct Webhooks;
 
-/// The module's settings; start-up has already refused an invalid section
-/// ([`Module::check_settings`]).
-pub fn settings(ctx: &AppContext) -> WebhookSettings {
-    ctx.settings.section("webhooks").unwrap_or_default()
-}
-
 impl Module for Webhooks {
     fn code(&self) -> &'static str {
         Self::CODE
@@ -51,7 +45,7 @@ impl Module for Webhooks {
         &["tenancy"]
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        let sender = Arc::new(sender::Sender::new(settings(ctx)));
+        let sender = Arc::new(sender::Sender::new(WebhookSettings::of(&ctx.settings)));
         vec![
             Arc::new(jobs::FanOut { ctx: ctx.clone() }),
             Arc::new(jobs::Send {
@@ -70,10 +64,7 @@ impl Module for Webhooks {
         &["webhook-endpoints"]
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
-        let webhooks: WebhookSettings = settings
-            .section("webhooks")
-            .map_err(|err| err.to_string())?;
-        webhooks.check()
+        WebhookSettings::read(settings).map(drop)
     }
 }
 
@@ -86,7 +77,7 @@ impl<B: Build> ModuleApi<B> for Webhooks {
     fn api(&self, ctx: &AppContext) -> WebhooksApi {
         WebhooksApi {
             ctx: ctx.clone(),
-            settings: settings(ctx),
+            settings: WebhookSettings::of(&ctx.settings),
         }
     }
 }
