@@ -8,8 +8,9 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::Webhooks;
-use crate::deliveries::{Deliveries, DeliveryRow};
-use crate::endpoints::{EndpointChange, EndpointRow, Endpoints};
+use crate::deliveries::Deliveries;
+use crate::endpoints::{EndpointChange, Endpoints};
+use crate::repo::{DeliveryRow, EndpointRow};
 use crate::settings::WebhookSettings;
 
 #[derive(Tags)]

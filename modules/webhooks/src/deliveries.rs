@@ -9,31 +9,12 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::endpoints::{self, no_such_endpoint};
+use crate::endpoints::no_such_endpoint;
+use crate::repo::{self, DeliveryRow};
 use crate::{Webhooks, jobs as webhook_jobs};
 
 /// The event type of test pings, which every endpoint receives on request.
 pub const PING: &str = "webhook.ping";
-
-#[derive(Debug, sqlx::FromRow)]
-pub struct DeliveryRow {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub body: String,
-    pub status: String,
-    pub attempts: i32,
-    pub last_status_code: Option<i32>,
-    pub last_error: Option<String>,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub replay_of: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, endpoint_id, event_id, event_type, body, status, attempts, \
-    last_status_code, last_error, last_attempt_at, next_attempt_at, replay_of, created_at";
 
 /// The JSON body receivers get: the same for every attempt and replay of one event.
 pub fn body(event_id: Uuid, event_type: &str, gym_id: Uuid, data: &serde_json::Value) -> String {
@@ -65,19 +46,15 @@ async fn insert(
     body: &str,
     replay_of: Option<Uuid>,
 ) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    let row = sqlx::query_as::<_, DeliveryRow>(&format!(
-        "insert into webhook_deliveries (gym_id, id, endpoint_id, event_id, event_type, body, replay_of, next_attempt_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, now()) \
-         on conflict (endpoint_id, event_id) where replay_of is null do nothing returning {COLUMNS}"
-    ))
-    .bind(gym_id)
-    .bind(Uuid::now_v7())
-    .bind(endpoint_id)
-    .bind(event_id)
-    .bind(event_type)
-    .bind(body)
-    .bind(replay_of)
-    .fetch_optional(&mut *conn)
+    let row = repo::insert_delivery(
+        conn,
+        gym_id,
+        endpoint_id,
+        event_id,
+        event_type,
+        body,
+        replay_of,
+    )
     .await?;
     if let Some(row) = &row {
         jobs::enqueue(conn, webhook_jobs::send_job(gym_id, row.id, None)).await?;
@@ -94,13 +71,7 @@ pub async fn fan_out(
     data: &serde_json::Value,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-    let endpoint_ids: Vec<Uuid> = sqlx::query_scalar(
-        "select id from webhook_endpoints where gym_id = $1 and enabled and $2 = any(event_types)",
-    )
-    .bind(gym_id)
-    .bind(event_type)
-    .fetch_all(&mut *tx)
-    .await?;
+    let endpoint_ids = repo::subscribed_endpoints(&mut tx, gym_id, event_type).await?;
     let body = body(event_id, event_type, gym_id, data);
     let mut created = 0;
     for endpoint_id in endpoint_ids {
@@ -138,19 +109,16 @@ impl Deliveries<'_> {
         self.tenant.require(Role::Admin)?;
         let before: Option<Uuid> = page.after()?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        endpoints::find(&mut tx, self.tenant.gym_id, endpoint_id)
+        repo::find_endpoint(&mut tx, self.tenant.gym_id, endpoint_id)
             .await?
             .ok_or_else(no_such_endpoint)?;
-        let rows = sqlx::query_as::<_, DeliveryRow>(&format!(
-            "select {COLUMNS} from webhook_deliveries \
-             where gym_id = $1 and endpoint_id = $2 and ($3::uuid is null or id < $3) \
-             order by id desc limit $4"
-        ))
-        .bind(self.tenant.gym_id)
-        .bind(endpoint_id)
-        .bind(before)
-        .bind(page.fetch_limit())
-        .fetch_all(&mut *tx)
+        let rows = repo::list_deliveries(
+            &mut tx,
+            self.tenant.gym_id,
+            endpoint_id,
+            before,
+            page.fetch_limit(),
+        )
         .await?;
         tx.commit().await?;
         Ok(page.finish(rows, |row| row.id))
@@ -161,15 +129,9 @@ impl Deliveries<'_> {
     pub async fn replay(&self, endpoint_id: Uuid, delivery_id: Uuid) -> ApiResult<DeliveryRow> {
         self.tenant.require(Role::Admin)?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let original = sqlx::query_as::<_, DeliveryRow>(&format!(
-            "select {COLUMNS} from webhook_deliveries where gym_id = $1 and endpoint_id = $2 and id = $3"
-        ))
-        .bind(self.tenant.gym_id)
-        .bind(endpoint_id)
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no delivery with this id for this endpoint"))?;
+        let original = repo::find_delivery(&mut tx, self.tenant.gym_id, endpoint_id, delivery_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no delivery with this id for this endpoint"))?;
         let replay = insert(
             &mut tx,
             self.tenant.gym_id,
@@ -189,7 +151,7 @@ impl Deliveries<'_> {
     pub async fn ping(&self, endpoint_id: Uuid) -> ApiResult<DeliveryRow> {
         self.tenant.require(Role::Admin)?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        endpoints::find(&mut tx, self.tenant.gym_id, endpoint_id)
+        repo::find_endpoint(&mut tx, self.tenant.gym_id, endpoint_id)
             .await?
             .ok_or_else(no_such_endpoint)?;
         let event_id = Uuid::now_v7();

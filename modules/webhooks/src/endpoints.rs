@@ -2,27 +2,13 @@
 //! `webhook-endpoints:write`) manage them; the signing secret is shown at creation and at each
 //! rotation only.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, tokens};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::repo::{self, EndpointRow};
 use crate::settings::WebhookSettings;
 use crate::{Webhooks, errors, targets};
-
-#[derive(Debug, sqlx::FromRow)]
-pub struct EndpointRow {
-    pub id: Uuid,
-    pub url: String,
-    pub description: String,
-    pub event_types: Vec<String>,
-    pub enabled: bool,
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, url, description, event_types, enabled, previous_secret_expires_at, created_at, updated_at";
 
 /// What an update asks for; `None` leaves a field as it is.
 pub struct EndpointChange<'a> {
@@ -68,17 +54,8 @@ impl Endpoints<'_> {
         let secret = new_secret()?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
         // Creates of one tenant take turns, so two at 15 cannot both pass the count.
-        sqlx::query(
-            "select pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::text, 0))",
-        )
-        .bind(self.tenant.gym_id)
-        .execute(&mut *tx)
-        .await?;
-        let existing: i64 =
-            sqlx::query_scalar("select count(*) from webhook_endpoints where gym_id = $1")
-                .bind(self.tenant.gym_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        repo::lock_endpoints(&mut tx, self.tenant.gym_id).await?;
+        let existing = repo::count_endpoints(&mut tx, self.tenant.gym_id).await?;
         if existing >= MAX_ENDPOINTS {
             return Err(ApiError::conflict(
                 errors::TOO_MANY_ENDPOINTS,
@@ -87,19 +64,15 @@ impl Endpoints<'_> {
                 ),
             ));
         }
-        let row = sqlx::query_as::<_, EndpointRow>(&format!(
-            "insert into webhook_endpoints (gym_id, id, url, description, event_types, enabled, secret, created_by) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
-        ))
-        .bind(self.tenant.gym_id)
-        .bind(Uuid::now_v7())
-        .bind(url)
-        .bind(description.trim())
-        .bind(&event_types)
-        .bind(true)
-        .bind(&secret)
-        .bind(self.tenant.user_id)
-        .fetch_one(&mut *tx)
+        let row = repo::insert_endpoint(
+            &mut tx,
+            self.tenant.gym_id,
+            &url,
+            description.trim(),
+            &event_types,
+            &secret,
+            self.tenant.user_id,
+        )
         .await?;
         tx.commit().await?;
         Ok((row, secret))
@@ -108,12 +81,7 @@ impl Endpoints<'_> {
     pub async fn list(&self) -> ApiResult<Vec<EndpointRow>> {
         self.tenant.require(Role::Admin)?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let rows = sqlx::query_as::<_, EndpointRow>(&format!(
-            "select {COLUMNS} from webhook_endpoints where gym_id = $1 order by id"
-        ))
-        .bind(self.tenant.gym_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = repo::list_endpoints(&mut tx, self.tenant.gym_id).await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -121,7 +89,7 @@ impl Endpoints<'_> {
     pub async fn get(&self, id: Uuid) -> ApiResult<EndpointRow> {
         self.tenant.require(Role::Admin)?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let row = find(&mut tx, self.tenant.gym_id, id).await?;
+        let row = repo::find_endpoint(&mut tx, self.tenant.gym_id, id).await?;
         tx.commit().await?;
         row.ok_or_else(no_such_endpoint)
     }
@@ -140,19 +108,15 @@ impl Endpoints<'_> {
             return Err(ApiError::validation(errors));
         }
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let row = sqlx::query_as::<_, EndpointRow>(&format!(
-            "update webhook_endpoints set url = coalesce($3, url), \
-                 description = coalesce($4, description), event_types = coalesce($5, event_types), \
-                 enabled = coalesce($6, enabled), updated_at = now() \
-             where gym_id = $1 and id = $2 returning {COLUMNS}"
-        ))
-        .bind(self.tenant.gym_id)
-        .bind(id)
-        .bind(url)
-        .bind(change.description.map(str::trim))
-        .bind(event_types)
-        .bind(change.enabled)
-        .fetch_optional(&mut *tx)
+        let row = repo::update_endpoint(
+            &mut tx,
+            self.tenant.gym_id,
+            id,
+            url.as_deref(),
+            change.description.map(str::trim),
+            event_types.as_deref(),
+            change.enabled,
+        )
         .await?
         .ok_or_else(no_such_endpoint)?;
         tx.commit().await?;
@@ -162,13 +126,9 @@ impl Endpoints<'_> {
     pub async fn delete(&self, id: Uuid) -> ApiResult<()> {
         self.tenant.require(Role::Admin)?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let deleted = sqlx::query("delete from webhook_endpoints where gym_id = $1 and id = $2")
-            .bind(self.tenant.gym_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let deleted = repo::delete_endpoint(&mut tx, self.tenant.gym_id, id).await?;
         tx.commit().await?;
-        if deleted.rows_affected() == 0 {
+        if !deleted {
             return Err(no_such_endpoint());
         }
         Ok(())
@@ -188,19 +148,9 @@ impl Endpoints<'_> {
         });
         let secret = new_secret()?;
         let mut tx = self.tenant.begin(&self.ctx.db).await?;
-        let row = sqlx::query_as::<_, EndpointRow>(&format!(
-            "update webhook_endpoints set \
-                 previous_secret = case when $4::timestamptz is null then null else secret end, \
-                 previous_secret_expires_at = $4, secret = $3, updated_at = now() \
-             where gym_id = $1 and id = $2 returning {COLUMNS}"
-        ))
-        .bind(self.tenant.gym_id)
-        .bind(id)
-        .bind(&secret)
-        .bind(expires_at)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(no_such_endpoint)?;
+        let row = repo::rotate_secret(&mut tx, self.tenant.gym_id, id, &secret, expires_at)
+            .await?
+            .ok_or_else(no_such_endpoint)?;
         tx.commit().await?;
         Ok((row, secret))
     }
@@ -244,18 +194,4 @@ impl Endpoints<'_> {
         types.dedup();
         types
     }
-}
-
-pub(crate) async fn find(
-    conn: &mut PgConnection,
-    gym_id: Uuid,
-    id: Uuid,
-) -> ApiResult<Option<EndpointRow>> {
-    Ok(sqlx::query_as::<_, EndpointRow>(&format!(
-        "select {COLUMNS} from webhook_endpoints where gym_id = $1 and id = $2"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
 }

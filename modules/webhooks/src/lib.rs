@@ -18,6 +18,7 @@ mod deliveries;
 mod endpoints;
 mod errors;
 mod jobs;
+mod repo;
 mod sender;
 pub mod settings;
 pub mod signature;

@@ -6,27 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use kernel::{AppContext, db, jobs};
 use reqwest::Url;
 use uuid::Uuid;
 
+use crate::repo::{self, AttemptRecord, PendingDelivery};
 use crate::settings::WebhookSettings;
 use crate::targets::{self, GuardedResolver};
 use crate::{jobs as webhook_jobs, signature};
-
-#[derive(sqlx::FromRow)]
-struct Pending {
-    attempts: i32,
-    status: String,
-    body: String,
-    event_type: String,
-    created_at: DateTime<Utc>,
-    url: String,
-    enabled: bool,
-    secret: String,
-    previous_secret: Option<String>,
-}
 
 enum Outcome {
     Answered(u16),
@@ -74,17 +62,7 @@ impl Sender {
         delivery_id: Uuid,
     ) -> anyhow::Result<()> {
         let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-        let pending: Option<Pending> = sqlx::query_as(
-            "select d.attempts, d.status, d.body, d.event_type, d.created_at, e.url, e.enabled, e.secret, \
-                 case when e.previous_secret_expires_at > now() then e.previous_secret end as previous_secret \
-             from webhook_deliveries d \
-             join webhook_endpoints e on e.gym_id = d.gym_id and e.id = d.endpoint_id \
-             where d.gym_id = $1 and d.id = $2",
-        )
-        .bind(gym_id)
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let pending = repo::find_pending(&mut tx, gym_id, delivery_id).await?;
         tx.commit().await?;
         let Some(pending) = pending.filter(|p| p.status == "pending") else {
             return Ok(());
@@ -106,7 +84,7 @@ impl Sender {
         &self,
         client: &reqwest::Client,
         delivery_id: Uuid,
-        pending: &Pending,
+        pending: &PendingDelivery,
     ) -> Outcome {
         let url = match Url::parse(&pending.url) {
             Ok(url) => url,
@@ -141,7 +119,7 @@ impl Sender {
         ctx: &AppContext,
         gym_id: Uuid,
         delivery_id: Uuid,
-        pending: &Pending,
+        pending: &PendingDelivery,
         outcome: Outcome,
     ) -> anyhow::Result<()> {
         let attempts = pending.attempts + 1;
@@ -168,25 +146,20 @@ impl Sender {
             Outcome::NoAnswer(reason) => (None, Some(reason)),
         };
         let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-        // `attempts = $8`: if another run recorded this attempt first, this one changes nothing.
-        let updated = sqlx::query(
-            "update webhook_deliveries set attempts = $3, status = $4, last_status_code = $5, \
-                 last_error = $6, last_attempt_at = now(), next_attempt_at = $7 \
-             where gym_id = $1 and id = $2 and attempts = $8",
+        let recorded = repo::record_attempt(
+            &mut tx,
+            gym_id,
+            delivery_id,
+            &AttemptRecord {
+                attempts,
+                status,
+                status_code,
+                error: error.as_deref(),
+                next_attempt_at,
+            },
         )
-        .bind(gym_id)
-        .bind(delivery_id)
-        .bind(attempts)
-        .bind(status)
-        .bind(status_code)
-        .bind(&error)
-        .bind(next_attempt_at)
-        .bind(pending.attempts)
-        .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 1
-            && let Some(at) = next_attempt_at
-        {
+        if recorded && let Some(at) = next_attempt_at {
             jobs::enqueue(
                 &mut tx,
                 webhook_jobs::send_job(gym_id, delivery_id, Some(at)),
