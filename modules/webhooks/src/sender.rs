@@ -1,28 +1,30 @@
-//! Sends one delivery attempt and records its outcome. Failures (no answer, or an answer
-//! other than 2xx) schedule the next attempt by `webhooks.retry_schedule_seconds` until
-//! `retry_window_seconds` after the delivery was made; then the delivery is `failed` and can
-//! be replayed by hand.
+//! The HTTP client side of a delivery attempt: one signed POST, through the address guard of
+//! [`crate::targets`], and what came of it. Only the receiver's status is kept, never its
+//! body. The rules around an attempt (when to retry, when to give up) are in
+//! [`crate::service::attempts`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use kernel::{AppContext, db, jobs};
 use reqwest::Url;
 use uuid::Uuid;
 
-use crate::repo::{self, AttemptRecord, PendingDelivery};
+use crate::repo::PendingDelivery;
 use crate::settings::WebhookSettings;
+use crate::signature;
 use crate::targets::{self, GuardedResolver};
-use crate::{jobs as webhook_jobs, signature};
 
-enum Outcome {
+/// What came of one attempt.
+pub enum Outcome {
+    /// The receiver answered with this HTTP status.
     Answered(u16),
+    /// Why no answer came, or why nothing was sent.
     NoAnswer(String),
 }
 
 impl Outcome {
-    fn succeeded(&self) -> bool {
+    pub fn succeeded(&self) -> bool {
         matches!(self, Outcome::Answered(status) if (200..300).contains(status))
     }
 }
@@ -53,31 +55,25 @@ impl Sender {
         Self { client, settings }
     }
 
-    /// Runs one attempt of a pending delivery. Deliveries already settled (or whose endpoint
-    /// was deleted) are left alone, so a repeated job sends nothing twice.
-    pub async fn attempt(
+    pub fn settings(&self) -> &WebhookSettings {
+        &self.settings
+    }
+
+    /// Sends `pending` once; nothing goes to a disabled endpoint. An error only when the HTTP
+    /// client could not start: the attempt is then not made, and the job is retried.
+    pub async fn send(
         &self,
-        ctx: &AppContext,
-        gym_id: Uuid,
         delivery_id: Uuid,
-    ) -> anyhow::Result<()> {
-        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-        let pending = repo::find_pending(&mut tx, gym_id, delivery_id).await?;
-        tx.commit().await?;
-        let Some(pending) = pending.filter(|p| p.status == "pending") else {
-            return Ok(());
-        };
+        pending: &PendingDelivery,
+    ) -> anyhow::Result<Outcome> {
         let client = self
             .client
             .as_ref()
             .map_err(|err| anyhow::anyhow!("{err}"))?;
-        let outcome = if pending.enabled {
-            self.post(client, delivery_id, &pending).await
-        } else {
-            Outcome::NoAnswer("the endpoint is disabled".into())
-        };
-        self.record(ctx, gym_id, delivery_id, &pending, outcome)
-            .await
+        if !pending.enabled {
+            return Ok(Outcome::NoAnswer("the endpoint is disabled".into()));
+        }
+        Ok(self.post(client, delivery_id, pending).await)
     }
 
     async fn post(
@@ -112,63 +108,6 @@ impl Sender {
             Ok(response) => Outcome::Answered(response.status().as_u16()),
             Err(err) => Outcome::NoAnswer(describe(&err, self.settings.timeout_seconds)),
         }
-    }
-
-    async fn record(
-        &self,
-        ctx: &AppContext,
-        gym_id: Uuid,
-        delivery_id: Uuid,
-        pending: &PendingDelivery,
-        outcome: Outcome,
-    ) -> anyhow::Result<()> {
-        let attempts = pending.attempts + 1;
-        let window_ends = pending.created_at
-            + chrono::Duration::seconds(
-                i64::try_from(self.settings.retry_window_seconds).unwrap_or(i64::MAX / 2),
-            );
-        let (status, next_attempt_at) = if outcome.succeeded() {
-            ("succeeded", None)
-        } else {
-            let next =
-                Utc::now() + chrono::Duration::from_std(self.settings.retry_delay(attempts))?;
-            if next <= window_ends {
-                ("pending", Some(next))
-            } else {
-                ("failed", None)
-            }
-        };
-        let (status_code, error) = match outcome {
-            Outcome::Answered(code) if (200..300).contains(&code) => (Some(i32::from(code)), None),
-            Outcome::Answered(code) => {
-                (Some(i32::from(code)), Some(format!("answered HTTP {code}")))
-            }
-            Outcome::NoAnswer(reason) => (None, Some(reason)),
-        };
-        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-        let recorded = repo::record_attempt(
-            &mut tx,
-            gym_id,
-            delivery_id,
-            &AttemptRecord {
-                attempts,
-                status,
-                status_code,
-                error: error.as_deref(),
-                next_attempt_at,
-            },
-        )
-        .await?;
-        if recorded && let Some(at) = next_attempt_at {
-            jobs::enqueue(
-                &mut tx,
-                webhook_jobs::send_job(gym_id, delivery_id, Some(at)),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        tracing::info!(%delivery_id, attempts, status, ?status_code, "webhook delivery attempt");
-        Ok(())
     }
 }
 
