@@ -215,16 +215,23 @@ pub async fn subscribed_endpoints(
     .await
 }
 
-/// A pending delivery, due now; `None` when this event already has a first delivery to this
+/// A delivery to make, due now.
+pub struct NewDelivery<'a> {
+    pub endpoint_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: &'a str,
+    /// The exact bytes to send, the same for every attempt and replay of the event.
+    pub body: &'a str,
+    /// The first delivery of the event to the endpoint, when this one replays it.
+    pub replay_of: Option<Uuid>,
+}
+
+/// Inserts the delivery, pending; `None` when this event already has a first delivery to this
 /// endpoint (replays aside).
 pub async fn insert_delivery(
     conn: &mut PgConnection,
     gym_id: Uuid,
-    endpoint_id: Uuid,
-    event_id: Uuid,
-    event_type: &str,
-    body: &str,
-    replay_of: Option<Uuid>,
+    new: &NewDelivery<'_>,
 ) -> Result<Option<DeliveryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "insert into webhook_deliveries (gym_id, id, endpoint_id, event_id, event_type, body, replay_of, next_attempt_at) \
@@ -233,11 +240,11 @@ pub async fn insert_delivery(
     ))
     .bind(gym_id)
     .bind(Uuid::now_v7())
-    .bind(endpoint_id)
-    .bind(event_id)
-    .bind(event_type)
-    .bind(body)
-    .bind(replay_of)
+    .bind(new.endpoint_id)
+    .bind(new.event_id)
+    .bind(new.event_type)
+    .bind(new.body)
+    .bind(new.replay_of)
     .fetch_optional(conn)
     .await
 }

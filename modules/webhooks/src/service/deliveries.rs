@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::attempts::send_job;
 use super::endpoints::no_such_endpoint;
-use crate::repo::{self, DeliveryRow};
+use crate::repo::{self, DeliveryRow, NewDelivery};
 
 /// The event type of test pings, which every endpoint receives on request.
 const PING: &str = "webhook.ping";
@@ -40,22 +40,9 @@ fn body(event_id: Uuid, event_type: &str, gym_id: Uuid, data: &serde_json::Value
 async fn insert(
     conn: &mut PgConnection,
     gym_id: Uuid,
-    endpoint_id: Uuid,
-    event_id: Uuid,
-    event_type: &str,
-    body: &str,
-    replay_of: Option<Uuid>,
+    new: NewDelivery<'_>,
 ) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    let row = repo::insert_delivery(
-        conn,
-        gym_id,
-        endpoint_id,
-        event_id,
-        event_type,
-        body,
-        replay_of,
-    )
-    .await?;
+    let row = repo::insert_delivery(conn, gym_id, &new).await?;
     if let Some(row) = &row {
         jobs::enqueue(conn, send_job(gym_id, row.id, None)).await?;
     }
@@ -75,18 +62,14 @@ pub async fn fan_out(
     let body = body(event_id, event_type, gym_id, data);
     let mut created = 0;
     for endpoint_id in endpoint_ids {
-        if insert(
-            &mut tx,
-            gym_id,
+        let new = NewDelivery {
             endpoint_id,
             event_id,
             event_type,
-            &body,
-            None,
-        )
-        .await?
-        .is_some()
-        {
+            body: &body,
+            replay_of: None,
+        };
+        if insert(&mut tx, gym_id, new).await?.is_some() {
             created += 1;
         }
     }
@@ -132,17 +115,16 @@ pub async fn replay<M>(
     let original = repo::find_delivery(&mut tx, tenant.gym_id, endpoint_id, delivery_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no delivery with this id for this endpoint"))?;
-    let replay = insert(
-        &mut tx,
-        tenant.gym_id,
+    let new = NewDelivery {
         endpoint_id,
-        original.event_id,
-        &original.event_type,
-        &original.body,
-        Some(original.replay_of.unwrap_or(original.id)),
-    )
-    .await?
-    .ok_or_else(|| ApiError::internal("a replay always inserts"))?;
+        event_id: original.event_id,
+        event_type: &original.event_type,
+        body: &original.body,
+        replay_of: Some(original.replay_of.unwrap_or(original.id)),
+    };
+    let replay = insert(&mut tx, tenant.gym_id, new)
+        .await?
+        .ok_or_else(|| ApiError::internal("a replay always inserts"))?;
     tx.commit().await?;
     Ok(replay)
 }
@@ -165,17 +147,16 @@ pub async fn ping<M>(
         tenant.gym_id,
         &json!({ "endpoint_id": endpoint_id }),
     );
-    let ping = insert(
-        &mut tx,
-        tenant.gym_id,
+    let new = NewDelivery {
         endpoint_id,
         event_id,
-        PING,
-        &body,
-        None,
-    )
-    .await?
-    .ok_or_else(|| ApiError::internal("a new ping event always inserts"))?;
+        event_type: PING,
+        body: &body,
+        replay_of: None,
+    };
+    let ping = insert(&mut tx, tenant.gym_id, new)
+        .await?
+        .ok_or_else(|| ApiError::internal("a new ping event always inserts"))?;
     tx.commit().await?;
     Ok(ping)
 }
