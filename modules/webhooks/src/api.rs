@@ -8,8 +8,9 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::Webhooks;
-use crate::deliveries::{Deliveries, DeliveryRow};
-use crate::endpoints::{EndpointChange, EndpointRow, Endpoints};
+use crate::repo::{DeliveryRow, EndpointRow};
+use crate::service::deliveries;
+use crate::service::endpoints::{self, EndpointChange};
 use crate::settings::WebhookSettings;
 
 #[derive(Tags)]
@@ -192,23 +193,6 @@ pub struct WebhooksApi {
     pub settings: WebhookSettings,
 }
 
-impl WebhooksApi {
-    fn endpoints<'a>(&'a self, tenant: &'a Tenant<Webhooks>) -> Endpoints<'a> {
-        Endpoints {
-            ctx: &self.ctx,
-            tenant,
-            settings: &self.settings,
-        }
-    }
-
-    fn deliveries<'a>(&'a self, tenant: &'a Tenant<Webhooks>) -> Deliveries<'a> {
-        Deliveries {
-            ctx: &self.ctx,
-            tenant,
-        }
-    }
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "WebhookTags::Webhooks")]
 impl WebhooksApi {
     /// Event types an endpoint can subscribe to in this build.
@@ -248,10 +232,15 @@ impl WebhooksApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Webhooks>,
         body: JsonBody<CreateWebhookEndpoint>,
     ) -> ApiResult<Created> {
-        let (row, secret) = self
-            .endpoints(&tenant)
-            .create(&body.url, &body.description, &body.event_types)
-            .await?;
+        let (row, secret) = endpoints::create(
+            &self.ctx,
+            &tenant,
+            &self.settings,
+            &body.url,
+            &body.description,
+            &body.event_types,
+        )
+        .await?;
         Ok(Created::Created(Json(CreatedWebhookEndpoint {
             secret,
             endpoint: row.into(),
@@ -268,7 +257,7 @@ impl WebhooksApi {
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Webhooks>,
     ) -> ApiResult<Json<Vec<WebhookEndpoint>>> {
-        let rows = self.endpoints(&tenant).list().await?;
+        let rows = endpoints::list(&self.ctx, &tenant).await?;
         Ok(Json(rows.into_iter().map(WebhookEndpoint::from).collect()))
     }
 
@@ -283,7 +272,7 @@ impl WebhooksApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Webhooks>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<WebhookEndpoint>> {
-        Ok(Json(self.endpoints(&tenant).get(id.0).await?.into()))
+        Ok(Json(endpoints::get(&self.ctx, &tenant, id.0).await?.into()))
     }
 
     /// Change an endpoint's URL, description, event types or enabled flag (owners and admins).
@@ -304,9 +293,8 @@ impl WebhooksApi {
             event_types: body.event_types.as_deref(),
             enabled: body.enabled,
         };
-        Ok(Json(
-            self.endpoints(&tenant).update(id.0, change).await?.into(),
-        ))
+        let row = endpoints::update(&self.ctx, &tenant, &self.settings, id.0, change).await?;
+        Ok(Json(row.into()))
     }
 
     /// Delete an endpoint and its delivery log (owners and admins).
@@ -320,7 +308,7 @@ impl WebhooksApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Webhooks>,
         id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        self.endpoints(&tenant).delete(id.0).await?;
+        endpoints::delete(&self.ctx, &tenant, id.0).await?;
         Ok(Deleted::Done)
     }
 
@@ -339,10 +327,14 @@ impl WebhooksApi {
         id: Path<Uuid>,
         body: JsonBody<RotateSecret>,
     ) -> ApiResult<Json<RotatedSecret>> {
-        let (row, secret) = self
-            .endpoints(&tenant)
-            .rotate_secret(id.0, body.overlap_seconds)
-            .await?;
+        let (row, secret) = endpoints::rotate_secret(
+            &self.ctx,
+            &tenant,
+            &self.settings,
+            id.0,
+            body.overlap_seconds,
+        )
+        .await?;
         Ok(Json(RotatedSecret {
             secret,
             endpoint: row.into(),
@@ -360,7 +352,7 @@ impl WebhooksApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Webhooks>,
         id: Path<Uuid>,
     ) -> ApiResult<Queued> {
-        let delivery = self.deliveries(&tenant).ping(id.0).await?;
+        let delivery = deliveries::ping(&self.ctx, &tenant, id.0).await?;
         Ok(Queued::Accepted(Json(delivery.into())))
     }
 
@@ -380,8 +372,8 @@ impl WebhooksApi {
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<WebhookDelivery>>> {
         let page = PageRequest::new(limit.0, cursor.0);
-        let deliveries = self.deliveries(&tenant).list(id.0, &page).await?;
-        Ok(Json(deliveries.map(WebhookDelivery::from)))
+        let rows = deliveries::list(&self.ctx, &tenant, id.0, &page).await?;
+        Ok(Json(rows.map(WebhookDelivery::from)))
     }
 
     /// Send a past delivery again
@@ -398,7 +390,7 @@ impl WebhooksApi {
         id: Path<Uuid>,
         delivery_id: Path<Uuid>,
     ) -> ApiResult<Queued> {
-        let delivery = self.deliveries(&tenant).replay(id.0, delivery_id.0).await?;
+        let delivery = deliveries::replay(&self.ctx, &tenant, id.0, delivery_id.0).await?;
         Ok(Queued::Accepted(Json(delivery.into())))
     }
 }

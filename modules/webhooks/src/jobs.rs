@@ -1,27 +1,16 @@
-//! Background work: turning domain events into deliveries, and sending them.
+//! Background work: turning domain events into deliveries, and sending them. The rules are in
+//! [`crate::service`]; the send job's kind and payload are declared there too, with the
+//! deliveries and retries that enqueue it.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Utc};
 use kernel::AppContext;
-use kernel::jobs::{Job, JobHandler, NewJob};
+use kernel::jobs::{Job, JobHandler};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::deliveries;
 use crate::sender::Sender;
+use crate::service::{attempts, deliveries};
 
 pub const FAN_OUT: &str = "webhooks.fan_out";
-pub const SEND: &str = "webhooks.send";
-
-pub fn send_job(gym_id: Uuid, delivery_id: Uuid, run_at: Option<DateTime<Utc>>) -> NewJob {
-    let job =
-        NewJob::new(SEND, serde_json::json!({ "delivery_id": delivery_id })).for_tenant(gym_id);
-    match run_at {
-        Some(at) => job.run_at(at),
-        None => job,
-    }
-}
 
 /// Subscribed to every public event; events without a tenant have no endpoints.
 pub struct FanOut {
@@ -62,15 +51,16 @@ impl JobHandler for FanOut {
     }
 }
 
+/// One attempt at one delivery ([`attempts::send_job`]).
 pub struct Send {
     pub ctx: AppContext,
-    pub sender: Arc<Sender>,
+    pub sender: Sender,
 }
 
 #[async_trait::async_trait]
 impl JobHandler for Send {
     fn kind(&self) -> &'static str {
-        SEND
+        attempts::SEND
     }
 
     async fn run(&self, job: &Job) -> anyhow::Result<()> {
@@ -78,6 +68,6 @@ impl JobHandler for Send {
             .gym_id
             .ok_or_else(|| anyhow::anyhow!("a webhook send job has no tenant"))?;
         let delivery_id: Uuid = serde_json::from_value(job.payload["delivery_id"].clone())?;
-        self.sender.attempt(&self.ctx, gym_id, delivery_id).await
+        attempts::attempt(&self.ctx, &self.sender, gym_id, delivery_id).await
     }
 }

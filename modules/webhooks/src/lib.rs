@@ -1,23 +1,30 @@
 //! Outgoing webhooks: integrators register endpoints per tenant and receive the tenant's
 //! public domain events, signed, retried, logged and replayable.
 //!
-//! - Routes: `/api/v1/webhook-endpoints` (CRUD, owners and admins or API keys with
-//!   `webhook-endpoints:*`), `.../{id}/rotate-secret`, `.../{id}/ping`,
+//! - Routes: `/api/v1/webhook-endpoints` (CRUD, owners and admins, or API keys with
+//!   `webhook-endpoints:read` / `webhook-endpoints:write`), `.../{id}/rotate-secret`, `.../{id}/ping`,
 //!   `.../{id}/deliveries`, `.../{id}/deliveries/{delivery_id}/replay`,
-//!   `GET /api/v1/webhook-endpoints/event-types`.
-//! - Tables: `webhook_endpoints`, `webhook_deliveries` (row-level security on `gym_id`).
-//! - Jobs: `webhooks.fan_out` (subscribed to every public event, the ones modules list for
-//!   integrators) makes one delivery per subscribed endpoint;
-//!   `webhooks.send` makes one attempt and schedules the next.
+//!   `GET /api/v1/webhook-endpoints/event-types` ([`api`]).
+//! - Tables: `webhook_endpoints`, `webhook_deliveries` (row-level security on `gym_id`;
+//!   all SQL in [`repo`]).
+//! - Events: emits none. Receives every public event (the ones modules list for integrators)
+//!   through the `webhooks.fan_out` job.
+//! - Jobs ([`jobs`]): `webhooks.fan_out` makes one delivery per subscribed endpoint;
+//!   `webhooks.send` makes one attempt and schedules the next ([`service::attempts`]).
 //! - Signature: `X-GymAPI-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` ([`signature`]).
 //! - Targets: see [`targets`] (no private addresses unless `webhooks.allow_private_targets`).
-//! - Config: `[webhooks]` ([`settings::WebhookSettings`]). On by default in both builds.
+//! - Problems: `too_many_endpoints` (409) ([`errors`]).
+//! - Config: `[webhooks]` ([`settings::WebhookSettings`]): `allow_private_targets`,
+//!   `retry_schedule_seconds`, `retry_window_seconds`, `timeout_seconds`,
+//!   `rotation_overlap_seconds`, with their defaults in `config/default.toml`.
+//! - On by default in both builds.
 
 mod api;
-mod deliveries;
-mod endpoints;
+mod errors;
 mod jobs;
+mod repo;
 mod sender;
+mod service;
 pub mod settings;
 pub mod signature;
 pub mod targets;
@@ -33,12 +40,6 @@ use crate::settings::WebhookSettings;
 
 pub struct Webhooks;
 
-/// The module's settings; start-up has already refused an invalid section
-/// ([`Module::check_settings`]).
-pub fn settings(ctx: &AppContext) -> WebhookSettings {
-    ctx.settings.section("webhooks").unwrap_or_default()
-}
-
 impl Module for Webhooks {
     fn code(&self) -> &'static str {
         Self::CODE
@@ -50,12 +51,11 @@ impl Module for Webhooks {
         &["tenancy"]
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        let sender = Arc::new(sender::Sender::new(settings(ctx)));
         vec![
             Arc::new(jobs::FanOut { ctx: ctx.clone() }),
             Arc::new(jobs::Send {
                 ctx: ctx.clone(),
-                sender,
+                sender: sender::Sender::new(WebhookSettings::of(&ctx.settings)),
             }),
         ]
     }
@@ -69,10 +69,7 @@ impl Module for Webhooks {
         &["webhook-endpoints"]
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
-        let webhooks: WebhookSettings = settings
-            .section("webhooks")
-            .map_err(|err| err.to_string())?;
-        webhooks.check()
+        WebhookSettings::read(settings).map(drop)
     }
 }
 
@@ -85,7 +82,7 @@ impl<B: Build> ModuleApi<B> for Webhooks {
     fn api(&self, ctx: &AppContext) -> WebhooksApi {
         WebhooksApi {
             ctx: ctx.clone(),
-            settings: settings(ctx),
+            settings: WebhookSettings::of(&ctx.settings),
         }
     }
 }

@@ -1,40 +1,30 @@
-//! Sends one delivery attempt and records its outcome. Failures (no answer, or an answer
-//! other than 2xx) schedule the next attempt by `webhooks.retry_schedule_seconds` until
-//! `retry_window_seconds` after the delivery was made; then the delivery is `failed` and can
-//! be replayed by hand.
+//! The HTTP client side of a delivery attempt: one signed POST, through the address guard of
+//! [`crate::targets`], and what came of it. Only the receiver's status is kept, never its
+//! body. The rules around an attempt (when to retry, when to give up) are in
+//! [`crate::service::attempts`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use kernel::{AppContext, db, jobs};
+use chrono::Utc;
 use reqwest::Url;
 use uuid::Uuid;
 
+use crate::repo::PendingDelivery;
 use crate::settings::WebhookSettings;
+use crate::signature;
 use crate::targets::{self, GuardedResolver};
-use crate::{jobs as webhook_jobs, signature};
 
-#[derive(sqlx::FromRow)]
-struct Pending {
-    attempts: i32,
-    status: String,
-    body: String,
-    event_type: String,
-    created_at: DateTime<Utc>,
-    url: String,
-    enabled: bool,
-    secret: String,
-    previous_secret: Option<String>,
-}
-
-enum Outcome {
+/// What came of one attempt.
+pub enum Outcome {
+    /// The receiver answered with this HTTP status.
     Answered(u16),
+    /// Why no answer came, or why nothing was sent.
     NoAnswer(String),
 }
 
 impl Outcome {
-    fn succeeded(&self) -> bool {
+    pub fn succeeded(&self) -> bool {
         matches!(self, Outcome::Answered(status) if (200..300).contains(status))
     }
 }
@@ -65,48 +55,32 @@ impl Sender {
         Self { client, settings }
     }
 
-    /// Runs one attempt of a pending delivery. Deliveries already settled (or whose endpoint
-    /// was deleted) are left alone, so a repeated job sends nothing twice.
-    pub async fn attempt(
+    pub fn settings(&self) -> &WebhookSettings {
+        &self.settings
+    }
+
+    /// Sends `pending` once; nothing goes to a disabled endpoint. An error only when the HTTP
+    /// client could not start: the attempt is then not made, and the job is retried.
+    pub async fn send(
         &self,
-        ctx: &AppContext,
-        gym_id: Uuid,
         delivery_id: Uuid,
-    ) -> anyhow::Result<()> {
-        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-        let pending: Option<Pending> = sqlx::query_as(
-            "select d.attempts, d.status, d.body, d.event_type, d.created_at, e.url, e.enabled, e.secret, \
-                 case when e.previous_secret_expires_at > now() then e.previous_secret end as previous_secret \
-             from webhook_deliveries d \
-             join webhook_endpoints e on e.gym_id = d.gym_id and e.id = d.endpoint_id \
-             where d.gym_id = $1 and d.id = $2",
-        )
-        .bind(gym_id)
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let Some(pending) = pending.filter(|p| p.status == "pending") else {
-            return Ok(());
-        };
+        pending: &PendingDelivery,
+    ) -> anyhow::Result<Outcome> {
         let client = self
             .client
             .as_ref()
             .map_err(|err| anyhow::anyhow!("{err}"))?;
-        let outcome = if pending.enabled {
-            self.post(client, delivery_id, &pending).await
-        } else {
-            Outcome::NoAnswer("the endpoint is disabled".into())
-        };
-        self.record(ctx, gym_id, delivery_id, &pending, outcome)
-            .await
+        if !pending.enabled {
+            return Ok(Outcome::NoAnswer("the endpoint is disabled".into()));
+        }
+        Ok(self.post(client, delivery_id, pending).await)
     }
 
     async fn post(
         &self,
         client: &reqwest::Client,
         delivery_id: Uuid,
-        pending: &Pending,
+        pending: &PendingDelivery,
     ) -> Outcome {
         let url = match Url::parse(&pending.url) {
             Ok(url) => url,
@@ -134,68 +108,6 @@ impl Sender {
             Ok(response) => Outcome::Answered(response.status().as_u16()),
             Err(err) => Outcome::NoAnswer(describe(&err, self.settings.timeout_seconds)),
         }
-    }
-
-    async fn record(
-        &self,
-        ctx: &AppContext,
-        gym_id: Uuid,
-        delivery_id: Uuid,
-        pending: &Pending,
-        outcome: Outcome,
-    ) -> anyhow::Result<()> {
-        let attempts = pending.attempts + 1;
-        let window_ends = pending.created_at
-            + chrono::Duration::seconds(
-                i64::try_from(self.settings.retry_window_seconds).unwrap_or(i64::MAX / 2),
-            );
-        let (status, next_attempt_at) = if outcome.succeeded() {
-            ("succeeded", None)
-        } else {
-            let next =
-                Utc::now() + chrono::Duration::from_std(self.settings.retry_delay(attempts))?;
-            if next <= window_ends {
-                ("pending", Some(next))
-            } else {
-                ("failed", None)
-            }
-        };
-        let (status_code, error) = match outcome {
-            Outcome::Answered(code) if (200..300).contains(&code) => (Some(i32::from(code)), None),
-            Outcome::Answered(code) => {
-                (Some(i32::from(code)), Some(format!("answered HTTP {code}")))
-            }
-            Outcome::NoAnswer(reason) => (None, Some(reason)),
-        };
-        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-        // `attempts = $8`: if another run recorded this attempt first, this one changes nothing.
-        let updated = sqlx::query(
-            "update webhook_deliveries set attempts = $3, status = $4, last_status_code = $5, \
-                 last_error = $6, last_attempt_at = now(), next_attempt_at = $7 \
-             where gym_id = $1 and id = $2 and attempts = $8",
-        )
-        .bind(gym_id)
-        .bind(delivery_id)
-        .bind(attempts)
-        .bind(status)
-        .bind(status_code)
-        .bind(&error)
-        .bind(next_attempt_at)
-        .bind(pending.attempts)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 1
-            && let Some(at) = next_attempt_at
-        {
-            jobs::enqueue(
-                &mut tx,
-                webhook_jobs::send_job(gym_id, delivery_id, Some(at)),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        tracing::info!(%delivery_id, attempts, status, ?status_code, "webhook delivery attempt");
-        Ok(())
     }
 }
 
