@@ -2,24 +2,23 @@
 //! `GYMAPI_SERVER__PORT=0` works and tests learn the port before serving.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
 use kernel::http::idempotency::Idempotency;
 use kernel::http::openapi::{self, RouteIndex};
+use kernel::http::server::{self, Limits};
 use kernel::http::{Authenticate, Observe, OperationsApi};
 use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
 use kernel::ratelimit::{RateLimit, RateLimiter};
 use kernel::routes::{OutsideRoute, RouteTable};
 use kernel::{AppContext, Cache, PubSub, Registry, Settings, db};
 use poem::endpoint::make_sync;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
-use poem::{EndpointExt, IntoResponse, Route, Server};
+use poem::{EndpointExt, IntoResponse, Route};
 use poem_openapi::OpenApiService;
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::net::TcpListener;
 
 use crate::meta::MetaApi;
 use crate::modules;
@@ -28,7 +27,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct Application {
     port: u16,
-    acceptor: Option<TcpAcceptor>,
+    listener: Option<TcpListener>,
     ctx: AppContext,
     jobs: Arc<JobRunner>,
     roles: Roles,
@@ -181,25 +180,19 @@ impl Application {
     ) -> anyhow::Result<Self> {
         db::check_app_role(&pool).await?;
         let cache = connect_cache(&settings).await?;
-        let acceptor = if roles.http {
+        let listener = if roles.http {
             let address = format!("{}:{}", settings.server.host, settings.server.port);
-            let acceptor = TcpListener::bind(address.clone())
-                .into_acceptor()
+            let listener = TcpListener::bind(&address)
                 .await
                 .with_context(|| format!("cannot listen on {address}"))?;
-            Some(acceptor)
+            Some(listener)
         } else {
             None
         };
-        let port = acceptor
+        let port = listener
             .as_ref()
-            .and_then(|acceptor| {
-                acceptor
-                    .local_addr()
-                    .first()
-                    .and_then(|addr| addr.as_socket_addr().map(|s| s.port()))
-            })
-            .unwrap_or(0);
+            .and_then(|listener| listener.local_addr().ok())
+            .map_or(0, |addr| addr.port());
         let pubsub = match &settings.redis.url {
             Some(url) => PubSub::redis(url.expose())
                 .await
@@ -210,7 +203,7 @@ impl Application {
         let jobs = Arc::new(job_runner(&ctx)?);
         Ok(Self {
             port,
-            acceptor,
+            listener,
             ctx,
             jobs,
             roles,
@@ -231,27 +224,33 @@ impl Application {
         self.jobs.clone()
     }
 
-    /// Runs until SIGTERM/SIGINT. Then readiness turns 503, HTTP stops accepting and lets
-    /// in-flight requests finish (up to `server.shutdown_timeout_seconds`), and job workers
-    /// finish what they hold without claiming more.
+    /// Runs until SIGTERM/SIGINT, then goes down in two steps (see [`kernel::shutdown`]):
+    /// readiness turns 503 for `server.pre_stop_delay_seconds` while everything is still
+    /// served; then the listener closes, event streams end with a `reconnect` event, job
+    /// workers finish what they hold without claiming more, and in-flight requests get
+    /// `server.shutdown_timeout_seconds`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let (stop, stopped) = watch::channel(false);
-        let draining = self.ctx.draining.clone();
+        let shutdown = self.ctx.shutdown.clone();
+        let pre_stop = Duration::from_secs(self.ctx.settings.server.pre_stop_delay_seconds);
         tokio::spawn(async move {
             shutdown_signal().await;
-            draining.store(true, Ordering::Relaxed);
-            tracing::info!("shutdown requested; draining");
-            let _ = stop.send(true);
+            shutdown.drain();
+            tracing::info!(
+                pre_stop_seconds = pre_stop.as_secs(),
+                "shutdown requested; readiness is 503 while requests are still served"
+            );
+            tokio::time::sleep(pre_stop).await;
+            tracing::info!("draining: no new connections, streams told to reconnect");
+            shutdown.stop();
         });
         let workers = self
             .roles
             .jobs
-            .then(|| tokio::spawn(self.jobs.clone().run(stopped.clone())));
-        let served = match self.acceptor {
-            Some(acceptor) => serve(self.ctx.clone(), acceptor, self.port, stopped).await,
+            .then(|| tokio::spawn(self.jobs.clone().run(self.ctx.shutdown.subscribe())));
+        let served = match self.listener {
+            Some(listener) => serve(self.ctx.clone(), listener, self.port).await,
             None => {
-                let mut stopped = stopped;
-                let _ = stopped.wait_for(|stop| *stop).await;
+                self.ctx.shutdown.stopping().await;
                 Ok(())
             }
         };
@@ -271,12 +270,7 @@ fn rate_limiter(ctx: &AppContext) -> Arc<RateLimiter> {
     })
 }
 
-async fn serve(
-    ctx: AppContext,
-    acceptor: TcpAcceptor,
-    port: u16,
-    mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+async fn serve(ctx: AppContext, listener: TcpListener, port: u16) -> std::io::Result<()> {
     let (policies, outside) = module_routes(&ctx);
     let document =
         api_document(&ctx, &policies).map_err(|err| std::io::Error::other(err.to_string()))?;
@@ -313,14 +307,22 @@ async fn serve(
             allowed,
         ))
         .data(ctx.clone());
-    let timeout = Duration::from_secs(ctx.settings.server.shutdown_timeout_seconds);
-    tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
-    let signal = async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
+    let settings = &ctx.settings.server;
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(settings.header_read_timeout_seconds),
+        idle_timeout: Duration::from_secs(settings.idle_timeout_seconds),
+        max_connections: settings.max_connections,
+        shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_seconds),
     };
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, signal, Some(timeout))
-        .await
+    tracing::info!(port, build = %ctx.mode(), cache = ctx.cache.backend(), "serving");
+    let shutdown = ctx.shutdown.clone();
+    server::serve(
+        listener,
+        app,
+        limits,
+        async move { shutdown.stopping().await },
+    )
+    .await
 }
 
 async fn shutdown_signal() {

@@ -161,13 +161,18 @@ async fn clients_resolve_to_their_trainer(pool: PgPool) {
         .await;
     assert_eq!(own["tenant"]["gym_id"], gym_a.to_string());
     assert_eq!(own["tenant"]["role"], "owner");
-    // Naming a workspace you are not in is refused.
+    // Naming a workspace you are not in is refused, in this product's words.
     let stranger = app.register("stranger").await;
-    app.as_(&stranger)
+    let problem = app
+        .as_(&stranger)
         .in_(gym_a)
         .get("/api/v1/users/me")
         .expect_problem(403, "not_a_member")
         .await;
+    assert_eq!(
+        problem["detail"],
+        "you are not a member of the workspace named by X-Gym-ID"
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]

@@ -62,8 +62,18 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest accepted request body; larger ones answer 413.
     pub body_limit_bytes: usize,
-    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    /// After SIGTERM/SIGINT, how long readiness answers 503 while requests are still served,
+    /// so the load balancer stops sending before the listener closes.
+    pub pre_stop_delay_seconds: u64,
+    /// Then, how long in-flight requests may take to finish.
     pub shutdown_timeout_seconds: u64,
+    /// A request's headers must arrive within this (half-sent headers hold nothing longer).
+    pub header_read_timeout_seconds: u64,
+    /// A connection with no byte either way for this long is closed (a body that stops
+    /// arriving, an idle keep-alive connection).
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; past it new ones wait in the listen backlog.
+    pub max_connections: usize,
     /// Public base URL written into the OpenAPI `servers` list.
     pub public_url: Option<String>,
 }
@@ -181,6 +191,14 @@ impl Settings {
         if self.jobs.concurrency == 0 || self.jobs.lease_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "jobs.concurrency and jobs.lease_seconds must be at least 1".into(),
+            ));
+        }
+        if self.server.header_read_timeout_seconds == 0
+            || self.server.idle_timeout_seconds == 0
+            || self.server.max_connections == 0
+        {
+            return Err(ConfigError::Invalid(
+                "server.header_read_timeout_seconds, server.idle_timeout_seconds and server.max_connections must be at least 1".into(),
             ));
         }
         if self.server.body_limit_bytes == 0 {

@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use poem::Request;
 use sqlx::PgPool;
@@ -11,6 +10,7 @@ use crate::cache::Cache;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::module::Registry;
+use crate::shutdown::Shutdown;
 use crate::tenant::{EveryTenant, TenantDirectory};
 use crate::{ApiError, ApiResult, Mode, PubSub};
 
@@ -29,8 +29,8 @@ pub struct AppContext {
     pub tenants: &'static dyn TenantDirectory,
     /// The accounts port (identity module).
     pub accounts: &'static dyn Accounts,
-    /// Set on SIGTERM/SIGINT: readiness turns 503 while in-flight requests finish.
-    pub draining: Arc<AtomicBool>,
+    /// SIGTERM/SIGINT: readiness turns 503, then streams, workers and the listener wind down.
+    pub shutdown: Shutdown,
 }
 
 impl AppContext {
@@ -60,7 +60,7 @@ impl AppContext {
             metrics: Arc::new(Metrics::new()?),
             tenants,
             accounts,
-            draining: Arc::new(AtomicBool::new(false)),
+            shutdown: Shutdown::default(),
         })
     }
 

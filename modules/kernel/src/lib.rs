@@ -39,6 +39,7 @@ pub mod pubsub;
 pub mod ratelimit;
 pub mod routes;
 mod secret;
+pub mod shutdown;
 pub mod telemetry;
 pub mod tenant;
 pub mod tokens;

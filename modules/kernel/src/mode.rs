@@ -19,6 +19,14 @@ impl Mode {
             Mode::Trainer => "trainer",
         }
     }
+
+    /// What a tenant is called in this product's messages: "gym" or "workspace".
+    pub fn tenant_noun(self) -> &'static str {
+        match self {
+            Mode::Gym => "gym",
+            Mode::Trainer => "workspace",
+        }
+    }
 }
 
 impl std::fmt::Display for Mode {

@@ -51,10 +51,13 @@ pub async fn invalidate_tenant(cache: &Cache, gym_id: Uuid) {
     cache.delete(&[info_key(gym_id)]).await;
 }
 
-fn not_a_member() -> ApiError {
+fn not_a_member(mode: Mode) -> ApiError {
     ApiError::forbidden(
         crate::errors::NOT_A_MEMBER,
-        "you are not a member of the gym named by X-Gym-ID",
+        format!(
+            "you are not a member of the {} named by X-Gym-ID",
+            mode.tenant_noun()
+        ),
     )
 }
 
@@ -75,7 +78,7 @@ impl TenantDirectory for TenancyDirectory {
                 let mut tx = db::begin_user(&ctx.db, user_id).await?;
                 let access = repo::membership(&mut tx, user_id, gym_id).await?;
                 tx.commit().await?;
-                let access = access.ok_or_else(not_a_member)?;
+                let access = access.ok_or_else(|| not_a_member(ctx.mode()))?;
                 ctx.cache.set(&key, &access, ttl(ctx)).await;
                 Ok(Some(access))
             }

@@ -10,6 +10,7 @@ pub mod openapi;
 mod ops;
 mod problems;
 pub mod request_body;
+pub mod server;
 
 pub use problems::{problem_response, respond};
 

@@ -1,5 +1,3 @@
-use std::sync::atomic::Ordering;
-
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
@@ -59,7 +57,7 @@ impl OperationsApi {
     async fn ready(&self) -> ReadyResponse {
         let mut checks = Vec::new();
         let mut healthy = true;
-        if self.ctx.draining.load(Ordering::Relaxed) {
+        if self.ctx.shutdown.is_draining() {
             healthy = false;
             checks.push(HealthCheck {
                 name: "process".into(),
