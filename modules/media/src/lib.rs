@@ -27,6 +27,7 @@
 mod api;
 mod attachments;
 mod dashboard;
+mod errors;
 mod files;
 mod jobs;
 mod repo;

@@ -8,6 +8,7 @@ use poem::web::Multipart;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
+use crate::errors;
 use crate::jobs::THUMBNAIL;
 use crate::repo::{self, MediaRow, NewMedia};
 use crate::settings::MediaSettings;
@@ -97,7 +98,7 @@ fn too_large(kind: Kind, limit: u64) -> ApiError {
     let what = if kind.video { "videos" } else { "images" };
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        errors::PAYLOAD_TOO_LARGE,
         format!("{what} may be at most {limit} bytes"),
     )
     .with_errors(vec![FieldError::new(
@@ -109,7 +110,7 @@ fn too_large(kind: Kind, limit: u64) -> ApiError {
 fn malformed(cause: impl std::fmt::Display) -> ApiError {
     tracing::debug!(error = %cause, "unreadable upload");
     ApiError::bad_request(
-        "malformed_multipart",
+        errors::MALFORMED_MULTIPART,
         "the multipart body could not be read to its end",
     )
 }
@@ -127,7 +128,7 @@ fn dimensions(head: &[u8]) -> Option<(i32, i32)> {
 fn unknown_part(field: &poem::web::Field) -> ApiError {
     let name = field.name().unwrap_or("(unnamed)").to_string();
     ApiError::bad_request(
-        "unknown_field",
+        errors::UNKNOWN_FIELD,
         format!("`{name}` is not a part of this upload; send only `file`"),
     )
     .with_errors(vec![FieldError::new(name, "is not a part of this upload")])
@@ -147,10 +148,11 @@ async fn file_part(multipart: &mut Multipart) -> ApiResult<poem::web::Field> {
     match multipart.next_field().await.map_err(malformed)? {
         Some(field) if field.name() == Some(FILE_FIELD) => Ok(field),
         Some(field) => Err(unknown_part(&field)),
-        None => Err(
-            ApiError::bad_request("missing_file", "send the file as the `file` part")
-                .with_errors(vec![FieldError::new(FILE_FIELD, "is required")]),
-        ),
+        None => Err(ApiError::bad_request(
+            errors::MISSING_FILE,
+            "send the file as the `file` part",
+        )
+        .with_errors(vec![FieldError::new(FILE_FIELD, "is required")])),
     }
 }
 
@@ -184,7 +186,7 @@ pub async fn upload<M>(
     let kind = sniff(&head).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            errors::UNSUPPORTED_MEDIA_TYPE,
             "upload a JPEG, PNG, WebP or GIF image or an MP4 or QuickTime video",
         )
         .with_errors(vec![FieldError::new(
@@ -317,14 +319,14 @@ pub async fn delete<M>(
         .ok_or_else(|| ApiError::not_found("no such media"))?;
     if row.uploaded_by != Some(tenant.user_id) && tenant.role < Role::Admin {
         return Err(ApiError::forbidden(
-            "not_uploader",
+            errors::NOT_UPLOADER,
             "only the uploader, an admin or the owner may delete this",
         ));
     }
     // A story (or anything else) still shows it: remove that first.
     if repo::is_claimed(&mut tx, tenant.gym_id, id).await? {
         return Err(ApiError::conflict(
-            "media_in_use",
+            errors::MEDIA_IN_USE,
             "this upload is used by a story or another record; remove that first",
         ));
     }

@@ -10,6 +10,8 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use kernel::{ApiError, FieldError};
 
+use crate::errors;
+
 pub const FILE_FIELD: &str = "file";
 
 /// A multipart body whose `file` part is read as it arrives.
@@ -51,7 +53,7 @@ impl ParsePayload for MediaUpload {
             .map(MediaUpload)
             .map_err(|_| {
                 ApiError::bad_request(
-                    "malformed_multipart",
+                    errors::MALFORMED_MULTIPART,
                     "the body is not readable multipart/form-data (missing boundary?)",
                 )
                 .with_errors(vec![FieldError::new(FILE_FIELD, "is required")])
