@@ -4,7 +4,6 @@ use kernel::config::Settings;
 use kernel::jobs::{self, NewJob};
 use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant};
 use poem::http::StatusCode;
-use poem::web::Multipart;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
@@ -13,7 +12,7 @@ use crate::jobs::THUMBNAIL;
 use crate::repo::{self, MediaRow, NewMedia};
 use crate::settings::MediaSettings;
 use crate::storage::Storage;
-use crate::upload::FILE_FIELD;
+use crate::upload::{FILE_FIELD, MediaUpload, malformed};
 
 /// What the upload may be: decided from its first bytes, never from names or headers.
 #[derive(Debug, Clone, Copy)]
@@ -107,14 +106,6 @@ fn too_large(kind: Kind, limit: u64) -> ApiError {
     )])
 }
 
-fn malformed(cause: impl std::fmt::Display) -> ApiError {
-    tracing::debug!(error = %cause, "unreadable upload");
-    ApiError::bad_request(
-        errors::MALFORMED_MULTIPART,
-        "the multipart body could not be read to its end",
-    )
-}
-
 /// The image's width and height from its first bytes, when they hold them.
 fn dimensions(head: &[u8]) -> Option<(i32, i32)> {
     let (width, height) = image::ImageReader::new(std::io::Cursor::new(head))
@@ -125,48 +116,17 @@ fn dimensions(head: &[u8]) -> Option<(i32, i32)> {
     Some((i32::try_from(width).ok()?, i32::try_from(height).ok()?))
 }
 
-fn unknown_part(field: &poem::web::Field) -> ApiError {
-    let name = field.name().unwrap_or("(unnamed)").to_string();
-    ApiError::bad_request(
-        errors::UNKNOWN_FIELD,
-        format!("`{name}` is not a part of this upload; send only `file`"),
-    )
-    .with_errors(vec![FieldError::new(name, "is not a part of this upload")])
-}
-
-/// After the `file` part: anything but the end of the body is refused.
-async fn no_more_parts(multipart: &mut Multipart) -> ApiResult<()> {
-    match multipart.next_field().await.map_err(malformed)? {
-        Some(field) => Err(unknown_part(&field)),
-        None => Ok(()),
-    }
-}
-
-/// The `file` part, which must come first; other parts are refused, like unknown JSON
-/// properties.
-async fn file_part(multipart: &mut Multipart) -> ApiResult<poem::web::Field> {
-    match multipart.next_field().await.map_err(malformed)? {
-        Some(field) if field.name() == Some(FILE_FIELD) => Ok(field),
-        Some(field) => Err(unknown_part(&field)),
-        None => Err(ApiError::bad_request(
-            errors::MISSING_FILE,
-            "send the file as the `file` part",
-        )
-        .with_errors(vec![FieldError::new(FILE_FIELD, "is required")])),
-    }
-}
-
 /// Reads the `file` part as it arrives: sniffs its type from the first bytes (415 unless
 /// allowed), streams it to storage while counting (413 as soon as it passes the type's limit),
 /// and only when the whole part is in and valid makes the object visible and records the row,
 /// with the thumbnail job in the same transaction. A failed upload leaves nothing behind.
 pub async fn upload<M>(
     ctx: &AppContext,
-    storage: &Storage,
     tenant: &Tenant<M>,
-    mut multipart: Multipart,
+    storage: &Storage,
+    mut body: MediaUpload,
 ) -> ApiResult<MediaRow> {
-    let field = file_part(&mut multipart).await?;
+    let field = body.file_part().await?;
     let mut reader = field.into_async_read();
     let mut buffer = vec![0u8; READ_BYTES];
 
@@ -240,7 +200,7 @@ pub async fn upload<M>(
         }
     }
     drop(reader);
-    if let Err(err) = no_more_parts(&mut multipart).await {
+    if let Err(err) = body.no_more_parts().await {
         object.abort().await;
         return Err(err);
     }
@@ -309,8 +269,8 @@ pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult
 /// row only once they are gone, so a failure leaves both for a retry.
 pub async fn delete<M>(
     ctx: &AppContext,
-    storage: &Storage,
     tenant: &Tenant<M>,
+    storage: &Storage,
     id: Uuid,
 ) -> ApiResult<()> {
     let mut tx = tenant.begin(&ctx.db).await?;
