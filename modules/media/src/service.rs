@@ -1,8 +1,13 @@
-//! Uploading (streamed, sniffed, size-checked), reading, deleting and attaching media.
+//! The rules of media: uploading (streamed, sniffed, size-checked), reading and deleting;
+//! the thumbnails of images and the sweep of uploads never attached (run by [`crate::jobs`]);
+//! the URLs handed out.
 
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use kernel::config::Settings;
 use kernel::jobs::{self, NewJob};
-use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant};
+use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, db};
 use poem::http::StatusCode;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
@@ -258,11 +263,25 @@ async fn record<M>(
     Ok(row)
 }
 
+/// The answer for an upload that does not exist, or not in this tenant.
+pub fn no_such_media() -> ApiError {
+    ApiError::not_found("no such media")
+}
+
 pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<MediaRow> {
     let mut tx = tenant.begin(&ctx.db).await?;
     let row = repo::get(&mut tx, tenant.gym_id, id).await?;
     tx.commit().await?;
-    row.ok_or_else(|| ApiError::not_found("no such media"))
+    row.ok_or_else(no_such_media)
+}
+
+/// The upload of tenant `gym_id` whose original or thumbnail is stored under `key` (for
+/// `/media/{key}`, which serves whoever has the key, with no signed-in tenant).
+pub async fn by_key(ctx: &AppContext, gym_id: Uuid, key: &str) -> ApiResult<MediaRow> {
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let row = repo::by_key(&mut tx, gym_id, key).await?;
+    tx.commit().await?;
+    row.ok_or_else(no_such_media)
 }
 
 /// Deletes the row and its objects together: the objects go while the row is locked, and the
@@ -276,7 +295,7 @@ pub async fn delete<M>(
     let mut tx = tenant.begin(&ctx.db).await?;
     let row = repo::lock(&mut tx, tenant.gym_id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such media"))?;
+        .ok_or_else(no_such_media)?;
     if row.uploaded_by != Some(tenant.user_id) && tenant.role < Role::Admin {
         return Err(ApiError::forbidden(
             errors::NOT_UPLOADER,
@@ -296,6 +315,140 @@ pub async fn delete<M>(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Largest image a thumbnail is made of, in pixels a side, and the decoder's memory cap: an
+/// upload within the byte limit can still claim an absurd size in its header.
+const MAX_SIDE: u32 = 16_384;
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+
+fn thumbnail_key(key: &str, extension: &str) -> String {
+    let stem = key.rsplit_once('.').map_or(key, |(stem, _)| stem);
+    format!("{stem}_thumb.{extension}")
+}
+
+/// Decodes and scales down to `width` (narrower images keep their size); JPEG stays JPEG,
+/// the rest become PNG (transparency survives). Returns the bytes, extension and the original
+/// size.
+fn render(bytes: &[u8], width: u32) -> anyhow::Result<(Vec<u8>, &'static str, u32, u32)> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    let source = reader.format();
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let image = reader.decode()?;
+    let (original_width, original_height) = (image.width(), image.height());
+    let image = if original_width > width {
+        image.resize(width, u32::MAX, image::imageops::FilterType::Triangle)
+    } else {
+        image
+    };
+    let mut out = Vec::new();
+    let extension = if source == Some(ImageFormat::Jpeg) {
+        DynamicImage::ImageRgb8(image.to_rgb8())
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)?;
+        "jpg"
+    } else {
+        image.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)?;
+        "png"
+    };
+    Ok((out, extension, original_width, original_height))
+}
+
+/// Makes the thumbnail of one image, stored next to it as `<name>_thumb.<png|jpg>`.
+/// Idempotent: an image that has one (or is gone) is left alone; a rerun overwrites the same key.
+pub async fn make_thumbnail(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    storage: &Storage,
+    media_id: Uuid,
+) -> anyhow::Result<()> {
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let row = repo::get(&mut tx, gym_id, media_id).await?;
+    tx.commit().await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    if row.thumbnail_key.is_some() || !row.content_type.starts_with("image/") {
+        return Ok(());
+    }
+    let original = storage.read(&row.key).await?;
+    let width = storage.settings().thumbnail_width;
+    let rendered = tokio::task::spawn_blocking(move || render(&original, width)).await?;
+    let (thumbnail, extension, original_width, original_height) = match rendered {
+        Ok(rendered) => rendered,
+        Err(err) => {
+            // The bytes started like an image but do not decode: retrying cannot help.
+            tracing::warn!(%media_id, error = %err, "no thumbnail: the image does not decode");
+            return Ok(());
+        }
+    };
+    let key = thumbnail_key(&row.key, extension);
+    storage.put(&key, thumbnail).await?;
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let recorded = repo::set_thumbnail(
+        &mut tx,
+        gym_id,
+        media_id,
+        &key,
+        i32::try_from(original_width)?,
+        i32::try_from(original_height)?,
+    )
+    .await?;
+    tx.commit().await?;
+    if !recorded {
+        // Deleted while the thumbnail was being made.
+        storage.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// Uploads deleted per transaction by the sweep.
+const ROWS_PER_BATCH: i64 = 100;
+
+/// Deletes uploads never attached within `media.unattached_ttl_hours`, rows and objects, and
+/// says how many.
+///
+/// `media` is under forced row-level security, so the sweep visits tenants one by one (through
+/// the kernel's tenant iterator) with a transaction scoped to each, instead of reading across
+/// them.
+pub async fn sweep_unattached(ctx: &AppContext, storage: &Storage) -> anyhow::Result<usize> {
+    let ttl_hours = i32::try_from(storage.settings().unattached_ttl_hours)?;
+    let mut removed = 0;
+    let mut tenants = ctx.every_tenant();
+    while let Some(batch) = tenants.next_batch().await? {
+        for gym_id in batch {
+            removed += sweep_gym(ctx, gym_id, storage, ttl_hours).await?;
+        }
+    }
+    Ok(removed)
+}
+
+async fn sweep_gym(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    storage: &Storage,
+    ttl_hours: i32,
+) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    loop {
+        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+        let keys = repo::delete_unattached(&mut tx, gym_id, ttl_hours, ROWS_PER_BATCH).await?;
+        // Objects first, then the commit: a failure rolls the rows back for the next run.
+        for (key, thumbnail) in &keys {
+            storage.delete(key).await?;
+            if let Some(thumbnail) = thumbnail {
+                storage.delete(thumbnail).await?;
+            }
+        }
+        tx.commit().await?;
+        removed += keys.len();
+        if (keys.len() as i64) < ROWS_PER_BATCH {
+            return Ok(removed);
+        }
+    }
 }
 
 /// Where clients fetch an object.
