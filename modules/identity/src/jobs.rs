@@ -1,27 +1,24 @@
 //! Identity's background work.
 
+use kernel::AppContext;
 use kernel::jobs::{Job, JobHandler, Schedule};
-use sqlx::PgPool;
 
-use crate::repo;
+use crate::service;
 
 pub const PURGE_EXPIRED_TOKENS: &str = "identity.purge_expired_tokens";
 
-/// Deletes refresh tokens a day after they expire. Until then a replayed, rotated token is
-/// still recognised (and revokes its family); after expiry it is refused either way.
-pub struct PurgeExpiredTokens {
-    pub pool: PgPool,
+pub fn purge_schedule() -> Schedule {
+    Schedule {
+        name: "identity.purge_expired_tokens.daily",
+        every: std::time::Duration::from_secs(24 * 3600),
+        kind: PURGE_EXPIRED_TOKENS,
+        payload: serde_json::json!({}),
+    }
 }
 
-impl PurgeExpiredTokens {
-    pub fn schedule() -> Schedule {
-        Schedule {
-            name: "identity.purge_expired_tokens.daily",
-            every: std::time::Duration::from_secs(24 * 3600),
-            kind: PURGE_EXPIRED_TOKENS,
-            payload: serde_json::json!({}),
-        }
-    }
+/// Deletes refresh tokens a day after they expire ([`service::purge_expired_tokens`]).
+pub struct PurgeExpiredTokens {
+    pub ctx: AppContext,
 }
 
 #[async_trait::async_trait]
@@ -31,7 +28,7 @@ impl JobHandler for PurgeExpiredTokens {
     }
 
     async fn run(&self, _job: &Job) -> anyhow::Result<()> {
-        let purged = repo::purge_expired_tokens(&self.pool).await?;
+        let purged = service::purge_expired_tokens(&self.ctx).await?;
         tracing::info!(purged, "expired refresh tokens purged");
         Ok(())
     }

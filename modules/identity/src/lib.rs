@@ -1,16 +1,19 @@
-//! Identity: users, credentials and sessions.
+//! Identity: users, credentials and sessions. A core module in both builds: always on.
 //!
 //! - Routes: `POST /api/v1/auth/{register,login,refresh,logout}`, `GET/PATCH /api/v1/users/me`.
-//! - Tables: `users` (e-mail unique case-insensitively), `refresh_tokens` (SHA-256 hashes,
-//!   rotated per use, a reused token revokes its family).
-//! - Passwords: argon2id, hashed on the blocking pool so async workers never stall.
-//! - Route policies: sign-up, sign-in and refresh are in the strict sign-in rate-limit class;
+//!   Route policies: sign-up, sign-in and refresh are in the strict sign-in rate-limit class;
 //!   none of `/auth/*` honours `Idempotency-Key` (their answers carry tokens).
+//! - Tables: `users` (e-mail unique case-insensitively), `refresh_tokens` (SHA-256 hashes,
+//!   rotated per use, a reused token revokes its family). Both global, not tenant-owned.
+//! - Jobs: `identity.purge_expired_tokens` (daily schedule).
+//! - Events: none.
 //! - Port: the kernel's accounts port ([`kernel::Accounts`]), so tenancy can create a trainer's
 //!   user and workspace in one transaction, and show people's names, without depending on
 //!   this crate.
-//! - Jobs: `identity.purge_expired_tokens`, daily.
-//! - Core module in both builds: always on.
+//! - Config: no section of its own; reads the kernel's `[auth]` (`refresh_token_ttl_days`, and
+//!   the JWT keys through the context). Passwords are hashed with argon2id on the blocking
+//!   pool, so async workers never stall.
+//! - Problem codes: declared once, in `errors.rs`.
 
 mod accounts;
 mod api;
@@ -41,12 +44,10 @@ impl Module for Identity {
         true
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        vec![Arc::new(jobs::PurgeExpiredTokens {
-            pool: ctx.db.clone(),
-        })]
+        vec![Arc::new(jobs::PurgeExpiredTokens { ctx: ctx.clone() })]
     }
     fn schedules(&self) -> Vec<Schedule> {
-        vec![jobs::PurgeExpiredTokens::schedule()]
+        vec![jobs::purge_schedule()]
     }
     fn routes(&self, _ctx: &AppContext) -> Routes {
         Routes::new()

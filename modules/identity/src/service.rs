@@ -183,3 +183,9 @@ pub async fn update_profile(
     ctx.cache.delete(&[profile_key(user_id)]).await;
     Ok(user)
 }
+
+/// Deletes refresh tokens a day after they expire. Until then a replayed, rotated token is
+/// still recognised (and revokes its family); after expiry it is refused either way.
+pub async fn purge_expired_tokens(ctx: &AppContext) -> ApiResult<u64> {
+    Ok(repo::purge_expired_tokens(&ctx.db).await?)
+}

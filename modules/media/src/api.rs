@@ -105,7 +105,7 @@ impl MediaApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Media>,
         body: MediaUpload,
     ) -> ApiResult<Uploaded> {
-        let row = service::upload(&self.ctx, &self.storage, &tenant, body.0).await?;
+        let row = service::upload(&self.ctx, &tenant, &self.storage, body).await?;
         Ok(Uploaded::Created(Json(MediaItem::new(
             &self.ctx,
             &self.storage,
@@ -135,7 +135,7 @@ impl MediaApi {
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Media>,
         media_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        service::delete(&self.ctx, &self.storage, &tenant, media_id.0).await?;
+        service::delete(&self.ctx, &tenant, &self.storage, media_id.0).await?;
         Ok(Deleted::Done)
     }
 }

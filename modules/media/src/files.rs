@@ -3,13 +3,12 @@
 //! content never changes); S3 storage redirects to a short-lived signed URL.
 
 use futures_util::TryStreamExt;
-use kernel::{ApiError, AppContext, db};
+use kernel::{ApiError, AppContext};
 use poem::http::{StatusCode, header};
 use poem::{Body, Endpoint, Request, Response};
 use uuid::Uuid;
 
-use crate::repo;
-use crate::service::content_type_of;
+use crate::service::{self, content_type_of};
 use crate::settings::MediaSettings;
 use crate::storage::{Delivery, Storage};
 
@@ -30,7 +29,7 @@ impl Files {
 }
 
 fn not_found() -> poem::Error {
-    ApiError::not_found("no such media").into()
+    service::no_such_media().into()
 }
 
 /// `<gym_id>/<32 hex>[_thumb].<ext>`: the tenant, and the object's name.
@@ -49,14 +48,7 @@ impl Endpoint for Files {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let key = req.raw_path_param("key").unwrap_or_default().to_string();
         let (gym_id, stem) = parse_key(&key).ok_or_else(not_found)?;
-        let mut tx = db::begin_tenant(&self.ctx.db, gym_id)
-            .await
-            .map_err(ApiError::from)?;
-        let row = repo::by_key(&mut tx, gym_id, &key)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
-        let row = row.ok_or_else(not_found)?;
+        let row = service::by_key(&self.ctx, gym_id, &key).await?;
         let content_type = if row.key == key {
             row.content_type.clone()
         } else {

@@ -1,32 +1,35 @@
 //! Media: image and video uploads of a tenant, stored in a local directory or an
-//! S3-compatible bucket.
+//! S3-compatible bucket. On by default in both builds.
 //!
 //! - Routes: `POST /api/v1/media` (multipart `file` part, streamed: the type is sniffed from
 //!   the first bytes, the size counted as it arrives, and nothing is stored unless the whole
 //!   upload is valid), `GET /api/v1/media/{id}`, `DELETE /api/v1/media/{id}` (uploader, admin,
-//!   owner); and, outside the API, `GET /media/{key}` ([`Files`]) serving the bytes to whoever
-//!   has the unguessable key (local storage) or redirecting to a signed URL (S3).
-//! - Table: `media` (row-level security on `gym_id`). Object keys are
+//!   owner); and, outside the API document, `GET /media/{key}` (`files.rs`) serving the bytes
+//!   to whoever has the unguessable key (local storage) or redirecting to a signed URL (S3).
+//!   Route policy: the upload route accepts bodies up to the larger limit plus multipart
+//!   framing (and so does not honour `Idempotency-Key`). API keys: `media:read`, `media:write`.
+//! - Tables: `media` and `media_claims` (row-level security on `gym_id`). Object keys are
 //!   `<gym_id>/<random>.<ext>`, thumbnails `<gym_id>/<random>_thumb.<png|jpg>`.
-//! - Port: the kernel's attachments port. Other modules claim an upload for a record in the
-//!   transaction that stores their reference, and release it when the reference goes, without
-//!   depending on this crate:
-//!   `ctx.attachments()?.claim(ctx, &mut tx, Claim { holder: "story:<id>", .. }).await?`.
-//!   A claimed upload cannot be deleted (409 `media_in_use`). Table `media_claims`.
-//! - Dashboard: uploads this month and storage used.
 //! - Jobs: `media.thumbnail` (enqueued with each image upload, in its transaction; makes a
 //!   `media.thumbnail_width` wide thumbnail) and `media.sweep_unattached` (hourly schedule;
 //!   deletes uploads never attached within `media.unattached_ttl_hours`, rows and objects).
-//! - Config: `[media]` (`storage`, `local_dir`, `image_max_bytes`, `video_max_bytes`,
-//!   `thumbnail_width`, `unattached_ttl_hours`, `public_base_url`, `signed_url_ttl_seconds`,
-//!   `[media.s3]`). Route policies: the upload route accepts bodies up to the larger limit plus
-//!   multipart framing (and so does not honour `Idempotency-Key`); `/media/{key}` is served
-//!   outside the API document.
-//! - API keys: `media:read`, `media:write`. On by default in both builds.
+//! - Events: none.
+//! - Ports: the kernel's attachments port (`attachments.rs`). Other modules claim an upload
+//!   for a record in the transaction that stores their reference, and release it when the
+//!   reference goes, without depending on this crate:
+//!   `ctx.attachments()?.claim(ctx, &mut tx, Claim { holder: "story:<id>", .. }).await?`.
+//!   A claimed upload cannot be deleted (409 `media_in_use`). And dashboard figures
+//!   (`dashboard.rs`): uploads this month and storage used.
+//! - Config: `[media]` ([`settings::MediaSettings`]: `storage`, `local_dir`,
+//!   `image_max_bytes`, `video_max_bytes`, `thumbnail_width`, `unattached_ttl_hours`,
+//!   `public_base_url`, `signed_url_ttl_seconds`, `[media.s3]`), defaults in
+//!   `config/default.toml`, checked at start-up.
+//! - Problem codes: declared once, in `errors.rs`.
 
 mod api;
 mod attachments;
 mod dashboard;
+mod errors;
 mod files;
 mod jobs;
 mod repo;

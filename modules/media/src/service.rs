@@ -1,18 +1,23 @@
-//! Uploading (streamed, sniffed, size-checked), reading, deleting and attaching media.
+//! The rules of media: uploading (streamed, sniffed, size-checked), reading and deleting;
+//! the thumbnails of images and the sweep of uploads never attached (run by [`crate::jobs`]);
+//! the URLs handed out.
 
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use kernel::config::Settings;
 use kernel::jobs::{self, NewJob};
-use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant};
+use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, db};
 use poem::http::StatusCode;
-use poem::web::Multipart;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
+use crate::errors;
 use crate::jobs::THUMBNAIL;
 use crate::repo::{self, MediaRow, NewMedia};
 use crate::settings::MediaSettings;
 use crate::storage::Storage;
-use crate::upload::FILE_FIELD;
+use crate::upload::{FILE_FIELD, MediaUpload, malformed};
 
 /// What the upload may be: decided from its first bytes, never from names or headers.
 #[derive(Debug, Clone, Copy)]
@@ -97,21 +102,13 @@ fn too_large(kind: Kind, limit: u64) -> ApiError {
     let what = if kind.video { "videos" } else { "images" };
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        errors::PAYLOAD_TOO_LARGE,
         format!("{what} may be at most {limit} bytes"),
     )
     .with_errors(vec![FieldError::new(
         FILE_FIELD,
         format!("is larger than {limit} bytes"),
     )])
-}
-
-fn malformed(cause: impl std::fmt::Display) -> ApiError {
-    tracing::debug!(error = %cause, "unreadable upload");
-    ApiError::bad_request(
-        "malformed_multipart",
-        "the multipart body could not be read to its end",
-    )
 }
 
 /// The image's width and height from its first bytes, when they hold them.
@@ -124,47 +121,17 @@ fn dimensions(head: &[u8]) -> Option<(i32, i32)> {
     Some((i32::try_from(width).ok()?, i32::try_from(height).ok()?))
 }
 
-fn unknown_part(field: &poem::web::Field) -> ApiError {
-    let name = field.name().unwrap_or("(unnamed)").to_string();
-    ApiError::bad_request(
-        "unknown_field",
-        format!("`{name}` is not a part of this upload; send only `file`"),
-    )
-    .with_errors(vec![FieldError::new(name, "is not a part of this upload")])
-}
-
-/// After the `file` part: anything but the end of the body is refused.
-async fn no_more_parts(multipart: &mut Multipart) -> ApiResult<()> {
-    match multipart.next_field().await.map_err(malformed)? {
-        Some(field) => Err(unknown_part(&field)),
-        None => Ok(()),
-    }
-}
-
-/// The `file` part, which must come first; other parts are refused, like unknown JSON
-/// properties.
-async fn file_part(multipart: &mut Multipart) -> ApiResult<poem::web::Field> {
-    match multipart.next_field().await.map_err(malformed)? {
-        Some(field) if field.name() == Some(FILE_FIELD) => Ok(field),
-        Some(field) => Err(unknown_part(&field)),
-        None => Err(
-            ApiError::bad_request("missing_file", "send the file as the `file` part")
-                .with_errors(vec![FieldError::new(FILE_FIELD, "is required")]),
-        ),
-    }
-}
-
 /// Reads the `file` part as it arrives: sniffs its type from the first bytes (415 unless
 /// allowed), streams it to storage while counting (413 as soon as it passes the type's limit),
 /// and only when the whole part is in and valid makes the object visible and records the row,
 /// with the thumbnail job in the same transaction. A failed upload leaves nothing behind.
 pub async fn upload<M>(
     ctx: &AppContext,
-    storage: &Storage,
     tenant: &Tenant<M>,
-    mut multipart: Multipart,
+    storage: &Storage,
+    mut body: MediaUpload,
 ) -> ApiResult<MediaRow> {
-    let field = file_part(&mut multipart).await?;
+    let field = body.file_part().await?;
     let mut reader = field.into_async_read();
     let mut buffer = vec![0u8; READ_BYTES];
 
@@ -184,7 +151,7 @@ pub async fn upload<M>(
     let kind = sniff(&head).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            errors::UNSUPPORTED_MEDIA_TYPE,
             "upload a JPEG, PNG, WebP or GIF image or an MP4 or QuickTime video",
         )
         .with_errors(vec![FieldError::new(
@@ -238,7 +205,7 @@ pub async fn upload<M>(
         }
     }
     drop(reader);
-    if let Err(err) = no_more_parts(&mut multipart).await {
+    if let Err(err) = body.no_more_parts().await {
         object.abort().await;
         return Err(err);
     }
@@ -296,35 +263,49 @@ async fn record<M>(
     Ok(row)
 }
 
+/// The answer for an upload that does not exist, or not in this tenant.
+pub fn no_such_media() -> ApiError {
+    ApiError::not_found("no such media")
+}
+
 pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<MediaRow> {
     let mut tx = tenant.begin(&ctx.db).await?;
     let row = repo::get(&mut tx, tenant.gym_id, id).await?;
     tx.commit().await?;
-    row.ok_or_else(|| ApiError::not_found("no such media"))
+    row.ok_or_else(no_such_media)
+}
+
+/// The upload of tenant `gym_id` whose original or thumbnail is stored under `key` (for
+/// `/media/{key}`, which serves whoever has the key, with no signed-in tenant).
+pub async fn by_key(ctx: &AppContext, gym_id: Uuid, key: &str) -> ApiResult<MediaRow> {
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let row = repo::by_key(&mut tx, gym_id, key).await?;
+    tx.commit().await?;
+    row.ok_or_else(no_such_media)
 }
 
 /// Deletes the row and its objects together: the objects go while the row is locked, and the
 /// row only once they are gone, so a failure leaves both for a retry.
 pub async fn delete<M>(
     ctx: &AppContext,
-    storage: &Storage,
     tenant: &Tenant<M>,
+    storage: &Storage,
     id: Uuid,
 ) -> ApiResult<()> {
     let mut tx = tenant.begin(&ctx.db).await?;
     let row = repo::lock(&mut tx, tenant.gym_id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such media"))?;
+        .ok_or_else(no_such_media)?;
     if row.uploaded_by != Some(tenant.user_id) && tenant.role < Role::Admin {
         return Err(ApiError::forbidden(
-            "not_uploader",
+            errors::NOT_UPLOADER,
             "only the uploader, an admin or the owner may delete this",
         ));
     }
     // A story (or anything else) still shows it: remove that first.
     if repo::is_claimed(&mut tx, tenant.gym_id, id).await? {
         return Err(ApiError::conflict(
-            "media_in_use",
+            errors::MEDIA_IN_USE,
             "this upload is used by a story or another record; remove that first",
         ));
     }
@@ -334,6 +315,140 @@ pub async fn delete<M>(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Largest image a thumbnail is made of, in pixels a side, and the decoder's memory cap: an
+/// upload within the byte limit can still claim an absurd size in its header.
+const MAX_SIDE: u32 = 16_384;
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+
+fn thumbnail_key(key: &str, extension: &str) -> String {
+    let stem = key.rsplit_once('.').map_or(key, |(stem, _)| stem);
+    format!("{stem}_thumb.{extension}")
+}
+
+/// Decodes and scales down to `width` (narrower images keep their size); JPEG stays JPEG,
+/// the rest become PNG (transparency survives). Returns the bytes, extension and the original
+/// size.
+fn render(bytes: &[u8], width: u32) -> anyhow::Result<(Vec<u8>, &'static str, u32, u32)> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    let source = reader.format();
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let image = reader.decode()?;
+    let (original_width, original_height) = (image.width(), image.height());
+    let image = if original_width > width {
+        image.resize(width, u32::MAX, image::imageops::FilterType::Triangle)
+    } else {
+        image
+    };
+    let mut out = Vec::new();
+    let extension = if source == Some(ImageFormat::Jpeg) {
+        DynamicImage::ImageRgb8(image.to_rgb8())
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)?;
+        "jpg"
+    } else {
+        image.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)?;
+        "png"
+    };
+    Ok((out, extension, original_width, original_height))
+}
+
+/// Makes the thumbnail of one image, stored next to it as `<name>_thumb.<png|jpg>`.
+/// Idempotent: an image that has one (or is gone) is left alone; a rerun overwrites the same key.
+pub async fn make_thumbnail(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    storage: &Storage,
+    media_id: Uuid,
+) -> anyhow::Result<()> {
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let row = repo::get(&mut tx, gym_id, media_id).await?;
+    tx.commit().await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    if row.thumbnail_key.is_some() || !row.content_type.starts_with("image/") {
+        return Ok(());
+    }
+    let original = storage.read(&row.key).await?;
+    let width = storage.settings().thumbnail_width;
+    let rendered = tokio::task::spawn_blocking(move || render(&original, width)).await?;
+    let (thumbnail, extension, original_width, original_height) = match rendered {
+        Ok(rendered) => rendered,
+        Err(err) => {
+            // The bytes started like an image but do not decode: retrying cannot help.
+            tracing::warn!(%media_id, error = %err, "no thumbnail: the image does not decode");
+            return Ok(());
+        }
+    };
+    let key = thumbnail_key(&row.key, extension);
+    storage.put(&key, thumbnail).await?;
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let recorded = repo::set_thumbnail(
+        &mut tx,
+        gym_id,
+        media_id,
+        &key,
+        i32::try_from(original_width)?,
+        i32::try_from(original_height)?,
+    )
+    .await?;
+    tx.commit().await?;
+    if !recorded {
+        // Deleted while the thumbnail was being made.
+        storage.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// Uploads deleted per transaction by the sweep.
+const ROWS_PER_BATCH: i64 = 100;
+
+/// Deletes uploads never attached within `media.unattached_ttl_hours`, rows and objects, and
+/// says how many.
+///
+/// `media` is under forced row-level security, so the sweep visits tenants one by one (through
+/// the kernel's tenant iterator) with a transaction scoped to each, instead of reading across
+/// them.
+pub async fn sweep_unattached(ctx: &AppContext, storage: &Storage) -> anyhow::Result<usize> {
+    let ttl_hours = i32::try_from(storage.settings().unattached_ttl_hours)?;
+    let mut removed = 0;
+    let mut tenants = ctx.every_tenant();
+    while let Some(batch) = tenants.next_batch().await? {
+        for gym_id in batch {
+            removed += sweep_gym(ctx, gym_id, storage, ttl_hours).await?;
+        }
+    }
+    Ok(removed)
+}
+
+async fn sweep_gym(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    storage: &Storage,
+    ttl_hours: i32,
+) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    loop {
+        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+        let keys = repo::delete_unattached(&mut tx, gym_id, ttl_hours, ROWS_PER_BATCH).await?;
+        // Objects first, then the commit: a failure rolls the rows back for the next run.
+        for (key, thumbnail) in &keys {
+            storage.delete(key).await?;
+            if let Some(thumbnail) = thumbnail {
+                storage.delete(thumbnail).await?;
+            }
+        }
+        tx.commit().await?;
+        removed += keys.len();
+        if (keys.len() as i64) < ROWS_PER_BATCH {
+            return Ok(removed);
+        }
+    }
 }
 
 /// Where clients fetch an object.

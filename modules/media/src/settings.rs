@@ -1,4 +1,6 @@
-//! The `[media]` configuration section (see `config/default.toml`).
+//! The `[media]` configuration section. Its defaults are written once, in
+//! `config/default.toml` (embedded in the binary and always layered first); this type carries
+//! none of its own but the empty `[media.s3]` that the file leaves commented out.
 
 use kernel::Settings;
 use kernel::config::Secret;
@@ -6,7 +8,6 @@ use serde::Deserialize;
 
 /// The `[media]` section: where files live and how large they may be.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
 pub struct MediaSettings {
     pub storage: MediaStorage,
     /// Directory of the `local` storage (created when missing).
@@ -24,6 +25,9 @@ pub struct MediaSettings {
     pub public_base_url: Option<String>,
     /// How long the signed URLs that `/media/{key}` redirects to stay valid (S3 storage).
     pub signed_url_ttl_seconds: u64,
+    /// `[media.s3]`, needed for `storage = "s3"`. `config/default.toml` only shows it
+    /// commented out, so an absent one reads as empty.
+    #[serde(default)]
     pub s3: S3Settings,
 }
 
@@ -51,27 +55,13 @@ pub struct S3Settings {
     pub allow_http: bool,
 }
 
-impl Default for MediaSettings {
-    fn default() -> Self {
-        Self {
-            storage: MediaStorage::Local,
-            local_dir: "data/media".into(),
-            image_max_bytes: 10 * 1024 * 1024,
-            video_max_bytes: 100 * 1024 * 1024,
-            thumbnail_width: 320,
-            unattached_ttl_hours: 24,
-            public_base_url: None,
-            signed_url_ttl_seconds: 3600,
-            s3: S3Settings::default(),
-        }
-    }
-}
-
 impl MediaSettings {
-    /// The section of `settings`; start-up has refused an invalid one already
-    /// ([`kernel::Module::check_settings`]).
+    /// The section of `settings`. Every context holds a readable one: start-up refuses
+    /// settings whose `[media]` does not read ([`kernel::Module::check_settings`]).
     pub fn of(settings: &Settings) -> Self {
-        settings.section("media").unwrap_or_default()
+        settings
+            .section("media")
+            .unwrap_or_else(|err| unreachable!("[media] is checked at start-up: {err}"))
     }
 
     pub fn check(&self) -> Result<(), String> {

@@ -13,7 +13,7 @@ use poem_openapi::{Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::repo::NotificationRow;
-use crate::{Notifications, service};
+use crate::{Notifications, errors, service};
 
 #[derive(Tags)]
 enum NotificationTags {
@@ -157,7 +157,7 @@ impl NotificationsApi {
             None => None,
             Some(text) => Some(Uuid::parse_str(text.trim()).map_err(|_| {
                 ApiError::bad_request(
-                    "invalid_parameter",
+                    errors::INVALID_PARAMETER,
                     "Last-Event-ID must be the id of a notification",
                 )
                 .with_errors(vec![FieldError::new("Last-Event-ID", "must be a UUID")])

@@ -1,17 +1,21 @@
-//! Notifications: in-app messages per user and tenant, with a live stream.
+//! Notifications: in-app messages per user and tenant, with a live stream. On by default in
+//! both builds.
 //!
 //! - Routes: `GET /api/v1/notifications` (newest first, `unread` filter),
 //!   `POST /api/v1/notifications/{id}/read`, `POST /api/v1/notifications/read-all`,
 //!   `GET /api/v1/notifications/stream` (Server-Sent Events: bearer auth, heartbeat,
 //!   `Last-Event-ID` resumes from the table).
 //! - Table: `notifications` (row-level security on `gym_id`).
-//! - Fan-out: each new notification is published on the kernel's [`kernel::PubSub`] (Redis
-//!   when configured), so a stream open on any instance receives it.
-//! - Jobs: `notifications.member_added` tells a person they joined a tenant (subscribed to the
-//!   `member_added` event); `notifications.member_role_changed` tells them their new role.
-//! - On by default in both builds.
+//! - Jobs: `notifications.member_added` tells a person they joined a tenant;
+//!   `notifications.member_role_changed` tells them their new role.
+//! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's); publishes
+//!   none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
+//!   `notifications`; Redis when configured), so a stream open on any instance receives it.
+//! - Ports: none. Config: no section of its own.
+//! - Problem codes: declared once, in `errors.rs`.
 
 mod api;
+mod errors;
 mod jobs;
 mod repo;
 mod service;
@@ -55,13 +59,13 @@ impl Module for Notifications {
     }
 }
 
-impl ModuleCode for Notifications {
-    const CODE: &'static str = "notifications";
-}
-
 impl<B: Build> ModuleApi<B> for Notifications {
     type Api = NotificationsApi;
     fn api(&self, ctx: &AppContext) -> NotificationsApi {
         NotificationsApi { ctx: ctx.clone() }
     }
+}
+
+impl ModuleCode for Notifications {
+    const CODE: &'static str = "notifications";
 }
