@@ -124,3 +124,112 @@ async fn a_role_change_is_announced_to_the_person_live(pool: PgPool) {
     assert_eq!(data["data"]["role"], "trainer");
     assert!(data["title"].as_str().unwrap().ends_with("is now trainer"));
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_browser_opens_the_stream_once_with_a_ticket(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner, gym) = app.owner_with_tenant("ticket").await;
+    let member = app.add_new_member(&owner, gym, "member", "member").await;
+    app.jobs.drain().await.unwrap();
+    let issue = || {
+        app.as_(&member)
+            .in_(gym)
+            .post("/api/v1/notifications/stream-ticket")
+    };
+    let issued = issue().expect(201).await;
+    let ticket = issued["ticket"].as_str().unwrap().to_string();
+    assert_eq!(issued["expires_in"], 30);
+
+    // The ticket alone opens the member's own stream, live.
+    let mut stream = app.notification_stream_by_ticket(&ticket).await;
+    app.change_role(&owner, gym, &member, "trainer")
+        .expect(200)
+        .await;
+    app.jobs.drain().await.unwrap();
+    let (_, data) = stream.next_event().await;
+    assert_eq!(data["kind"], "member.role_changed");
+
+    // Once only.
+    let reused = format!("/api/v1/notifications/stream?ticket={ticket}");
+    app.anon()
+        .get(&reused)
+        .expect_problem(401, "invalid_token")
+        .await;
+    // Not after it expired.
+    let late = issue().expect(201).await["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sqlx::query("update notification_stream_tickets set expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    app.anon()
+        .get(&format!("/api/v1/notifications/stream?ticket={late}"))
+        .expect_problem(401, "invalid_token")
+        .await;
+    // A made-up ticket of the right shape, and one of another shape.
+    let forged = format!("nst_{}_{}", gym.simple(), "A".repeat(43));
+    app.anon()
+        .get(&format!("/api/v1/notifications/stream?ticket={forged}"))
+        .expect_problem(401, "invalid_token")
+        .await;
+    app.anon()
+        .get("/api/v1/notifications/stream?ticket=nope")
+        .expect_problem(401, "invalid_token")
+        .await;
+    // Tickets are for people: an integrator's key cannot get one.
+    let key = app.create_api_key(&owner, gym, &["members:read"]).await;
+    app.as_(&key)
+        .post("/api/v1/notifications/stream-ticket")
+        .expect_problem(403, "api_key_not_allowed")
+        .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn one_stream_too_many_is_refused_until_another_closes(pool: PgPool) {
+    let app = spawn_app_with(pool, &[("notifications.max_streams_per_user", json!(2))]).await;
+    let (owner, gym) = app.owner_with_tenant("cap").await;
+    let first = app.notification_stream(&owner, gym, None).await;
+    let _second = app.notification_stream(&owner, gym, None).await;
+    app.as_(&owner)
+        .in_(gym)
+        .get("/api/v1/notifications/stream")
+        .expect_problem(429, "too_many_streams")
+        .await;
+    drop(first);
+    // The server notices the closed connection on its next write (a heartbeat at the
+    // latest); poll until the slot is free again.
+    let mut reopened = None;
+    for _ in 0..40 {
+        let response = app
+            .as_(&owner)
+            .in_(gym)
+            .get("/api/v1/notifications/stream")
+            .send()
+            .await;
+        if response.status() == 200 {
+            reopened = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(reopened.is_some(), "the slot was never freed");
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn stopping_ends_open_streams_with_a_reconnect_event(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = app.owner_with_tenant("drain").await;
+    let mut stream = app.notification_stream(&owner, gym, None).await;
+    app.ctx.shutdown.stop();
+    let retry = stream.next_sent().await.expect("a retry hint");
+    assert_eq!(retry.retry.as_deref(), Some("500"));
+    let last = stream.next_sent().await.expect("a last event");
+    assert_eq!(last.event.as_deref(), Some("reconnect"));
+    assert_eq!(
+        last.data.as_deref(),
+        Some(r#"{"reason":"server_stopping"}"#)
+    );
+    assert_eq!(stream.next_sent().await, None, "then a clean end");
+}

@@ -218,6 +218,37 @@ impl<M> Tenant<M> {
     }
 }
 
+impl<M: ModuleCode> Tenant<M> {
+    async fn with_access(
+        ctx: &AppContext,
+        user_id: Uuid,
+        access: TenantAccess,
+        api_key_id: Option<Uuid>,
+    ) -> ApiResult<Self> {
+        let info = ctx.tenants.tenant(ctx, access.gym_id).await?;
+        require_enabled::<M>(ctx, &info)?;
+        Ok(Tenant {
+            user_id,
+            gym_id: access.gym_id,
+            role: access.role,
+            api_key_id,
+            info,
+            module: PhantomData,
+        })
+    }
+
+    /// `user_id` in `gym_id`, when something other than a bearer token vouched for them (a
+    /// stream ticket): the same membership, role and module checks as the extractor.
+    pub async fn of_user(ctx: &AppContext, user_id: Uuid, gym_id: Uuid) -> ApiResult<Self> {
+        let access = ctx
+            .tenants
+            .resolve(ctx, user_id, Some(gym_id))
+            .await?
+            .ok_or_else(|| tenant_required(ctx.mode()))?;
+        Self::with_access(ctx, user_id, access, None).await
+    }
+}
+
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -426,16 +457,7 @@ impl<'a, M: ModuleCode> ApiExtractor<'a> for Tenant<M> {
         let ctx = AppContext::from_request(req)?;
         let (user_id, access, api_key_id) = caller(ctx, req, true).await?;
         let access = access.ok_or_else(|| tenant_required(ctx.registry.mode()))?;
-        let info = ctx.tenants.tenant(ctx, access.gym_id).await?;
-        require_enabled::<M>(ctx, &info)?;
-        Ok(Tenant {
-            user_id,
-            gym_id: access.gym_id,
-            role: access.role,
-            api_key_id,
-            info,
-            module: PhantomData,
-        })
+        Ok(Tenant::with_access(ctx, user_id, access, api_key_id).await?)
     }
 }
 

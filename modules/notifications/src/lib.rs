@@ -3,15 +3,17 @@
 //!
 //! - Routes: `GET /api/v1/notifications` (newest first, `unread` filter),
 //!   `POST /api/v1/notifications/{id}/read`, `POST /api/v1/notifications/read-all`,
-//!   `GET /api/v1/notifications/stream` (Server-Sent Events: bearer auth, heartbeat,
-//!   `Last-Event-ID` resumes from the table).
-//! - Table: `notifications` (row-level security on `gym_id`).
+//!   `POST /api/v1/notifications/stream-ticket` (a single-use ticket for browsers),
+//!   `GET /api/v1/notifications/stream` (Server-Sent Events: bearer auth or `?ticket=`,
+//!   heartbeat, `Last-Event-ID` resumes from the table, a `reconnect` event when the server
+//!   goes down, at most `max_streams_per_user` open per person and instance).
+//! - Tables: `notifications`, `notification_stream_tickets` (row-level security on `gym_id`).
 //! - Jobs: `notifications.member_added` tells a person they joined a tenant;
 //!   `notifications.member_role_changed` tells them their new role.
 //! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's); publishes
 //!   none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
 //!   `notifications`; Redis when configured), so a stream open on any instance receives it.
-//! - Ports: none. Config: no section of its own.
+//! - Ports: none. Config: `[notifications]` ([`settings::NotificationSettings`]).
 //! - Problem codes: declared once, in `errors.rs`.
 
 mod api;
@@ -19,13 +21,14 @@ mod errors;
 mod jobs;
 mod repo;
 mod service;
+pub mod settings;
 
 pub use api::NotificationsApi;
 
 use std::sync::Arc;
 
 use kernel::jobs::{JobHandler, Subscription};
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Settings};
 
 pub struct Notifications;
 
@@ -57,12 +60,15 @@ impl Module for Notifications {
             },
         ]
     }
+    fn check_settings(&self, settings: &Settings) -> Result<(), String> {
+        settings::NotificationSettings::read(settings).map(drop)
+    }
 }
 
 impl<B: Build> ModuleApi<B> for Notifications {
     type Api = NotificationsApi;
     fn api(&self, ctx: &AppContext) -> NotificationsApi {
-        NotificationsApi { ctx: ctx.clone() }
+        NotificationsApi::new(ctx.clone())
     }
 }
 

@@ -140,3 +140,45 @@ pub async fn mark_all_read(
             .await?;
     Ok(result.rows_affected())
 }
+
+/// Stores a stream ticket's digest for `user_id`, and forgets the tenant's expired ones.
+pub async fn insert_ticket(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    digest: &[u8],
+    user_id: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from notification_stream_tickets where gym_id = $1 and expires_at < now()")
+        .bind(gym_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "insert into notification_stream_tickets (gym_id, digest, user_id, expires_at) \
+         values ($1, $2, $3, $4)",
+    )
+    .bind(gym_id)
+    .bind(digest)
+    .bind(user_id)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Uses up the ticket stored under `digest`: its user, if it was there and still valid.
+pub async fn redeem_ticket(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    digest: &[u8],
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let row: Option<(Uuid, bool)> = sqlx::query_as(
+        "delete from notification_stream_tickets where gym_id = $1 and digest = $2 \
+         returning user_id, expires_at > now()",
+    )
+    .bind(gym_id)
+    .bind(digest)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|(user_id, live)| live.then_some(user_id)))
+}

@@ -2,13 +2,14 @@
 
 use std::collections::VecDeque;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use kernel::pagination::{Page, PageRequest};
 use kernel::pubsub::Message;
 use kernel::{ApiError, ApiResult, AppContext, Tenant, db};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::errors;
 use crate::repo::{self, NewNotification, NotificationRow};
 
 /// Pub/sub topic carrying every new notification (as JSON) to the open streams.
@@ -126,8 +127,9 @@ impl Live {
     }
 }
 
-/// The caller's notifications as they arrive. With `last_event_id`, first what came after it
-/// (from the table), so a client that reconnects misses nothing.
+/// The caller's notifications as they arrive, until the process starts stopping. With
+/// `last_event_id`, first what came after it (from the table), so a client that reconnects
+/// misses nothing.
 pub async fn stream<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
@@ -143,5 +145,113 @@ pub async fn stream<M>(
         messages: ctx.pubsub.subscribe(),
     };
     live.catch_up().await?;
-    Ok(futures_util::stream::unfold(live, Live::next))
+    let shutdown = ctx.shutdown.clone();
+    Ok(futures_util::stream::unfold(live, Live::next)
+        .take_until(async move { shutdown.stopping().await }))
+}
+
+/// Open streams per person on this instance, to cap them.
+#[derive(Default)]
+pub struct StreamSlots {
+    open: std::sync::Mutex<std::collections::HashMap<Uuid, usize>>,
+}
+
+/// One open stream; dropping it (the client went away, or the stream ended) frees the slot.
+pub struct StreamSlot {
+    slots: std::sync::Arc<StreamSlots>,
+    user_id: Uuid,
+}
+
+impl StreamSlots {
+    /// A slot for `user_id`, or 429 when they hold `max` already.
+    pub fn take(self: &std::sync::Arc<Self>, user_id: Uuid, max: usize) -> ApiResult<StreamSlot> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(user_id).or_default();
+        if *count >= max {
+            return Err(ApiError::new(
+                poem::http::StatusCode::TOO_MANY_REQUESTS,
+                errors::TOO_MANY_STREAMS,
+                format!("you have {max} notification streams open already; close one first"),
+            ));
+        }
+        *count += 1;
+        Ok(StreamSlot {
+            slots: self.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// Start of every stream ticket, so tickets are recognisable.
+const TICKET_PREFIX: &str = "nst_";
+
+/// A ticket that opens the caller's stream once, within `ttl`: for browsers, whose
+/// EventSource cannot send an Authorization header. The tenant travels in the ticket, so
+/// redeeming it runs inside that tenant's row-level security.
+pub async fn issue_ticket<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    ttl: std::time::Duration,
+) -> ApiResult<String> {
+    tenant.require_person()?;
+    let ticket = format!(
+        "{TICKET_PREFIX}{}_{}",
+        tenant.gym_id.simple(),
+        kernel::tokens::generate()?
+    );
+    let expires_at =
+        chrono::Utc::now() + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
+    let mut tx = tenant.begin(&ctx.db).await?;
+    repo::insert_ticket(
+        &mut tx,
+        tenant.gym_id,
+        &kernel::tokens::digest(&ticket),
+        tenant.user_id,
+        expires_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ticket)
+}
+
+/// Who a ticket opens the stream for, using it up; 401 for an unknown, used or expired one.
+pub async fn redeem_ticket<M: kernel::ModuleCode>(
+    ctx: &AppContext,
+    ticket: &str,
+) -> ApiResult<Tenant<M>> {
+    let refused = || {
+        ApiError::invalid_token(
+            "invalid_token",
+            "the stream ticket is unknown, used or expired",
+        )
+    };
+    let gym_id = ticket
+        .strip_prefix(TICKET_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .and_then(|(gym, _)| Uuid::try_parse(gym).ok())
+        .ok_or_else(refused)?;
+    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let user_id = repo::redeem_ticket(&mut tx, gym_id, &kernel::tokens::digest(ticket)).await?;
+    tx.commit().await?;
+    let user_id = user_id.ok_or_else(refused)?;
+    Tenant::of_user(ctx, user_id, gym_id).await
 }
