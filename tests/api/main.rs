@@ -20,6 +20,7 @@ mod notifications;
 mod openapi;
 mod ratelimit;
 mod rls;
+mod shutdown;
 mod slow_clients;
 #[cfg(feature = "trainer")]
 mod trainer;

@@ -1,0 +1,261 @@
+//! SIGTERM on the real binary under load: readiness turns 503 while requests are still served,
+//! a client that stops sending when readiness says so sees no failed request, open event
+//! streams end with a `reconnect` event and a clean end, and the process exits within the
+//! pre-stop delay plus 2 s.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{PASSWORD, unique_email};
+
+/// The binary, killed if the test ends early.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
+    let database = pool
+        .connect_options()
+        .get_database()
+        .unwrap_or_default()
+        .to_string();
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
+    let url = format!(
+        "{}/{database}",
+        admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base)
+    );
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_gymapi"))
+        .arg("serve")
+        .env("GYMAPI_APP__ENVIRONMENT", "test")
+        .env("GYMAPI_DATABASE__URL", url)
+        .env("GYMAPI_SERVER__PORT", port.to_string())
+        .env(
+            "GYMAPI_SERVER__PRE_STOP_DELAY_SECONDS",
+            pre_stop_seconds.to_string(),
+        )
+        .env(
+            "GYMAPI_AUTH__JWT_SECRET",
+            "shutdown-test-secret-long-enough-for-hs256",
+        )
+        .env("GYMAPI_RATE_LIMIT__ENABLED", "false")
+        .env("GYMAPI_LOG__LEVEL", "warn")
+        .env_remove("GYMAPI_REDIS__URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        let ready = client
+            .get(format!("{}/health/ready", server.base))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200);
+        if ready {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server was not ready within 10 s");
+}
+
+/// A signed-in owner of a tenant: (access token, tenant id).
+async fn owner(client: &reqwest::Client, base: &str) -> (String, String) {
+    let email = unique_email("sigterm");
+    let names =
+        json!({"email": email, "password": PASSWORD, "first_name": "Sig", "last_name": "Term"});
+    #[cfg(feature = "gym")]
+    {
+        let signed_up: Value = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&names)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = signed_up["tokens"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let gym: Value = client
+            .post(format!("{base}/api/v1/gyms"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Drain gym"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (token, gym["id"].as_str().unwrap().to_string())
+    }
+    #[cfg(feature = "trainer")]
+    {
+        let signed_up: Value = client
+            .post(format!("{base}/api/v1/auth/register-trainer"))
+            .json(&names)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            signed_up["tokens"]["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            signed_up["workspace"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn sigterm_under_load_fails_no_request_and_exits_in_time(pool: PgPool) {
+    let pre_stop = Duration::from_secs(1);
+    let mut server = start(&pool, pre_stop.as_secs()).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let (token, tenant) = owner(&client, &base).await;
+
+    let mut stream = client
+        .get(format!("{base}/api/v1/notifications/stream"))
+        .bearer_auth(&token)
+        .header("X-Gym-ID", &tenant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+
+    // The load balancer: 200 requests/s while the instance is ready; it takes the instance
+    // out of rotation as soon as readiness says 503, as Kubernetes does.
+    let in_rotation = Arc::new(AtomicBool::new(true));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let watcher = tokio::spawn({
+        let (client, base, in_rotation) = (client.clone(), base.clone(), in_rotation.clone());
+        async move {
+            while in_rotation.load(Ordering::Relaxed) {
+                let ready = client
+                    .get(format!("{base}/health/ready"))
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status() == 200);
+                if !ready {
+                    in_rotation.store(false, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    let load = tokio::spawn({
+        let (client, base, token, tenant) =
+            (client.clone(), base.clone(), token.clone(), tenant.clone());
+        let (in_rotation, sent, failed) = (in_rotation.clone(), sent.clone(), failed.clone());
+        async move {
+            let mut every = tokio::time::interval(Duration::from_millis(5));
+            let mut requests = Vec::new();
+            while in_rotation.load(Ordering::Relaxed) {
+                every.tick().await;
+                sent.fetch_add(1, Ordering::Relaxed);
+                let request = client
+                    .get(format!("{base}/api/v1/members"))
+                    .bearer_auth(&token)
+                    .header("X-Gym-ID", &tenant)
+                    .send();
+                let failed = failed.clone();
+                requests.push(tokio::spawn(async move {
+                    match request.await {
+                        Ok(response) if response.status().is_success() => {}
+                        _ => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }));
+            }
+            for request in requests {
+                let _ = request.await;
+            }
+        }
+    });
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // The open stream: a retry hint, a `reconnect` event, then a clean end.
+    let mut received = String::new();
+    let ending = async {
+        while let Some(chunk) = stream.chunk().await.expect("the stream ends cleanly") {
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(pre_stop + Duration::from_secs(2), ending)
+        .await
+        .expect("the stream ended within the pre-stop delay plus 2 s");
+    assert!(received.contains("retry:"), "{received}");
+    assert!(received.contains("event: reconnect"), "{received}");
+
+    let exited = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < pre_stop + Duration::from_secs(2),
+            "still running {:?} after SIGTERM",
+            signalled.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exited.success(), "{exited:?}");
+    let took = signalled.elapsed();
+    assert!(
+        took >= pre_stop,
+        "exited after {took:?}, before the pre-stop delay"
+    );
+    load.await.unwrap();
+    watcher.await.unwrap();
+    let sent = sent.load(Ordering::Relaxed);
+    eprintln!(
+        "SIGTERM under load: {sent} requests, {} failed, exited {took:?} after the signal",
+        failed.load(Ordering::Relaxed)
+    );
+    assert!(
+        sent >= 250,
+        "the load was too light to mean anything: {sent}"
+    );
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "of {sent} requests");
+}
