@@ -14,5 +14,5 @@ pub fn settings_figment() -> figment::Figment {
 }
 
 pub fn load_settings() -> Result<kernel::Settings, kernel::config::ConfigError> {
-    kernel::Settings::from_figment(settings_figment(), modules::BUILD)
+    kernel::Settings::from_figment(settings_figment(), modules::BUILD, modules::DEFAULT_CONFIG)
 }

@@ -46,6 +46,30 @@ fn a_config_file_sits_between_build_defaults_and_env() {
 }
 
 #[test]
+fn a_misspelt_key_or_section_stops_start_up_naming_it() {
+    for (variable, named) in [
+        ("GYMAPI_SERVER__PROT", "prot"),
+        ("GYMAPI_SERVR__PORT", "servr"),
+        ("GYMAPI_RATE_LIMIT__AUTH__REQUEST", "request"),
+        ("GYMAPI_LOG__FROMAT", "fromat"),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.set_env(variable, "9000");
+            let err = gymapi::load_settings().expect_err("a typo must not start");
+            assert!(err.to_string().contains(named), "{variable}: {err}");
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.create_file("ops.toml", "[server]\nhots = \"0.0.0.0\"\n")?;
+        jail.set_env("GYMAPI_CONFIG", "ops.toml");
+        let err = gymapi::load_settings().expect_err("a typo in a file must not start");
+        assert!(err.to_string().contains("hots"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
 fn production_needs_a_real_jwt_secret() {
     Jail::expect_with(|jail| {
         jail.set_env("GYMAPI_APP__ENVIRONMENT", "production");
@@ -66,7 +90,9 @@ fn a_binary_refuses_the_other_builds_mode() {
         kernel::Mode::Gym => "trainer",
         kernel::Mode::Trainer => "gym",
     };
+    // A clean environment: other tests set GYMAPI_* variables for the whole process.
     let output = Command::new(env!("CARGO_BIN_EXE_gymapi"))
+        .env_clear()
         .arg("migrate")
         .env("GYMAPI_APP__MODE", other)
         .env(
@@ -103,6 +129,18 @@ async fn modules_refuse_their_own_bad_sections_at_start_up() {
             "webhooks.retry_schedule_seconds",
             serde_json::json!("soon"),
             "[webhooks]",
+        ),
+        // A misspelt key inside a module's section is refused by the module's own type.
+        ("webhooks.timeout", serde_json::json!(5), "timeout"),
+        (
+            "media.thumbnail_widht",
+            serde_json::json!(100),
+            "thumbnail_widht",
+        ),
+        (
+            "notifications.max_streams",
+            serde_json::json!(1),
+            "max_streams",
         ),
     ] {
         let settings = crate::helpers::test_settings(&[(key, value)]);

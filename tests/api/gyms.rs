@@ -3,7 +3,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{error_fields, items, members_of, rows_in, spawn_app, uuid_of};
+use crate::helpers::{database_url, error_fields, items, members_of, rows_in, spawn_app, uuid_of};
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn creating_a_gym_makes_you_its_owner(pool: PgPool) {
@@ -216,6 +216,7 @@ async fn converting_a_gym_keeps_its_data(pool: PgPool) {
     app.add_new_member(&owner, gym, "client", "member").await;
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_gymapi"))
+        .env_clear()
         .args(["convert-to-trainer", &gym.to_string()])
         .env("GYMAPI_DATABASE__URL", database_url(&pool))
         .env("GYMAPI_LOG__LEVEL", "error")
@@ -242,19 +243,10 @@ async fn converting_a_gym_keeps_its_data(pool: PgPool) {
     assert_eq!(members_of(&pool, gym).await, 2);
 
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_gymapi"))
+        .env_clear()
         .args(["convert-to-trainer", &uuid::Uuid::now_v7().to_string()])
         .env("GYMAPI_DATABASE__URL", database_url(&pool))
         .output()
         .unwrap();
     assert!(!again.status.success(), "an unknown gym is an error");
-}
-
-fn database_url(pool: &PgPool) -> String {
-    let options = pool.connect_options();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let database = options.get_database().expect("test database name");
-    match base.rfind('/') {
-        Some(slash) => format!("{}/{}", &base[..slash], database),
-        None => base,
-    }
 }

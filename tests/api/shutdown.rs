@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, unique_email};
+use crate::helpers::{PASSWORD, database_url, unique_email};
 
 /// The binary, killed if the test ends early.
 struct Server {
@@ -34,20 +34,11 @@ fn free_port() -> u16 {
 }
 
 async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
-    let database = pool
-        .connect_options()
-        .get_database()
-        .unwrap_or_default()
-        .to_string();
-    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
-    let url = format!(
-        "{}/{database}",
-        admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(base, _)| base)
-    );
+    let url = database_url(pool);
     let port = free_port();
+    // A clean environment: other tests set GYMAPI_* variables for the whole process.
     let child = Command::new(env!("CARGO_BIN_EXE_gymapi"))
+        .env_clear()
         .arg("serve")
         .env("GYMAPI_APP__ENVIRONMENT", "test")
         .env("GYMAPI_DATABASE__URL", url)
@@ -62,7 +53,6 @@ async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
         )
         .env("GYMAPI_RATE_LIMIT__ENABLED", "false")
         .env("GYMAPI_LOG__LEVEL", "warn")
-        .env_remove("GYMAPI_REDIS__URL")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -21,6 +21,7 @@ use crate::secret::Secret;
 use crate::{ApiError, ApiResult, AppContext};
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// HMAC key for access tokens. Required outside development and test.
     pub jwt_secret: Option<Secret<String>>,

@@ -25,7 +25,9 @@ pub struct Settings {
     pub jobs: crate::jobs::JobSettings,
     pub rate_limit: crate::ratelimit::RateLimitSettings,
     /// Sections the kernel does not know (`[webhooks]`, ...): each module reads its own with
-    /// [`Settings::section`] and checks it at start-up ([`crate::Module::check_settings`]).
+    /// [`Settings::section`] (whose type refuses unknown keys) and checks it at start-up
+    /// ([`crate::Module::check_settings`]). Only sections the embedded defaults name are
+    /// accepted, so a misspelt section stops start-up too.
     #[serde(flatten)]
     pub sections: Sections,
 }
@@ -43,6 +45,7 @@ impl fmt::Debug for Sections {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AppSettings {
     pub mode: Mode,
     pub environment: Environment,
@@ -57,6 +60,7 @@ pub enum Environment {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
@@ -79,6 +83,7 @@ pub struct ServerSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: Secret<String>,
     pub max_connections: u32,
@@ -91,12 +96,14 @@ pub struct DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// Unset: cache and friends run in-process.
     pub url: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
     /// An `EnvFilter` directive, e.g. `info,sqlx=warn`; `RUST_LOG` wins when set.
@@ -111,6 +118,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CacheSettings {
     /// Entries kept by the in-process cache.
     pub memory_capacity: u64,
@@ -136,12 +144,39 @@ impl Settings {
         if let Ok(path) = std::env::var("GYMAPI_CONFIG") {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment.merge(Env::prefixed("GYMAPI_").split("__"))
+        // GYMAPI_CONFIG names a file rather than a setting; GYMAPI_VENV is the scripts'
+        // Python tools.
+        figment.merge(
+            Env::prefixed("GYMAPI_")
+                .ignore(&["config", "venv"])
+                .split("__"),
+        )
     }
 
-    /// Extracts and validates settings for a binary compiled as `build`.
-    pub fn from_figment(figment: Figment, build: Mode) -> Result<Self, ConfigError> {
+    /// Extracts and validates settings for a binary compiled as `build`. A key no settings
+    /// type knows stops start-up with its name (`GYMAPI_SERVER__PROT=9000` is a typo, not a
+    /// port); so does a section that `default_toml` (the embedded defaults, which name every
+    /// module's section) does not have.
+    pub fn from_figment(
+        figment: Figment,
+        build: Mode,
+        default_toml: &str,
+    ) -> Result<Self, ConfigError> {
         let settings: Settings = figment.extract().map_err(Box::new)?;
+        let known: Figment = Figment::new().merge(Toml::string(default_toml));
+        let known: std::collections::HashMap<String, serde_json::Value> =
+            known.extract().map_err(Box::new)?;
+        if let Some(unknown) = settings
+            .sections
+            .0
+            .keys()
+            .find(|section| !known.contains_key(*section))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "unknown configuration section `{unknown}` (from a file or a GYMAPI_{}__* variable)",
+                unknown.to_uppercase()
+            )));
+        }
         settings.validate(build)?;
         Ok(settings)
     }

@@ -27,6 +27,7 @@ use crate::auth::Credentials;
 use crate::routes::{RateClass, RoutePolicy};
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     pub enabled: bool,
     /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
@@ -44,6 +45,7 @@ pub struct RateLimitSettings {
 
 /// `requests` per `period_seconds`, all of which may come at once.
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limit {
     pub requests: u32,
     pub period_seconds: u64,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 /// The `[media]` section: where files live and how large they may be.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MediaSettings {
     pub storage: MediaStorage,
     /// Directory of the `local` storage (created when missing).
@@ -40,6 +41,7 @@ pub enum MediaStorage {
 
 /// An S3-compatible bucket (AWS, MinIO, R2, ...).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct S3Settings {
     pub bucket: Option<String>,
     /// Unset: AWS itself; set for other providers, e.g. `http://127.0.0.1:9000`.

@@ -41,8 +41,12 @@ pub fn test_settings(overrides: &[(&str, Value)]) -> kernel::Settings {
     for (key, value) in overrides {
         figment = figment.merge(Serialized::default(key, value));
     }
-    kernel::Settings::from_figment(figment, gymapi::modules::BUILD)
-        .expect("test settings are valid")
+    kernel::Settings::from_figment(
+        figment,
+        gymapi::modules::BUILD,
+        gymapi::modules::DEFAULT_CONFIG,
+    )
+    .expect("test settings are valid")
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
@@ -151,4 +155,18 @@ pub async fn members_of(pool: &PgPool, gym: Uuid) -> i64 {
         .fetch_one(pool)
         .await
         .expect("gym_members exists")
+}
+
+/// The URL of a test's own database (`#[sqlx::test]` names it), for the real binary.
+pub fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
+    let database = pool
+        .connect_options()
+        .get_database()
+        .expect("test database name")
+        .to_string();
+    match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{database}"),
+        None => base,
+    }
 }

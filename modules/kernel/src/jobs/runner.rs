@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{DISPATCH_EVENT, Job, JobHandler, NewJob, Schedule, Subscription, repo};
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobSettings {
     /// Jobs run at once by one process.
     pub concurrency: usize,
