@@ -62,7 +62,8 @@ async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
         base: format!("http://127.0.0.1:{port}"),
     };
     let client = reqwest::Client::new();
-    for _ in 0..200 {
+    // Generous: the whole suite shares two cores with this start-up.
+    for _ in 0..600 {
         let ready = client
             .get(format!("{}/health/ready", server.base))
             .send()
@@ -73,7 +74,7 @@ async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the server was not ready within 10 s");
+    panic!("the server was not ready within 30 s");
 }
 
 /// A signed-in owner of a tenant: (access token, tenant id).
