@@ -19,6 +19,7 @@ mod modules;
 mod notifications;
 mod openapi;
 mod ratelimit;
+mod redis_outage;
 mod rls;
 #[cfg(feature = "trainer")]
 mod trainer;
