@@ -217,6 +217,12 @@ async fn killing_redis_under_load_costs_no_errors_and_no_slow_requests(pool: PgP
         }
     );
     assert!(!link.is_available(), "the breaker opened");
+    let during_outage = metrics(&app).await;
+    assert!(during_outage.contains("\nredis_up 0\n"), "{during_outage}");
+    assert!(
+        !during_outage.contains("\nredis_failures_total 0\n"),
+        "{during_outage}"
+    );
     let after_kill: Vec<Sample> = during.into_iter().filter(|s| s.at >= killed_at).collect();
 
     // Back on the same port, empty: full service is the cache, the rate limiter and the
@@ -271,6 +277,17 @@ async fn killing_redis_under_load_costs_no_errors_and_no_slow_requests(pool: PgP
     );
     let recovered_after = recovered_after.expect("full service came back");
     assert!(recovered_after <= RECOVERY, "{recovered_after:?}");
+    assert!(metrics(&app).await.contains("\nredis_up 1\n"));
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.anon()
+        .get("/metrics")
+        .send()
+        .await
+        .text()
+        .await
+        .expect("metrics")
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
