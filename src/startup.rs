@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kernel::breaker::RedisLink;
 use kernel::http::idempotency::Idempotency;
 use kernel::http::openapi::{self, RouteIndex};
 use kernel::http::server::{self, Limits};
@@ -72,11 +73,17 @@ pub fn module_routes(ctx: &AppContext) -> (RouteTable, Vec<OutsideRoute>) {
     (RouteTable::new(declared), outside)
 }
 
+/// The cache: in Redis when `redis.url` is set. Waits for Redis at most
+/// `redis.connect_timeout_ms`; without it the process starts degraded (in-process fallbacks,
+/// readiness says so) and connects in the background. Only a malformed URL stops start-up.
 pub async fn connect_cache(settings: &Settings) -> anyhow::Result<Cache> {
     match &settings.redis.url {
-        Some(url) => Cache::redis(url.expose())
-            .await
-            .context("cannot connect to Redis (redis.url)"),
+        Some(url) => {
+            let link = RedisLink::connect(url.expose(), &settings.redis)
+                .await
+                .context("redis.url is not a usable Redis URL")?;
+            Ok(Cache::redis(link))
+        }
         None => Ok(Cache::memory(settings.cache.memory_capacity)),
     }
 }
@@ -193,13 +200,16 @@ impl Application {
             .as_ref()
             .and_then(|listener| listener.local_addr().ok())
             .map_or(0, |addr| addr.port());
-        let pubsub = match &settings.redis.url {
-            Some(url) => PubSub::redis(url.expose())
-                .await
-                .context("cannot subscribe to Redis (redis.url)")?,
+        let pubsub = match cache.redis_link() {
+            Some(link) => PubSub::redis(link).await,
             None => PubSub::in_process(),
         };
         let ctx = context(settings, pool, cache, pubsub)?;
+        if let Some(link) = ctx.cache.redis_link() {
+            for collector in link.collectors() {
+                ctx.metrics.register(collector)?;
+            }
+        }
         let jobs = Arc::new(job_runner(&ctx)?);
         Ok(Self {
             port,
@@ -261,12 +271,13 @@ impl Application {
     }
 }
 
-/// Shared through Redis when the cache is, in process otherwise.
+/// Shared through Redis when the cache is (in process while Redis is unavailable), in
+/// process otherwise.
 fn rate_limiter(ctx: &AppContext) -> Arc<RateLimiter> {
     let settings = ctx.settings.rate_limit.clone();
-    Arc::new(match &ctx.cache {
-        Cache::Redis(connection) => RateLimiter::redis(settings, connection.clone()),
-        Cache::Memory(_) => RateLimiter::memory(settings),
+    Arc::new(match ctx.cache.redis_link() {
+        Some(link) => RateLimiter::redis(settings, link.clone()),
+        None => RateLimiter::memory(settings),
     })
 }
 

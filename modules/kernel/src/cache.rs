@@ -1,21 +1,24 @@
 //! A small cache facade: Redis when `redis.url` is set (shared by every instance), otherwise an
 //! in-process moka cache. Redis holds JSON; the in-process cache holds the values themselves,
-//! so a hit costs a clone, not a parse. A cache failure is logged and treated as a miss: the
-//! cache may make requests faster, never make them fail.
+//! so a hit costs a clone, not a parse. The cache may make requests faster, never make them
+//! wait or fail: Redis is reached through [`RedisLink`] (a short timeout and a circuit
+//! breaker), and while it is unavailable reads are misses (callers go to PostgreSQL), writes
+//! are skipped and deletes are kept to be made before Redis is read again.
 
 use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::breaker::{RedisLink, Unavailable};
 
 #[derive(Clone)]
 pub enum Cache {
     Memory(moka::future::Cache<String, Entry>),
-    Redis(ConnectionManager),
+    Redis(RedisLink),
 }
 
 #[derive(Clone)]
@@ -51,9 +54,16 @@ impl Cache {
         )
     }
 
-    pub async fn redis(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        Ok(Cache::Redis(ConnectionManager::new(client).await?))
+    pub fn redis(link: RedisLink) -> Self {
+        Cache::Redis(link)
+    }
+
+    /// The Redis link when the cache is in Redis.
+    pub fn redis_link(&self) -> Option<&RedisLink> {
+        match self {
+            Cache::Memory(_) => None,
+            Cache::Redis(link) => Some(link),
+        }
     }
 
     pub fn backend(&self) -> &'static str {
@@ -74,13 +84,21 @@ impl Cache {
                 .get(key)
                 .await
                 .and_then(|entry| entry.value.downcast_ref::<T>().cloned()),
-            Cache::Redis(conn) => match conn.clone().get::<_, Option<Vec<u8>>>(key).await {
-                Ok(bytes) => bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()),
-                Err(err) => {
-                    tracing::warn!(error = %err, "cache read failed");
-                    None
+            Cache::Redis(link) => {
+                let read =
+                    link.run(|mut connection| async move {
+                        connection.get::<_, Option<Vec<u8>>>(key).await
+                    })
+                    .await;
+                match read {
+                    Ok(bytes) => bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+                    // The breaker logs the outage once; each miss is not news.
+                    Err(err) => {
+                        log_skipped("read", &err);
+                        None
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -100,13 +118,18 @@ impl Cache {
                     )
                     .await;
             }
-            Cache::Redis(conn) => {
+            Cache::Redis(link) => {
                 let Ok(bytes) = serde_json::to_vec(value) else {
                     return;
                 };
                 let seconds = ttl.as_secs().max(1);
-                if let Err(err) = conn.clone().set_ex::<_, _, ()>(key, bytes, seconds).await {
-                    tracing::warn!(error = %err, "cache write failed");
+                let written = link
+                    .run(|mut connection| async move {
+                        connection.set_ex::<_, _, ()>(key, bytes, seconds).await
+                    })
+                    .await;
+                if let Err(err) = written {
+                    log_skipped("write", &err);
                 }
             }
         }
@@ -119,28 +142,22 @@ impl Cache {
                     cache.invalidate(key).await;
                 }
             }
-            Cache::Redis(conn) => {
-                if keys.is_empty() {
-                    return;
-                }
-                if let Err(err) = conn.clone().del::<_, ()>(keys).await {
-                    tracing::warn!(error = %err, "cache delete failed");
-                }
-            }
+            // A delete that misses Redis is made before Redis is read again (RedisLink).
+            Cache::Redis(link) => link.delete(keys).await,
         }
     }
 
-    /// Whether the backend answers (readiness).
+    /// Whether the backend answers (readiness); never waits longer than `redis.timeout_ms`.
     pub async fn ping(&self) -> Result<(), String> {
         match self {
             Cache::Memory(_) => Ok(()),
-            Cache::Redis(conn) => redis::cmd("PING")
-                .query_async::<String>(&mut conn.clone())
-                .await
-                .map(|_| ())
-                .map_err(|err| err.to_string()),
+            Cache::Redis(link) => link.ping().await.map_err(|err| err.to_string()),
         }
     }
+}
+
+fn log_skipped(what: &str, err: &Unavailable) {
+    tracing::debug!(error = %err, "cache {what} skipped: Redis unavailable");
 }
 
 #[cfg(test)]
@@ -149,12 +166,18 @@ mod tests {
     //! (the test script sets it); without it the Redis case fails loudly rather than skipping.
     use super::*;
 
-    async fn backends() -> Vec<Cache> {
+    async fn redis_link(settings: &crate::config::RedisSettings) -> RedisLink {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let redis = match Cache::redis(&url).await {
-            Ok(cache) => cache,
-            Err(err) => panic!("Redis at {url} is required for the cache tests: {err}"),
-        };
+        let link = RedisLink::connect(&url, settings).await.unwrap();
+        assert!(
+            link.is_available(),
+            "Redis at {url} is required for the cache tests"
+        );
+        link
+    }
+
+    async fn backends() -> Vec<Cache> {
+        let redis = Cache::redis(redis_link(&Default::default()).await);
         vec![Cache::memory(100), redis]
     }
 
@@ -220,5 +243,39 @@ mod tests {
             cache.set(&key, &"text", Duration::from_secs(30)).await;
             assert_eq!(cache.get::<u64>(&key).await, None, "{}", cache.backend());
         }
+    }
+
+    #[tokio::test]
+    async fn a_delete_made_during_an_outage_is_made_before_redis_is_read_again() {
+        let settings = crate::config::RedisSettings {
+            retry_after_ms: 100,
+            ..Default::default()
+        };
+        let link = redis_link(&settings).await;
+        let cache = Cache::redis(link.clone());
+        let key = key("stale");
+        cache
+            .set(
+                &key,
+                &"before the outage".to_string(),
+                Duration::from_secs(30),
+            )
+            .await;
+        link.trip();
+        // The outage: the delete cannot reach Redis (the entry is still there), reads miss.
+        cache.delete(std::slice::from_ref(&key)).await;
+        assert_eq!(cache.get::<String>(&key).await, None);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Back: the probe deletes the entry before anything is read.
+        assert_eq!(
+            cache.get::<String>(&key).await,
+            None,
+            "served a stale entry"
+        );
+        assert!(link.is_available());
+        cache
+            .set(&key, &"after".to_string(), Duration::from_secs(30))
+            .await;
+        assert_eq!(cache.get::<String>(&key).await.as_deref(), Some("after"));
     }
 }

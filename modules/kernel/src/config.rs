@@ -17,7 +17,6 @@ pub struct Settings {
     pub app: AppSettings,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
-    #[serde(default)]
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
@@ -95,11 +94,35 @@ pub struct DatabaseSettings {
     pub create_if_missing: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Redis is an accelerator, never a dependency: every call has `timeout_ms` and goes through
+/// one circuit breaker ([`crate::breaker`]); while it is open the cache misses to PostgreSQL,
+/// rate limits are kept in process and pub/sub delivers locally. Defaults: config/default.toml.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// Unset: cache and friends run in-process.
     pub url: Option<Secret<String>>,
+    /// Longest wait for one Redis call; a slower answer counts as a failure and opens the
+    /// breaker.
+    pub timeout_ms: u64,
+    /// How long the breaker stays open before one call probes Redis again.
+    pub retry_after_ms: u64,
+    /// Longest wait for a new connection (at start-up, where the server goes on without Redis
+    /// past it, and for each reconnection in the background).
+    pub connect_timeout_ms: u64,
+}
+
+/// For the kernel's own tests; the app reads config/default.toml.
+#[cfg(test)]
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_ms: 50,
+            retry_after_ms: 1000,
+            connect_timeout_ms: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +257,14 @@ impl Settings {
         {
             return Err(ConfigError::Invalid(
                 "server.header_read_timeout_seconds, server.idle_timeout_seconds and server.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.redis.timeout_ms == 0
+            || self.redis.retry_after_ms == 0
+            || self.redis.connect_timeout_ms == 0
+        {
+            return Err(ConfigError::Invalid(
+                "redis.timeout_ms, redis.retry_after_ms and redis.connect_timeout_ms must be at least 1".into(),
             ));
         }
         if self.server.body_limit_bytes == 0 {

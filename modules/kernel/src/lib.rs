@@ -12,7 +12,8 @@
 //!   per-tenant module check, as one extractor; [`BearerAuth`] for user-only routes.
 //! - [`ApiError`]: RFC 9457 problems with stable codes.
 //! - [`db`]: pool, migrations and row-level-security scoped transactions.
-//! - [`Cache`]: Redis or in-process. [`events`]: the domain-event outbox, delivered by
+//! - [`Cache`]: Redis or in-process; [`breaker`]: the timeout and circuit breaker every Redis
+//!   call goes through, so a Redis outage degrades to in-process fallbacks. [`events`]: the domain-event outbox, delivered by
 //!   [`jobs`], the durable job queue.
 //! - [`http`]: request ids, body limit, problem rendering, metrics, health endpoints.
 //! - [`ratelimit`]: GCRA limits per IP and per user, in Redis or in process.
@@ -20,6 +21,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
+pub mod breaker;
 pub mod cache;
 mod compose;
 pub mod config;

@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by operation and status, latency histogram, DB pool gauges.
+//! Prometheus metrics: requests by operation and status, latency histogram, DB pool gauges,
+//! and with Redis its breaker (`redis_up`, `redis_failures_total`).
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, TextEncoder,
@@ -45,6 +46,14 @@ impl Metrics {
             pool_size,
             pool_idle,
         })
+    }
+
+    /// Adds collectors kept elsewhere (the Redis breaker's state and failures).
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -2,11 +2,21 @@
 //! when `redis.url` is set, an in-process broadcast otherwise. Every instance forwards what it
 //! hears into a local broadcast that its open streams subscribe to. Delivery is best effort:
 //! a stream that misses a message catches up from the database (`Last-Event-ID`).
+//!
+//! Redis never holds a message up: publishing goes through the [`RedisLink`] (timeout and
+//! breaker), and while Redis is unavailable, or this instance's subscriber is not listening,
+//! messages are delivered locally. The subscriber reconnects in the background. A message
+//! delivered twice (locally and through Redis, around a reconnection) is harmless: streams skip
+//! what they have already sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::breaker::RedisLink;
 
 /// Channels are `gymapi:<topic>`; Redis subscribers match `gymapi:*`.
 const PREFIX: &str = "gymapi:";
@@ -22,7 +32,14 @@ pub struct Message {
 #[derive(Clone)]
 pub struct PubSub {
     local: broadcast::Sender<Message>,
-    redis: Option<ConnectionManager>,
+    redis: Option<RedisSide>,
+}
+
+#[derive(Clone)]
+struct RedisSide {
+    link: RedisLink,
+    /// Whether this instance's subscriber hears Redis now.
+    listening: Arc<AtomicBool>,
 }
 
 impl PubSub {
@@ -33,40 +50,52 @@ impl PubSub {
         }
     }
 
-    /// Publishes through Redis and starts the subscriber that feeds local streams; it
-    /// reconnects on its own when Redis goes away.
-    pub async fn redis(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let publisher = ConnectionManager::new(client.clone()).await?;
+    /// Publishes through Redis and starts the subscriber that feeds local streams. Waits for
+    /// the first subscription at most `redis.connect_timeout_ms` (not at all when Redis
+    /// refuses): without it the subscriber keeps trying in the background.
+    pub async fn redis(link: &RedisLink) -> Self {
         let local = broadcast::channel(LOCAL_BUFFER).0;
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.psubscribe(format!("{PREFIX}*")).await?;
-        tokio::spawn(forward(client, pubsub, local.clone()));
-        Ok(Self {
+        let listening = Arc::new(AtomicBool::new(false));
+        let (first, first_done) = oneshot::channel();
+        tokio::spawn(listen(
+            link.clone(),
+            local.clone(),
+            listening.clone(),
+            first,
+        ));
+        let _ = tokio::time::timeout(link.connect_timeout(), first_done).await;
+        Self {
             local,
-            redis: Some(publisher),
-        })
+            redis: Some(RedisSide {
+                link: link.clone(),
+                listening,
+            }),
+        }
     }
 
     pub async fn publish(&self, topic: &str, payload: String) {
-        match &self.redis {
-            Some(connection) => {
-                let channel = format!("{PREFIX}{topic}");
-                if let Err(err) = connection
-                    .clone()
-                    .publish::<_, _, ()>(channel, payload)
-                    .await
-                {
-                    tracing::warn!(error = %err, topic, "publish failed; streams will catch up on reconnect");
+        if let Some(redis) = &self.redis {
+            let channel = format!("{PREFIX}{topic}");
+            let sent = redis
+                .link
+                .run(|mut connection| {
+                    let payload = payload.as_str();
+                    async move { connection.publish::<_, _, ()>(channel, payload).await }
+                })
+                .await;
+            match sent {
+                // This instance's streams hear it from its own subscriber.
+                Ok(()) if redis.listening.load(Ordering::Acquire) => return,
+                Ok(()) => {}
+                Err(err) => {
+                    tracing::debug!(error = %err, topic, "publish through Redis skipped; delivering locally");
                 }
             }
-            None => {
-                let _ = self.local.send(Message {
-                    topic: topic.to_string(),
-                    payload,
-                });
-            }
         }
+        let _ = self.local.send(Message {
+            topic: topic.to_string(),
+            payload,
+        });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Message> {
@@ -74,36 +103,65 @@ impl PubSub {
     }
 }
 
-async fn forward(
-    client: redis::Client,
-    first: redis::aio::PubSub,
+/// The subscriber: forwards what Redis carries into the local broadcast, and reconnects every
+/// `redis.retry_after_ms` while Redis is away. Logs once per change.
+async fn listen(
+    link: RedisLink,
     local: broadcast::Sender<Message>,
+    listening: Arc<AtomicBool>,
+    first: oneshot::Sender<()>,
 ) {
-    let mut pubsub = Some(first);
+    let mut first = Some(first);
+    let mut announced_down = false;
     loop {
-        if let Some(connection) = pubsub.take() {
-            let mut messages = connection.into_on_message();
-            while let Some(message) = messages.next().await {
-                let channel = message.get_channel_name().to_string();
-                let Some(topic) = channel.strip_prefix(PREFIX) else {
-                    continue;
-                };
-                if let Ok(payload) = message.get_payload::<String>() {
-                    let _ = local.send(Message {
-                        topic: topic.to_string(),
-                        payload,
-                    });
+        let subscribed = tokio::time::timeout(link.connect_timeout(), async {
+            let mut connection = link.client().get_async_pubsub().await?;
+            connection.psubscribe(format!("{PREFIX}*")).await?;
+            Ok::<_, redis::RedisError>(connection)
+        })
+        .await;
+        match subscribed {
+            Ok(Ok(connection)) => {
+                listening.store(true, Ordering::Release);
+                if announced_down {
+                    tracing::warn!("Redis pub/sub subscribed again");
+                }
+                if let Some(first) = first.take() {
+                    let _ = first.send(());
+                }
+                let mut messages = connection.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let channel = message.get_channel_name().to_string();
+                    let Some(topic) = channel.strip_prefix(PREFIX) else {
+                        continue;
+                    };
+                    if let Ok(payload) = message.get_payload::<String>() {
+                        let _ = local.send(Message {
+                            topic: topic.to_string(),
+                            payload,
+                        });
+                    }
+                }
+                listening.store(false, Ordering::Release);
+                tracing::warn!(
+                    "Redis pub/sub connection lost; delivering locally until it is back"
+                );
+                announced_down = true;
+            }
+            failed => {
+                if !announced_down {
+                    let error = match failed {
+                        Ok(Err(err)) => err.to_string(),
+                        _ => "timed out".to_string(),
+                    };
+                    tracing::warn!(%error, "Redis pub/sub unavailable; delivering locally and retrying in the background");
+                    announced_down = true;
+                }
+                if let Some(first) = first.take() {
+                    let _ = first.send(());
                 }
             }
-            tracing::warn!("Redis pub/sub connection lost; reconnecting");
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        match client.get_async_pubsub().await {
-            Ok(mut connection) => match connection.psubscribe(format!("{PREFIX}*")).await {
-                Ok(()) => pubsub = Some(connection),
-                Err(err) => tracing::warn!(error = %err, "Redis pub/sub subscribe failed"),
-            },
-            Err(err) => tracing::warn!(error = %err, "Redis pub/sub reconnect failed"),
-        }
+        tokio::time::sleep(link.retry_after()).await;
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! With Redis the state is shared by every instance and each check is one atomic script
 //! (`TIME` on the Redis server, so instance clocks do not matter). Without Redis, governor
-//! keeps it in process. If Redis fails, requests are let through (fail open) and a warning is
-//! logged: an outage of the limiter must not become an outage of the API.
+//! keeps it in process. While Redis is unavailable (its [`RedisLink`] breaker is open, or a
+//! check fails or times out) the in-process limiter counts instead: limits still hold, per
+//! instance, and no request waits on Redis. Checks go back to Redis when it answers again.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,11 +20,11 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
 use crate::ApiError;
 use crate::auth::Credentials;
+use crate::breaker::RedisLink;
 use crate::routes::{RateClass, RoutePolicy};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,14 +92,11 @@ impl Rule {
 type KeyedGovernor =
     Governor<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
-enum Backend {
-    Memory(HashMap<Rule, KeyedGovernor>),
-    Redis(ConnectionManager, redis::Script),
-}
-
 pub struct RateLimiter {
     settings: RateLimitSettings,
-    backend: Backend,
+    /// The limits kept in process: the only ones without Redis, the fallback with it.
+    memory: HashMap<Rule, KeyedGovernor>,
+    redis: Option<(RedisLink, redis::Script)>,
 }
 
 /// GCRA in one atomic step. KEYS[1]: the key. ARGV: emission interval and burst tolerance in
@@ -149,14 +147,16 @@ impl RateLimiter {
         .collect();
         Self {
             settings,
-            backend: Backend::Memory(limiters),
+            memory: limiters,
+            redis: None,
         }
     }
 
-    pub fn redis(settings: RateLimitSettings, connection: ConnectionManager) -> Self {
+    /// Shared through Redis, in process while Redis is unavailable.
+    pub fn redis(settings: RateLimitSettings, link: RedisLink) -> Self {
         Self {
-            settings,
-            backend: Backend::Redis(connection, redis::Script::new(GCRA)),
+            redis: Some((link, redis::Script::new(GCRA))),
+            ..Self::memory(settings)
         }
     }
 
@@ -172,64 +172,68 @@ impl RateLimiter {
     /// Counts one request against `rule` for `key`.
     pub async fn check(&self, rule: Rule, key: &str) -> Decision {
         let limit = self.limit(rule);
-        let open = Decision {
-            allowed: true,
-            limit: limit.requests,
-            remaining: limit.requests,
-            reset_seconds: 0,
-            retry_after_seconds: 0,
-        };
-        match &self.backend {
-            Backend::Memory(limiters) => {
-                let Some(limiter) = limiters.get(&rule) else {
-                    return open;
-                };
-                match limiter.check_key(&key.to_string()) {
-                    Ok(snapshot) => {
-                        let remaining = snapshot.remaining_burst_capacity().min(limit.requests);
-                        let refill = limit.emission_interval() * (limit.requests - remaining);
-                        Decision {
-                            allowed: true,
-                            limit: limit.requests,
-                            remaining,
-                            reset_seconds: refill.as_secs() + u64::from(refill.subsec_nanos() > 0),
-                            retry_after_seconds: 0,
-                        }
-                    }
-                    Err(not_until) => {
-                        let wait = not_until.wait_time_from(DefaultClock::default().now());
-                        Decision {
-                            allowed: false,
-                            limit: limit.requests,
-                            remaining: 0,
-                            reset_seconds: limit.period_seconds,
-                            retry_after_seconds: wait.as_secs()
-                                + u64::from(wait.subsec_nanos() > 0),
-                        }
-                    }
-                }
-            }
-            Backend::Redis(connection, script) => {
-                let emission = limit.emission_interval().as_micros() as i64;
-                let tolerance = emission * i64::from(limit.requests.max(1));
-                let result: Result<(i64, i64, i64, i64), _> = script
-                    .key(format!("ratelimit:{}:{key}", rule.name()))
-                    .arg(emission)
-                    .arg(tolerance)
-                    .invoke_async(&mut connection.clone())
-                    .await;
-                match result {
-                    Ok((allowed, remaining, reset, retry_after)) => Decision {
+        if let Some((link, script)) = &self.redis {
+            let emission = limit.emission_interval().as_micros() as i64;
+            let tolerance = emission * i64::from(limit.requests.max(1));
+            let result = link
+                .run(|mut connection| async move {
+                    script
+                        .key(format!("ratelimit:{}:{key}", rule.name()))
+                        .arg(emission)
+                        .arg(tolerance)
+                        .invoke_async::<(i64, i64, i64, i64)>(&mut connection)
+                        .await
+                })
+                .await;
+            match result {
+                Ok((allowed, remaining, reset, retry_after)) => {
+                    return Decision {
                         allowed: allowed == 1,
                         limit: limit.requests,
                         remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
                         reset_seconds: ceil_seconds(reset),
                         retry_after_seconds: ceil_seconds(retry_after).max(u64::from(allowed != 1)),
-                    },
-                    Err(err) => {
-                        tracing::warn!(error = %err, "rate limiter unavailable; letting the request through");
-                        open
-                    }
+                    };
+                }
+                // The breaker logs the outage once; each fallback check is not news.
+                Err(err) => {
+                    tracing::debug!(error = %err, "rate limit checked in process: Redis unavailable");
+                }
+            }
+        }
+        self.check_in_process(rule, key, limit)
+    }
+
+    fn check_in_process(&self, rule: Rule, key: &str, limit: Limit) -> Decision {
+        let Some(limiter) = self.memory.get(&rule) else {
+            return Decision {
+                allowed: true,
+                limit: limit.requests,
+                remaining: limit.requests,
+                reset_seconds: 0,
+                retry_after_seconds: 0,
+            };
+        };
+        match limiter.check_key(&key.to_string()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity().min(limit.requests);
+                let refill = limit.emission_interval() * (limit.requests - remaining);
+                Decision {
+                    allowed: true,
+                    limit: limit.requests,
+                    remaining,
+                    reset_seconds: refill.as_secs() + u64::from(refill.subsec_nanos() > 0),
+                    retry_after_seconds: 0,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Decision {
+                    allowed: false,
+                    limit: limit.requests,
+                    remaining: 0,
+                    reset_seconds: limit.period_seconds,
+                    retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                 }
             }
         }
@@ -364,16 +368,24 @@ mod tests {
         }
     }
 
-    async fn limiters(requests: u32) -> Vec<RateLimiter> {
+    async fn link(retry_after_ms: u64) -> RedisLink {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let client = redis::Client::open(url.as_str()).expect("redis url");
-        let connection = match ConnectionManager::new(client).await {
-            Ok(connection) => connection,
-            Err(err) => panic!("Redis at {url} is required for the rate limiter tests: {err}"),
+        let settings = crate::config::RedisSettings {
+            retry_after_ms,
+            ..Default::default()
         };
+        let link = RedisLink::connect(&url, &settings).await.unwrap();
+        assert!(
+            link.is_available(),
+            "Redis at {url} is required for the rate limiter tests"
+        );
+        link
+    }
+
+    async fn limiters(requests: u32) -> Vec<RateLimiter> {
         vec![
             RateLimiter::memory(settings(requests)),
-            RateLimiter::redis(settings(requests), connection),
+            RateLimiter::redis(settings(requests), link(1000).await),
         ]
     }
 
@@ -400,5 +412,24 @@ mod tests {
                 .await;
             assert!(other.allowed, "keys are independent");
         }
+    }
+
+    #[tokio::test]
+    async fn without_redis_the_limits_hold_in_process_and_go_back_to_redis() {
+        let link = link(100).await;
+        let limiter = RateLimiter::redis(settings(2), link.clone());
+        let key = uuid::Uuid::new_v4().to_string();
+        assert!(limiter.check(Rule::ApiPerIp, &key).await.allowed);
+        link.trip();
+        // Not fail-open: the in-process limiter counts while Redis is away.
+        assert!(limiter.check(Rule::ApiPerIp, &key).await.allowed);
+        assert!(limiter.check(Rule::ApiPerIp, &key).await.allowed);
+        assert!(!limiter.check(Rule::ApiPerIp, &key).await.allowed);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        // Back in Redis, which counted one request for the key so far.
+        let decision = limiter.check(Rule::ApiPerIp, &key).await;
+        assert!(link.is_available());
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 0);
     }
 }
