@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{error_fields, items, spawn_app};
+use crate::helpers::{PASSWORD, error_fields, items, spawn_app};
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn owners_add_people_and_staff_see_them(pool: PgPool) {
@@ -221,4 +221,98 @@ async fn member_lists_page_with_cursors(pool: PgPool) {
     }
     assert_eq!(seen.len(), 7);
     assert_eq!(pages, 3);
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn the_front_desk_finds_people_by_part_of_a_name_or_email(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = app.owner_with_tenant("desk").await;
+    for (first, last, email) in [
+        ("José", "Álvarez", "jose.alvarez@acme.example"),
+        ("Joséphine", "Martin", "jm@other.example"),
+        ("Ana", "López", "ana@acme.example"),
+        ("Bob", "50%_off", "bob@plain.example"),
+    ] {
+        app.sign_up(
+            &json!({"email": email, "password": PASSWORD, "first_name": first, "last_name": last}),
+        )
+        .expect(201)
+        .await;
+        app.as_(&owner)
+            .in_(gym)
+            .post("/api/v1/members")
+            .json(&json!({"email": email}))
+            .expect(201)
+            .await;
+    }
+    let search = |query: &str| {
+        app.as_(&owner)
+            .in_(gym)
+            .get(&format!("/api/v1/members?{query}"))
+    };
+    let emails = |page: &serde_json::Value| -> Vec<String> {
+        items(page)
+            .iter()
+            .map(|member| member["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Case and accents do not matter, either way round.
+    let jose = search("q=jose").expect(200).await;
+    assert_eq!(
+        emails(&jose),
+        ["jose.alvarez@acme.example", "jm@other.example"]
+    );
+    let alvarez = search("q=%C3%81LVAREZ").expect(200).await;
+    assert_eq!(emails(&alvarez), ["jose.alvarez@acme.example"]);
+    assert_eq!(
+        emails(&search("q=lopez").expect(200).await),
+        ["ana@acme.example"]
+    );
+    // Part of an e-mail, combined with a role filter.
+    assert_eq!(
+        emails(&search("q=%40acme&role=member").expect(200).await),
+        ["jose.alvarez@acme.example", "ana@acme.example"]
+    );
+    assert!(emails(&search("q=%40acme&role=admin").expect(200).await).is_empty());
+    // Wildcards are text, not patterns.
+    assert_eq!(
+        emails(&search("q=50%25_").expect(200).await),
+        ["bob@plain.example"]
+    );
+    assert!(emails(&search("q=%25").expect(200).await).len() == 1);
+    // Results page like the plain list.
+    let first = search("q=acme&limit=1").expect(200).await;
+    assert_eq!(emails(&first), ["jose.alvarez@acme.example"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = search(&format!("q=acme&limit=1&cursor={cursor}"))
+        .expect(200)
+        .await;
+    assert_eq!(emails(&second), ["ana@acme.example"]);
+    assert!(second["next_cursor"].is_null());
+    // A query longer than any name is refused, not run.
+    let too_long = "x".repeat(101);
+    search(&format!("q={too_long}"))
+        .expect_problem(400, "invalid_parameter")
+        .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_new_name_reaches_every_directory_the_person_is_in(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = app.owner_with_tenant("rename").await;
+    let member = app.add_new_member(&owner, gym, "before", "member").await;
+    app.as_(&member)
+        .patch("/api/v1/users/me")
+        .json(&json!({"first_name": "Renée"}))
+        .expect(200)
+        .await;
+    app.jobs.drain().await.unwrap();
+    let found = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/members?q=renee")
+        .expect(200)
+        .await;
+    assert_eq!(items(&found).len(), 1);
+    assert_eq!(items(&found)[0]["first_name"], "Renée");
 }

@@ -6,7 +6,8 @@
 //! - Tables: `users` (e-mail unique case-insensitively), `refresh_tokens` (SHA-256 hashes,
 //!   rotated per use, a reused token revokes its family). Both global, not tenant-owned.
 //! - Jobs: `identity.purge_expired_tokens` (daily schedule).
-//! - Events: none.
+//! - Events: publishes `user_profile_changed` (`{user_id}`, internal) when someone changes
+//!   their names, so modules that show people (tenancy's member directory) catch up.
 //! - Port: the kernel's accounts port ([`kernel::Accounts`]), so tenancy can create a trainer's
 //!   user and workspace in one transaction, and show people's names, without depending on
 //!   this crate.

@@ -1,6 +1,6 @@
 //! Sign-up, sign-in and session rules.
 
-use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair, tokens};
+use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair, events, tokens};
 use uuid::Uuid;
 
 use crate::accounts::{self, IdentityAccounts, check_name, normalize_email};
@@ -19,6 +19,9 @@ const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 fn profile_key(user_id: Uuid) -> String {
     format!("user:{user_id}:profile")
 }
+
+/// The internal event after someone changed their names: `{user_id}`.
+pub const USER_PROFILE_CHANGED: &str = "user_profile_changed";
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(
@@ -178,6 +181,16 @@ pub async fn update_profile(
     if new_hash.is_some() {
         // A new password ends every other session.
         repo::revoke_all_for_user(&mut *tx, user_id).await?;
+    }
+    if first_name.is_some() || last_name.is_some() {
+        // Other modules show people by name (tenancy's member directory): tell them.
+        events::record(
+            &mut tx,
+            None,
+            USER_PROFILE_CHANGED,
+            serde_json::json!({ "user_id": user_id }),
+        )
+        .await?;
     }
     tx.commit().await?;
     ctx.cache.delete(&[profile_key(user_id)]).await;

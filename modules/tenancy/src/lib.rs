@@ -9,7 +9,11 @@
 //!   `GET /api/v1/modules`, `PUT /api/v1/modules/{code}`, `GET /api/v1/dashboard`,
 //!   `GET/POST /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}`.
 //! - Tables: `gyms` (the tenant registry), `gym_members`, `gym_modules` and `api_keys`
-//!   (row-level security on `gym_id`). People's names come from the accounts port.
+//!   (row-level security on `gym_id`). `gym_members` is also the member directory: names and
+//!   e-mails copied from the accounts port when someone joins, searched with trigrams
+//!   (`GET /api/v1/members?q=`).
+//! - Jobs: `tenancy.refresh_person` (subscribed to identity's `user_profile_changed`) copies
+//!   a person's new names into their memberships.
 //! - Port: the kernel's tenants port ([`kernel::TenantDirectory`]): memberships, tenant info
 //!   (kind, time zone, currency, module switches), API keys and the tenant iterator, cached in
 //!   the kernel cache and invalidated by every change to them.
@@ -24,12 +28,16 @@
 mod api;
 mod directory;
 mod errors;
+mod jobs;
 mod repo;
 mod service;
 
 pub use service::provisioning;
 
 use api::{ApiKeysApi, DashboardApi, GymsApi, MembersApi, ModulesApi, WorkspaceApi};
+use std::sync::Arc;
+
+use kernel::jobs::{JobHandler, Subscription};
 use kernel::{
     AppContext, Build, GymBuild, Mode, Module, ModuleApi, ModuleCode, Port, PublicEvent, Routes,
     TrainerBuild,
@@ -64,6 +72,15 @@ impl Module for Tenancy {
     }
     fn ports(&self) -> Vec<Port> {
         vec![Port::Tenants(&directory::TenancyDirectory)]
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        vec![Arc::new(jobs::RefreshPerson { ctx: ctx.clone() })]
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![Subscription {
+            event_type: "user_profile_changed",
+            job_kind: jobs::REFRESH_PERSON,
+        }]
     }
     fn public_events(&self) -> &'static [PublicEvent] {
         &[

@@ -31,12 +31,36 @@ pub struct MyGymRow {
     pub role: Role,
 }
 
-/// A membership; the person's names come from the accounts port.
+/// A membership with the person's names and e-mail: tenancy's member directory, filled from
+/// the accounts port when someone joins and kept in step by identity's
+/// `user_profile_changed` event.
 #[derive(Debug, Clone, FromRow)]
 pub struct MembershipRow {
     pub user_id: Uuid,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+const MEMBER_COLUMNS: &str = "user_id, role, created_at, first_name, last_name, email";
+
+/// The person a directory row shows.
+pub struct Person<'a> {
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: &'a str,
+}
+
+/// What `q` matches: lower-cased and unaccented like `search_text`, LIKE's wildcards escaped.
+fn search_pattern(q: &str) -> String {
+    let escaped = q
+        .trim()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// What the tenants port caches per tenant (module switches are read apart).
@@ -168,14 +192,51 @@ pub async fn insert_member(
     gym_id: Uuid,
     user_id: Uuid,
     role: Role,
+    person: &Person<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into gym_members (gym_id, user_id, role) values ($1, $2, $3)")
-        .bind(gym_id)
-        .bind(user_id)
-        .bind(role)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "insert into gym_members (gym_id, user_id, role, first_name, last_name, email, search_text) \
+         values ($1, $2, $3, $4, $5, $6, lower(unaccent($4 || ' ' || $5 || ' ' || $6)))",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(person.first_name)
+    .bind(person.last_name)
+    .bind(person.email)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// Writes `user_id`'s new names into their membership of `gym_id` (tenant-scoped).
+pub async fn update_person(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+    person: &Person<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update gym_members set first_name = $3, last_name = $4, email = $5, \
+         search_text = lower(unaccent($3 || ' ' || $4 || ' ' || $5)) \
+         where gym_id = $1 and user_id = $2",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(person.first_name)
+    .bind(person.last_name)
+    .bind(person.email)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The tenants `user_id` belongs to (user-scoped transaction).
+pub async fn gyms_of(conn: &mut PgConnection, user_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select gym_id from gym_members where user_id = $1")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await
 }
 
 pub async fn find_member(
@@ -183,31 +244,36 @@ pub async fn find_member(
     gym_id: Uuid,
     user_id: Uuid,
 ) -> Result<Option<MembershipRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select user_id, role, created_at from gym_members where gym_id = $1 and user_id = $2",
-    )
+    sqlx::query_as(&format!(
+        "select {MEMBER_COLUMNS} from gym_members where gym_id = $1 and user_id = $2"
+    ))
     .bind(gym_id)
     .bind(user_id)
     .fetch_optional(conn)
     .await
 }
 
+/// Oldest first, keyset by (joined, user id); `q` matches part of a name or e-mail, whatever
+/// the case and accents.
 pub async fn list_members(
     conn: &mut PgConnection,
     gym_id: Uuid,
     role: Option<Role>,
+    q: Option<&str>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<MembershipRow>, sqlx::Error> {
     let (after_time, after_id) = after.unzip();
-    sqlx::query_as(
-        "select m.user_id, m.role, m.created_at from gym_members m \
-         where m.gym_id = $1 and ($2::text is null or m.role = $2) \
-           and ($3::timestamptz is null or (m.created_at, m.user_id) > ($3, $4)) \
-         order by m.created_at, m.user_id limit $5",
-    )
+    sqlx::query_as(&format!(
+        "select {MEMBER_COLUMNS} from gym_members \
+         where gym_id = $1 and ($2::text is null or role = $2) \
+           and ($3::text is null or search_text like lower(unaccent($3))) \
+           and ($4::timestamptz is null or (created_at, user_id) > ($4, $5)) \
+         order by created_at, user_id limit $6"
+    ))
     .bind(gym_id)
     .bind(role)
+    .bind(q.map(search_pattern))
     .bind(after_time)
     .bind(after_id)
     .bind(limit)
@@ -444,4 +510,15 @@ pub async fn use_api_key(
     .bind(digest)
     .fetch_optional(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_pattern;
+
+    #[test]
+    fn search_patterns_match_inside_and_escape_wildcards() {
+        assert_eq!(search_pattern(" Jo "), "%Jo%");
+        assert_eq!(search_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
 }

@@ -24,12 +24,12 @@ pub struct Member {
 impl From<members::Member> for Member {
     fn from(member: members::Member) -> Self {
         Self {
-            user_id: member.person.user_id,
-            email: member.person.email,
-            first_name: member.person.first_name,
-            last_name: member.person.last_name,
+            user_id: member.user_id,
+            email: member.email,
+            first_name: member.first_name,
+            last_name: member.last_name,
             role: member.role,
-            joined_at: member.joined_at,
+            joined_at: member.created_at,
         }
     }
 }
@@ -74,20 +74,27 @@ pub struct MembersApi {
 
 #[OpenApi(prefix_path = "/api/v1", tag = "TenancyTags::Members")]
 impl MembersApi {
-    /// The tenant's people with their roles, oldest first (staff: trainer and up).
+    /// The tenant's people with their roles, oldest first (staff: trainer and up)
+    ///
+    /// `q` finds people by part of their name or e-mail, ignoring case and accents: `jose`
+    /// finds José, `@acme` everyone with an acme address. Combines with `role`; pages the same
+    /// way.
     #[oai(path = "/members", method = "get", operation_id = "members_list")]
     async fn list(
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Tenancy>,
         /// Only people with this role.
         role: Query<Option<Role>>,
+        /// Part of a name or e-mail (case and accents ignored).
+        #[oai(validator(min_length = 1, max_length = 100))]
+        q: Query<Option<String>>,
         /// Page size, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<Member>>> {
         let page = PageRequest::new(limit.0, cursor.0);
-        let members = members::list(&self.ctx, &tenant, role.0, &page).await?;
+        let members = members::list(&self.ctx, &tenant, role.0, q.0.as_deref(), &page).await?;
         Ok(Json(members.map(Member::from)))
     }
 

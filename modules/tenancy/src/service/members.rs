@@ -1,83 +1,75 @@
-//! Membership changes, with the role rules of [`super::rules`]. Names and e-mails come from
-//! the accounts port; tenancy keeps only who belongs with which role.
+//! Membership changes, with the role rules of [`super::rules`], and the tenant's member
+//! directory: names and e-mails are copied from the accounts port when someone joins and kept
+//! in step by identity's `user_profile_changed` event ([`refresh_person`]), so listing and
+//! searching people is one query on tenancy's own table.
 
 use chrono::{DateTime, Utc};
 use kernel::pagination::{Page, PageRequest};
-use kernel::{
-    ApiError, ApiResult, AppContext, FieldError, OnConstraint, Role, Tenant, UserSummary, events,
-};
+use kernel::{ApiError, ApiResult, AppContext, FieldError, OnConstraint, Role, Tenant, db, events};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::rules;
-use crate::repo::{self, MembershipRow};
+use crate::repo::{self, MembershipRow, Person};
 use crate::{directory, errors};
 
 /// A person in the tenant.
-pub struct Member {
-    pub person: UserSummary,
-    pub role: Role,
-    pub joined_at: DateTime<Utc>,
-}
+pub type Member = MembershipRow;
 
 fn no_such_member() -> ApiError {
     ApiError::not_found("no member with this user id in this tenant")
 }
 
-/// The memberships with their people, in the order given; memberships whose account is gone
-/// are left out.
-async fn with_people(
-    ctx: &AppContext,
-    conn: &mut PgConnection,
-    rows: Vec<MembershipRow>,
-) -> ApiResult<Vec<Member>> {
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.user_id).collect();
-    let mut people = ctx.accounts.summaries(conn, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            Some(Member {
-                person: people.remove(&row.user_id)?,
-                role: row.role,
-                joined_at: row.created_at,
-            })
-        })
-        .collect())
-}
-
-async fn find(
-    ctx: &AppContext,
-    conn: &mut PgConnection,
-    gym_id: Uuid,
-    user_id: Uuid,
-) -> ApiResult<Member> {
-    let row = repo::find_member(conn, gym_id, user_id)
+async fn find(conn: &mut PgConnection, gym_id: Uuid, user_id: Uuid) -> ApiResult<Member> {
+    repo::find_member(conn, gym_id, user_id)
         .await?
-        .ok_or_else(no_such_member)?;
-    with_people(ctx, conn, vec![row])
-        .await?
-        .pop()
         .ok_or_else(no_such_member)
 }
 
-/// Staff (trainer and up) see everyone; members do not get a directory of other members.
+/// Staff (trainer and up) see everyone, oldest first; `q` finds people by part of a name or
+/// e-mail. Members do not get a directory of other members.
 pub async fn list<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
     role: Option<Role>,
+    q: Option<&str>,
     page: &PageRequest,
 ) -> ApiResult<Page<Member>> {
     tenant.require(Role::Trainer)?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
     let mut tx = tenant.begin(&ctx.db).await?;
-    let rows = repo::list_members(&mut tx, tenant.gym_id, role, after, page.fetch_limit()).await?;
-    let rows = page.finish(rows, |row| (row.created_at, row.user_id));
-    let items = with_people(ctx, &mut tx, rows.items).await?;
+    let rows =
+        repo::list_members(&mut tx, tenant.gym_id, role, q, after, page.fetch_limit()).await?;
     tx.commit().await?;
-    Ok(Page {
-        items,
-        next_cursor: rows.next_cursor,
-    })
+    Ok(page.finish(rows, |row| (row.created_at, row.user_id)))
+}
+
+/// Copies `user_id`'s current names into their memberships in every tenant (after identity's
+/// `user_profile_changed`); idempotent.
+pub async fn refresh_person(ctx: &AppContext, user_id: Uuid) -> ApiResult<()> {
+    let mut tx = db::begin_user(&ctx.db, user_id).await?;
+    let gyms = repo::gyms_of(&mut tx, user_id).await?;
+    tx.commit().await?;
+    for gym_id in gyms {
+        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+        let people = ctx.accounts.summaries(&mut tx, &[user_id]).await?;
+        if let Some(person) = people.get(&user_id) {
+            repo::update_person(
+                &mut tx,
+                gym_id,
+                user_id,
+                &Person {
+                    first_name: &person.first_name,
+                    last_name: &person.last_name,
+                    email: &person.email,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// Adds a registered user by e-mail.
@@ -99,12 +91,24 @@ pub async fn add<M>(
                 "no registered user has this e-mail address",
             )])
         })?;
-    repo::insert_member(&mut tx, tenant.gym_id, user_id, role)
-        .await
-        .on_constraint("gym_members_pkey", || {
-            ApiError::conflict(errors::ALREADY_MEMBER, "this user is already a member")
-        })?;
-    let member = find(ctx, &mut tx, tenant.gym_id, user_id).await?;
+    let people = ctx.accounts.summaries(&mut tx, &[user_id]).await?;
+    let person = people.get(&user_id).ok_or_else(no_such_member)?;
+    repo::insert_member(
+        &mut tx,
+        tenant.gym_id,
+        user_id,
+        role,
+        &Person {
+            first_name: &person.first_name,
+            last_name: &person.last_name,
+            email: &person.email,
+        },
+    )
+    .await
+    .on_constraint("gym_members_pkey", || {
+        ApiError::conflict(errors::ALREADY_MEMBER, "this user is already a member")
+    })?;
+    let member = find(&mut tx, tenant.gym_id, user_id).await?;
     let gym = repo::find_gym(&mut *tx, tenant.gym_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such tenant"))?;
@@ -141,7 +145,7 @@ pub async fn change_role<M>(
     rules::may_change(tenant.role, current.role, role)?;
     rules::keeps_an_owner(owners, current.role == Role::Owner, role == Role::Owner)?;
     repo::update_role(&mut tx, tenant.gym_id, user_id, role).await?;
-    let member = find(ctx, &mut tx, tenant.gym_id, user_id).await?;
+    let member = find(&mut tx, tenant.gym_id, user_id).await?;
     if current.role != role {
         let gym = repo::find_gym(&mut *tx, tenant.gym_id)
             .await?

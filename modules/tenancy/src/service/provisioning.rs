@@ -1,13 +1,15 @@
 //! Creating tenants (a gym, or a trainer's workspace at sign-up) and converting a gym into a
 //! trainer workspace.
 
-use kernel::{ApiError, ApiResult, Cache, FieldError, Mode, Registry, Role, TenantKind, db};
+use kernel::{
+    ApiError, ApiResult, AppContext, Cache, FieldError, Mode, Registry, Role, TenantKind, db,
+};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::validate;
 use crate::directory;
-use crate::repo::{self, GymRow, NewGym};
+use crate::repo::{self, GymRow, NewGym, Person};
 
 /// A validated tenant to create.
 pub struct TenantSpec {
@@ -44,14 +46,16 @@ impl TenantSpec {
 }
 
 /// Inserts the tenant, its owner and its module switches. `conn` must be a transaction scoped
-/// (by [`db::begin_tenant`]) to `gym_id`, so the rows pass row-level security.
+/// (by [`db::begin_tenant`]) to `gym_id`, so the rows pass row-level security; it may hold the
+/// owner's account, created a moment before (the trainer sign-up).
 pub async fn create_tenant(
+    ctx: &AppContext,
     conn: &mut PgConnection,
-    registry: &Registry,
     gym_id: Uuid,
     spec: &TenantSpec,
     owner: Uuid,
 ) -> ApiResult<GymRow> {
+    let registry = &ctx.registry;
     let gym = repo::insert_gym(
         &mut *conn,
         &NewGym {
@@ -63,7 +67,22 @@ pub async fn create_tenant(
         },
     )
     .await?;
-    repo::insert_member(&mut *conn, gym_id, owner, Role::Owner).await?;
+    let people = ctx.accounts.summaries(&mut *conn, &[owner]).await?;
+    let person = people
+        .get(&owner)
+        .ok_or_else(|| ApiError::invalid_token("invalid_token", "the account no longer exists"))?;
+    repo::insert_member(
+        &mut *conn,
+        gym_id,
+        owner,
+        Role::Owner,
+        &Person {
+            first_name: &person.first_name,
+            last_name: &person.last_name,
+            email: &person.email,
+        },
+    )
+    .await?;
     // Pin each optional module's current default, so a later change of defaults never flips
     // existing tenants' features.
     for module in registry.iter().filter(|module| !module.is_core()) {

@@ -24,7 +24,7 @@ pub struct TenantChange<'a> {
 pub async fn create_gym(ctx: &AppContext, owner: Uuid, spec: TenantSpec) -> ApiResult<GymRow> {
     let gym_id = Uuid::now_v7();
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-    let gym = provisioning::create_tenant(&mut tx, &ctx.registry, gym_id, &spec, owner).await?;
+    let gym = provisioning::create_tenant(ctx, &mut tx, gym_id, &spec, owner).await?;
     events::record(
         &mut tx,
         Some(gym_id),
@@ -168,8 +168,7 @@ pub async fn register_trainer(
     let gym_id = Uuid::now_v7();
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
     let user_id = ctx.accounts.create(&mut tx, account).await?;
-    let workspace =
-        provisioning::create_tenant(&mut tx, &ctx.registry, gym_id, &spec, user_id).await?;
+    let workspace = provisioning::create_tenant(ctx, &mut tx, gym_id, &spec, user_id).await?;
     events::record(
         &mut tx,
         Some(gym_id),
