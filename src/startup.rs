@@ -11,7 +11,7 @@ use kernel::http::openapi::{self, RouteIndex};
 use kernel::http::server::{self, Limits};
 use kernel::http::{Authenticate, Observe, OperationsApi};
 use kernel::jobs::{Housekeeping, JobHandler, JobRunner};
-use kernel::ratelimit::{RateLimit, RateLimiter};
+use kernel::ratelimit::RateLimit;
 use kernel::routes::{OutsideRoute, RouteTable};
 use kernel::{AppContext, Cache, PubSub, Registry, Settings, db};
 use poem::endpoint::make_sync;
@@ -271,16 +271,6 @@ impl Application {
     }
 }
 
-/// Shared through Redis when the cache is (in process while Redis is unavailable), in
-/// process otherwise.
-fn rate_limiter(ctx: &AppContext) -> Arc<RateLimiter> {
-    let settings = ctx.settings.rate_limit.clone();
-    Arc::new(match ctx.cache.redis_link() {
-        Some(link) => RateLimiter::redis(settings, link.clone()),
-        None => RateLimiter::memory(settings),
-    })
-}
-
 async fn serve(ctx: AppContext, listener: TcpListener, port: u16) -> std::io::Result<()> {
     let (policies, outside) = module_routes(&ctx);
     let document =
@@ -309,7 +299,7 @@ async fn serve(ctx: AppContext, listener: TcpListener, port: u16) -> std::io::Re
     let app = routes
         .nest("/", openapi_service(&ctx))
         .with(Idempotency::new(ctx.db.clone()))
-        .with(RateLimit::new(rate_limiter(&ctx)))
+        .with(RateLimit::new(ctx.limits.clone()))
         .with(Authenticate)
         .with(Observe::new(
             ctx.metrics.clone(),

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Call, TestApp, expect_problem, redis, spawn_app_with};
+use crate::helpers::{Call, TestApp, expect_problem, redis, spawn_app_with, unique_email};
 
 /// A client address of its own, so runs (and the shared Redis) never see each other's counts.
 fn client_ip() -> String {
@@ -20,6 +20,10 @@ async fn limited_app(pool: PgPool, with_redis: bool) -> TestApp {
             json!({"requests": 3, "period_seconds": 60}),
         ),
         (
+            "rate_limit.auth_per_account",
+            json!({"requests": 2, "period_seconds": 60}),
+        ),
+        (
             "rate_limit.api_per_ip",
             json!({"requests": 100, "period_seconds": 60}),
         ),
@@ -34,9 +38,14 @@ async fn limited_app(pool: PgPool, with_redis: bool) -> TestApp {
     spawn_app_with(pool, &overrides).await
 }
 
-/// A failing sign-in attempt that says it comes from `ip`.
+/// A failing sign-in attempt that says it comes from `ip`, for an account of its own (so the
+/// per-account limit stays out of the per-IP figures, and runs never share a count).
 fn failed_sign_in_from(app: &TestApp, ip: &str) -> Call {
-    app.log_in("nobody@example.com", "not the password")
+    failed_sign_in_as(app, &unique_email("nobody"), ip)
+}
+
+fn failed_sign_in_as(app: &TestApp, email: &str, ip: &str) -> Call {
+    app.log_in(email, "not the password")
         .header("X-Forwarded-For", ip)
 }
 
@@ -87,6 +96,38 @@ async fn signed_in_users_are_limited_per_user(app: TestApp) {
     let limited = me_from_a_new_address().send().await;
     assert!(limited.headers().contains_key("retry-after"));
     expect_problem(limited, 429, "rate_limited").await;
+}
+
+/// Guessing one account's password from many addresses runs into the account's limit; the
+/// answer is the same for an e-mail nobody registered.
+async fn sign_in_attempts_are_limited_per_account(app: TestApp) {
+    let victim = app.register("victim").await;
+    for email in [victim.email.clone(), unique_email("ghost")] {
+        for _ in 0..2 {
+            failed_sign_in_as(&app, &email, &client_ip())
+                .expect_problem(401, "invalid_credentials")
+                .await;
+        }
+        let limited = failed_sign_in_as(&app, &email, &client_ip()).send().await;
+        assert!(limited.headers().contains_key("retry-after"));
+        expect_problem(limited, 429, "rate_limited").await;
+    }
+    // Someone else signs in from the same addresses as ever.
+    let other = app.register("other").await;
+    app.log_in(&other.email, crate::helpers::PASSWORD)
+        .header("X-Forwarded-For", client_ip())
+        .expect(200)
+        .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn accounts_are_limited_in_process(pool: PgPool) {
+    sign_in_attempts_are_limited_per_account(limited_app(pool, false).await).await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn accounts_are_limited_through_redis(pool: PgPool) {
+    sign_in_attempts_are_limited_per_account(limited_app(pool, true).await).await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]

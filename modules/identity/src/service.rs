@@ -58,7 +58,13 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> ApiResult<(UserRow, TokenPair)> {
-    let credentials = match normalize_email(email) {
+    let email = normalize_email(email);
+    // Per account, known or not: guessing one person's password from many addresses runs
+    // into this limit, and the answer does not tell which e-mails are registered.
+    ctx.limits
+        .limit_account(email.as_deref().unwrap_or("(not an e-mail)"))
+        .await?;
+    let credentials = match email {
         Some(email) => repo::find_credentials(&ctx.db, &email).await?,
         None => None,
     };

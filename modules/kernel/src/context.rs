@@ -10,6 +10,7 @@ use crate::cache::Cache;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::module::Registry;
+use crate::ratelimit::RateLimiter;
 use crate::shutdown::Shutdown;
 use crate::tenant::{EveryTenant, TenantDirectory};
 use crate::{ApiError, ApiResult, Mode, PubSub};
@@ -29,6 +30,9 @@ pub struct AppContext {
     pub tenants: &'static dyn TenantDirectory,
     /// The accounts port (identity module).
     pub accounts: &'static dyn Accounts,
+    /// Rate limits: the HTTP layer's, and the ones modules apply themselves (sign-in attempts
+    /// per account).
+    pub limits: Arc<RateLimiter>,
     /// SIGTERM/SIGINT: readiness turns 503, then streams, workers and the listener wind down.
     pub shutdown: Shutdown,
 }
@@ -52,6 +56,7 @@ impl AppContext {
             .ok_or_else(|| anyhow::anyhow!("no module of this build provides the accounts port"))?;
         Ok(Self {
             jwt: Arc::new(JwtKeys::from_settings(&settings.auth)),
+            limits: Arc::new(RateLimiter::for_cache(settings.rate_limit.clone(), &cache)),
             settings: Arc::new(settings),
             db,
             cache,

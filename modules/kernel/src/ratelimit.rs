@@ -34,8 +34,12 @@ pub struct RateLimitSettings {
     /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
     /// that sets it; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
-    /// Sign-up, sign-in and refresh, per client IP.
+    /// Sign-up, sign-in and refresh, per client IP: generous, since many people may sign in
+    /// from one address (a gym's front desk behind one NAT).
     pub auth: Limit,
+    /// Sign-in attempts per account, from any address: what stops password guessing spread
+    /// over many addresses ([`RateLimiter::limit_account`]).
+    pub auth_per_account: Limit,
     /// Inbound provider webhooks, per client IP.
     pub inbound: Limit,
     /// Every `/api/` route, per client IP.
@@ -73,6 +77,7 @@ pub struct Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
     Auth,
+    AuthPerAccount,
     Inbound,
     ApiPerIp,
     ApiPerUser,
@@ -82,6 +87,7 @@ impl Rule {
     fn name(self) -> &'static str {
         match self {
             Rule::Auth => "auth",
+            Rule::AuthPerAccount => "auth-account",
             Rule::Inbound => "inbound",
             Rule::ApiPerIp => "api-ip",
             Rule::ApiPerUser => "api-user",
@@ -133,6 +139,7 @@ impl RateLimiter {
         };
         let limiters = [
             (Rule::Auth, settings.auth),
+            (Rule::AuthPerAccount, settings.auth_per_account),
             (Rule::Inbound, settings.inbound),
             (Rule::ApiPerIp, settings.api_per_ip),
             (Rule::ApiPerUser, settings.api_per_user),
@@ -163,9 +170,35 @@ impl RateLimiter {
     fn limit(&self, rule: Rule) -> Limit {
         match rule {
             Rule::Auth => self.settings.auth,
+            Rule::AuthPerAccount => self.settings.auth_per_account,
             Rule::Inbound => self.settings.inbound,
             Rule::ApiPerIp => self.settings.api_per_ip,
             Rule::ApiPerUser => self.settings.api_per_user,
+        }
+    }
+
+    /// Shared through Redis when the cache is, in process otherwise.
+    pub fn for_cache(settings: RateLimitSettings, cache: &crate::Cache) -> Self {
+        match cache.redis_link() {
+            Some(link) => Self::redis(settings, link.clone()),
+            None => Self::memory(settings),
+        }
+    }
+
+    /// Counts a sign-in attempt for `account` (a normalised e-mail, known or not, so the
+    /// answer tells nothing about which accounts exist); 429 with `Retry-After` past
+    /// `rate_limit.auth_per_account`.
+    pub async fn limit_account(&self, account: &str) -> Result<(), ApiError> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let decision = self.check(Rule::AuthPerAccount, account).await;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(ApiError::too_many_requests(
+                decision.retry_after_seconds.max(1),
+            ))
         }
     }
 
@@ -362,6 +395,7 @@ mod tests {
             enabled: true,
             trust_forwarded_for: false,
             auth: limit,
+            auth_per_account: limit,
             inbound: limit,
             api_per_ip: limit,
             api_per_user: limit,
