@@ -63,6 +63,7 @@ fn app(inbound_requests: u32) -> impl Endpoint {
         enabled: true,
         trust_forwarded_for: false,
         auth: limit(1_000),
+        auth_per_account: limit(1_000),
         inbound: limit(inbound_requests),
         api_per_ip: limit(1_000),
         api_per_user: limit(1_000),
