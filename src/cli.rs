@@ -1,6 +1,7 @@
 //! `gymapi` commands. With no command it serves.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use figment::providers::{Format, Toml};
 use uuid::Uuid;
 
 use crate::startup::{self, Application};
@@ -56,10 +57,19 @@ pub enum SpecFormat {
     Json,
 }
 
-/// The spec as the server serves it, built from defaults without connecting anywhere.
+/// The build's document, from the embedded defaults alone (no `GYMAPI_*` variables, no
+/// `GYMAPI_CONFIG` file), without connecting anywhere: the document must not depend on the
+/// machine that prints it. A running server's `/openapi.json` is the same plus its
+/// `server.public_url` in `servers`.
 pub fn openapi_document(format: SpecFormat) -> anyhow::Result<String> {
-    let mut settings = crate::load_settings()?;
-    // The document must not depend on the machine that prints it.
+    let figment = figment::Figment::new()
+        .merge(Toml::string(crate::modules::DEFAULT_CONFIG))
+        .merge(Toml::string(crate::modules::BUILD_CONFIG));
+    let mut settings = kernel::Settings::from_figment(
+        figment,
+        crate::modules::BUILD,
+        crate::modules::DEFAULT_CONFIG,
+    )?;
     settings.auth.jwt_secret = Some(kernel::config::Secret::new("x".repeat(32)));
     let pool = kernel::db::pool_options(&settings.database)
         .connect_lazy_with(kernel::db::connect_options(&settings.database)?);

@@ -127,10 +127,15 @@ fn openapi_service(ctx: &AppContext) -> OpenApiService<impl poem_openapi::OpenAp
         MetaApi { ctx: ctx.clone() },
         modules::module_apis(ctx),
     );
-    OpenApiService::new(api, title, env!("CARGO_PKG_VERSION")).description(
+    let service = OpenApiService::new(api, title, env!("CARGO_PKG_VERSION")).description(
         "Backend for gyms and personal trainers. Errors are RFC 9457 problem+json with a stable `code`. \
          Lists are keyset-paginated (`limit`, `cursor`, `next_cursor`).",
-    )
+    );
+    // Generated clients take their base URL from here; the committed documents have none.
+    match &ctx.settings.server.public_url {
+        Some(url) => service.server(url.trim_end_matches('/')),
+        None => service,
+    }
 }
 
 /// What a process does: serve HTTP, run background jobs, or both (the default).

@@ -121,3 +121,22 @@ async fn every_operation_is_documented_for_integrators() {
     }
     assert!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer");
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn the_public_url_is_the_documents_server_and_the_base_of_media_urls(pool: sqlx::PgPool) {
+    let app = crate::helpers::spawn_app_with(
+        pool,
+        &[(
+            "server.public_url",
+            serde_json::json!("https://api.gym.example/"),
+        )],
+    )
+    .await;
+    let document = app.anon().get("/openapi.json").expect(200).await;
+    assert_eq!(
+        document["servers"],
+        serde_json::json!([{"url": "https://api.gym.example"}])
+    );
+    // The committed documents are machine-independent: no servers entry.
+    assert_eq!(spec()["servers"], serde_json::json!([]));
+}

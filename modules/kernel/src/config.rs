@@ -77,7 +77,8 @@ pub struct ServerSettings {
     pub idle_timeout_seconds: u64,
     /// Connections served at once; past it new ones wait in the listen backlog.
     pub max_connections: usize,
-    /// Public base URL written into the OpenAPI `servers` list.
+    /// Where clients reach this API (`https://api.example.com`): the OpenAPI document's
+    /// `servers` entry, and the base of absolute media URLs.
     pub public_url: Option<String>,
 }
 
@@ -266,6 +267,13 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "redis.timeout_ms, redis.retry_after_ms and redis.connect_timeout_ms must be at least 1".into(),
             ));
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.public_url must be an http(s) URL, not `{url}`"
+            )));
         }
         if self.server.body_limit_bytes == 0 {
             return Err(ConfigError::Invalid(
