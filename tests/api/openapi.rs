@@ -123,7 +123,7 @@ async fn every_operation_is_documented_for_integrators() {
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn the_public_url_is_the_documents_server_and_the_base_of_media_urls(pool: sqlx::PgPool) {
+async fn the_public_url_is_the_served_documents_server(pool: sqlx::PgPool) {
     let app = crate::helpers::spawn_app_with(
         pool,
         &[(
