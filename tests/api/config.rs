@@ -152,3 +152,77 @@ async fn modules_refuse_their_own_bad_sections_at_start_up() {
         assert!(refused.to_string().contains(expected), "{key}: {refused}");
     }
 }
+
+/// Every key of `config/default.toml`, and every key it leaves commented out (`# key = ...`,
+/// also under a commented `# [section]`), as its environment variable.
+fn default_toml_variables() -> std::collections::BTreeSet<String> {
+    let mut variables = std::collections::BTreeSet::new();
+    let mut section = String::new();
+    for line in gymapi::modules::DEFAULT_CONFIG.lines() {
+        let line = line.trim();
+        let uncommented = line.strip_prefix('#').map(str::trim).unwrap_or(line);
+        if let Some(name) = uncommented
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            section = name.replace('.', "__");
+            continue;
+        }
+        let Some((key, value)) = uncommented.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            continue;
+        }
+        let prefix = format!("GYMAPI_{section}__{key}").to_uppercase();
+        // Inline tables (rate limits) are their fields.
+        match value.trim().strip_prefix('{') {
+            Some(fields) => {
+                for field in fields.trim_end_matches('}').split(',') {
+                    if let Some((field, _)) = field.split_once('=') {
+                        variables.insert(format!("{prefix}__{}", field.trim().to_uppercase()));
+                    }
+                }
+            }
+            None => {
+                variables.insert(prefix);
+            }
+        }
+    }
+    variables
+}
+
+#[test]
+fn the_readme_documents_every_configuration_key_and_no_other() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Configuration section");
+    let documented: std::collections::BTreeSet<String> = section
+        .split('`')
+        .filter(|word| {
+            word.starts_with("GYMAPI_")
+                && word.contains("__")
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .map(String::from)
+        .collect();
+    let keys = default_toml_variables();
+    assert!(keys.len() > 50, "the parser found too few keys: {keys:?}");
+    let undocumented: Vec<_> = keys.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in the README: {undocumented:?}"
+    );
+    let stale: Vec<_> = documented.difference(&keys).collect();
+    assert!(
+        stale.is_empty(),
+        "in the README but not in config/default.toml: {stale:?}"
+    );
+}
