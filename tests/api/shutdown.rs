@@ -77,55 +77,41 @@ async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
     panic!("the server was not ready within 30 s");
 }
 
+/// A POST answered with JSON.
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A signed-in owner of a tenant: (access token, tenant id).
 async fn owner(client: &reqwest::Client, base: &str) -> (String, String) {
     let email = unique_email("sigterm");
     let names =
         json!({"email": email, "password": PASSWORD, "first_name": "Sig", "last_name": "Term"});
+    let text = |value: &Value| value.as_str().unwrap().to_string();
     #[cfg(feature = "gym")]
     {
-        let signed_up: Value = client
-            .post(format!("{base}/api/v1/auth/register"))
-            .json(&names)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = signed_up["tokens"]["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let gym: Value = client
-            .post(format!("{base}/api/v1/gyms"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "Drain gym"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (token, gym["id"].as_str().unwrap().to_string())
+        let signed_up = post(client, format!("{base}/api/v1/auth/register"), None, names).await;
+        let token = text(&signed_up["tokens"]["access_token"]);
+        let gym = post(
+            client,
+            format!("{base}/api/v1/gyms"),
+            Some(&token),
+            json!({"name": "Drain gym"}),
+        )
+        .await;
+        (token, text(&gym["id"]))
     }
     #[cfg(feature = "trainer")]
     {
-        let signed_up: Value = client
-            .post(format!("{base}/api/v1/auth/register-trainer"))
-            .json(&names)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{base}/api/v1/auth/register-trainer");
+        let signed_up = post(client, url, None, names).await;
         (
-            signed_up["tokens"]["access_token"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-            signed_up["workspace"]["id"].as_str().unwrap().to_string(),
+            text(&signed_up["tokens"]["access_token"]),
+            text(&signed_up["workspace"]["id"]),
         )
     }
 }
