@@ -365,3 +365,29 @@ async fn the_app_starts_and_serves_with_redis_down_and_uses_it_once_it_is_up(poo
         "the cache is in Redis again"
     );
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_notification_written_while_redis_is_down_reaches_a_stream_on_another_instance(
+    pool: PgPool,
+) {
+    let mut redis = RedisServer::start().await;
+    let a = spawn_app_with(pool.clone(), &redis_settings(redis.url())).await;
+    let b = spawn_app_with(pool, &redis_settings(redis.url())).await;
+    let (owner, gym) = a.owner_with_tenant("fanout").await;
+    let member = a.add_new_member(&owner, gym, "member", "member").await;
+    a.jobs.drain().await.unwrap();
+    let mut stream = b.notification_stream(&member, gym, None).await;
+
+    redis.kill();
+    a.change_role(&owner, gym, &member, "trainer")
+        .expect(200)
+        .await;
+    // A writes the notification; its publish cannot go through Redis now.
+    a.jobs.drain().await.unwrap();
+    redis.restart().await;
+
+    // Either A publishes it once Redis answers, or B's subscriber, subscribing again, has its
+    // streams catch up from the table: B's stream gets it within a few seconds either way.
+    let (_, data) = stream.next_event().await;
+    assert_eq!(data["kind"], "member.role_changed");
+}

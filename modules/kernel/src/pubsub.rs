@@ -5,12 +5,15 @@
 //!
 //! Redis never holds a message up: publishing goes through the [`RedisLink`] (timeout and
 //! breaker), and while Redis is unavailable, or this instance's subscriber is not listening,
-//! messages are delivered locally. The subscriber reconnects in the background. A message
-//! delivered twice (locally and through Redis, around a reconnection) is harmless: streams skip
-//! what they have already sent.
+//! messages are delivered locally. The subscriber reconnects in the background. A message that
+//! could not go through Redis is kept (up to [`PENDING_LIMIT`]) and published once Redis
+//! answers again, so other instances' streams get it late rather than only on their client's
+//! next reconnect. A message delivered twice (locally and through Redis) is harmless: streams
+//! skip what they have already sent.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
@@ -22,6 +25,13 @@ use crate::breaker::RedisLink;
 const PREFIX: &str = "gymapi:";
 /// Messages a slow local subscriber may fall behind before it skips ahead.
 const LOCAL_BUFFER: usize = 1024;
+/// The topic of the message the subscriber sends local listeners after it subscribed again:
+/// messages published meanwhile never reached this instance, so listeners catch up from
+/// their tables.
+pub const RESYNC: &str = "pubsub.resync";
+/// Messages kept for Redis while it is unavailable; past this the oldest are dropped (their
+/// streams catch up from the table when the client reconnects).
+pub const PENDING_LIMIT: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -40,6 +50,9 @@ struct RedisSide {
     link: RedisLink,
     /// Whether this instance's subscriber hears Redis now.
     listening: Arc<AtomicBool>,
+    /// Published locally while Redis was unavailable, waiting to go through it: (channel,
+    /// payload), oldest first.
+    pending: Arc<Mutex<VecDeque<(String, String)>>>,
 }
 
 impl PubSub {
@@ -64,11 +77,14 @@ impl PubSub {
             first,
         ));
         let _ = tokio::time::timeout(link.connect_timeout(), first_done).await;
+        let pending = Arc::new(Mutex::new(VecDeque::new()));
+        tokio::spawn(flush_pending(link.clone(), pending.clone()));
         Self {
             local,
             redis: Some(RedisSide {
                 link: link.clone(),
                 listening,
+                pending,
             }),
         }
     }
@@ -88,7 +104,12 @@ impl PubSub {
                 Ok(()) if redis.listening.load(Ordering::Acquire) => return,
                 Ok(()) => {}
                 Err(err) => {
-                    tracing::debug!(error = %err, topic, "publish through Redis skipped; delivering locally");
+                    tracing::debug!(error = %err, topic, "publish through Redis deferred; delivering locally");
+                    let mut pending = redis.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    if pending.len() >= PENDING_LIMIT {
+                        pending.pop_front();
+                    }
+                    pending.push_back((format!("{PREFIX}{topic}"), payload.clone()));
                 }
             }
         }
@@ -100,6 +121,36 @@ impl PubSub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Message> {
         self.local.subscribe()
+    }
+}
+
+/// Publishes what could not go through Redis, oldest first, once it answers again: every
+/// `redis.retry_after_ms` while anything waits (the attempt is also the breaker's probe).
+async fn flush_pending(link: RedisLink, pending: Arc<Mutex<VecDeque<(String, String)>>>) {
+    loop {
+        tokio::time::sleep(link.retry_after()).await;
+        loop {
+            let next = pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .front()
+                .cloned();
+            let Some((channel, payload)) = next else {
+                break;
+            };
+            let sent = link
+                .run(|mut connection| async move {
+                    connection.publish::<_, _, ()>(channel, payload).await
+                })
+                .await;
+            if sent.is_err() {
+                break;
+            }
+            pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+        }
     }
 }
 
@@ -125,6 +176,12 @@ async fn listen(
                 listening.store(true, Ordering::Release);
                 if announced_down {
                     tracing::warn!("Redis pub/sub subscribed again");
+                }
+                if first.is_none() {
+                    let _ = local.send(Message {
+                        topic: RESYNC.to_string(),
+                        payload: String::new(),
+                    });
                 }
                 if let Some(first) = first.take() {
                     let _ = first.send(());

@@ -75,16 +75,20 @@ struct Live {
     ctx: AppContext,
     gym_id: Uuid,
     user_id: Uuid,
+    /// The last notification sent; only later ones go out.
     last: Option<Uuid>,
+    /// When the stream opened, as a UUID v7 (notification ids are v7): where a catch-up starts
+    /// while nothing was sent yet.
+    opened: Uuid,
     pending: VecDeque<NotificationRow>,
     messages: broadcast::Receiver<Message>,
 }
 
 impl Live {
+    /// What the table has that the live feed did not bring: after the last one sent (or,
+    /// before any, since the stream opened).
     async fn catch_up(&mut self) -> ApiResult<()> {
-        let Some(after) = self.last else {
-            return Ok(());
-        };
+        let after = self.last.unwrap_or(self.opened);
         let mut tx = db::begin_tenant(&self.ctx.db, self.gym_id).await?;
         let missed = repo::since(&mut tx, self.gym_id, self.user_id, after, CATCH_UP_LIMIT).await?;
         tx.commit().await?;
@@ -103,6 +107,13 @@ impl Live {
                 continue;
             }
             match self.messages.recv().await {
+                // Messages published while this instance's subscriber was away are lost to
+                // it: the table has them.
+                Ok(message) if message.topic == kernel::pubsub::RESYNC => {
+                    if self.catch_up().await.is_err() {
+                        return None;
+                    }
+                }
                 Ok(message) if message.topic == TOPIC => {
                     if let Ok(row) = serde_json::from_str::<NotificationRow>(&message.payload)
                         && row.gym_id == self.gym_id
@@ -141,10 +152,13 @@ pub async fn stream<M>(
         gym_id: tenant.gym_id,
         user_id: tenant.user_id,
         last: last_event_id,
+        opened: Uuid::now_v7(),
         pending: VecDeque::new(),
         messages: ctx.pubsub.subscribe(),
     };
-    live.catch_up().await?;
+    if last_event_id.is_some() {
+        live.catch_up().await?;
+    }
     let shutdown = ctx.shutdown.clone();
     Ok(futures_util::stream::unfold(live, Live::next)
         .take_until(async move { shutdown.stopping().await }))
