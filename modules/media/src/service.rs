@@ -376,6 +376,11 @@ pub async fn make_thumbnail(
     }
     let original = storage.read(&row.key).await?;
     let width = storage.settings().thumbnail_width;
+    // One decode at a time per process: decoding is all CPU, and several at once would starve
+    // the request threads on a small machine (and with them every timeout-bound call, Redis's
+    // first). Thumbnails wait instead; requests do not.
+    static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = DECODING.acquire().await?;
     let rendered = tokio::task::spawn_blocking(move || render(&original, width)).await?;
     let (thumbnail, extension, original_width, original_height) = match rendered {
         Ok(rendered) => rendered,
