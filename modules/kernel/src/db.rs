@@ -82,6 +82,18 @@ pub async fn begin_user(
     pool.begin_with(scoped_begin("app.user_id", user_id)).await
 }
 
+/// `select 1`, answered within `within` or not at all: for readiness, which must answer
+/// promptly while the database is down (acquiring a connection alone would wait up to
+/// `database.acquire_timeout_seconds` for it).
+pub async fn ping(pool: &PgPool, within: Duration) -> Result<(), String> {
+    let query = sqlx::query_scalar::<_, i32>("select 1").fetch_one(pool);
+    match tokio::time::timeout(within, query).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(format!("failed: {err}")),
+        Err(_) => Err(format!("no answer within {} ms", within.as_millis())),
+    }
+}
+
 /// Refuses to run when the tenant role could bypass row-level security.
 pub async fn check_app_role(pool: &PgPool) -> anyhow::Result<()> {
     let row: Option<(bool, bool)> =
