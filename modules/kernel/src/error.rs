@@ -251,7 +251,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     ),
     (
         409,
-        "Conflicts with the current state (duplicate, last owner, core module)",
+        "Conflicts with the current state (duplicate, last owner, core module), or an Idempotency-Key whose first request is still running or whose outcome is unknown",
     ),
     (413, "Request body too large"),
     (415, "Unsupported content type"),
@@ -263,7 +263,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (500, "Unexpected server error; quote X-Request-ID"),
     (
         503,
-        "Temporarily unavailable: the database is down or too slow (`database_unavailable`, `query_timeout`); retry after Retry-After",
+        "Temporarily unavailable: the database is down or too slow (`database_unavailable`, `query_timeout`), or a keyed request ran too long (`request_timeout`); retry after Retry-After",
     ),
 ];
 
@@ -344,6 +344,14 @@ impl From<sqlx::Error> for ApiError {
                 return ApiError::bad_request(
                     "invalid_text",
                     "a text value contains characters that cannot be stored",
+                );
+            }
+            // The fence of a request whose Idempotency-Key lease a retry took over.
+            Some(crate::db::LEASE_LOST) => {
+                tracing::warn!("a request lost its Idempotency-Key lease before it finished");
+                return ApiError::conflict(
+                    "idempotency_lease_lost",
+                    "this request ran past its Idempotency-Key lease and a retry took the key over; it stopped before changing anything more",
                 );
             }
             _ => {}
@@ -464,6 +472,10 @@ mod tests {
     #[test]
     fn other_database_errors_keep_their_answers() {
         assert_eq!(answer(database("22021")), (400, "invalid_text", None));
+        assert_eq!(
+            answer(database(crate::db::LEASE_LOST)),
+            (409, "idempotency_lease_lost", None)
+        );
         assert_eq!(answer(database("23505")), (500, "internal_error", None));
         assert_eq!(answer(database("42P01")), (500, "internal_error", None));
         assert_eq!(
