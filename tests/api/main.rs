@@ -7,6 +7,7 @@ mod helpers;
 mod api_keys;
 mod auth;
 mod config;
+mod database_outage;
 mod errors;
 #[cfg(feature = "gym")]
 mod gyms;
