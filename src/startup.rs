@@ -303,7 +303,7 @@ async fn serve(ctx: AppContext, listener: TcpListener, port: u16) -> std::io::Re
     // limit, problems, metrics), then credentials read once, rate limits, and Idempotency-Key.
     let app = routes
         .nest("/", openapi_service(&ctx))
-        .with(Idempotency::new(ctx.db.clone()))
+        .with(Idempotency::new(ctx.db.clone(), &ctx.settings.idempotency))
         .with(RateLimit::new(ctx.limits.clone()))
         .with(Authenticate)
         .with(Observe::new(

@@ -19,9 +19,7 @@ mod modules;
 mod notifications;
 mod openapi;
 mod ratelimit;
-mod redis_outage;
 mod rls;
-mod shutdown;
 mod slow_clients;
 #[cfg(feature = "trainer")]
 mod trainer;

@@ -23,6 +23,7 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub jobs: crate::jobs::JobSettings,
     pub rate_limit: crate::ratelimit::RateLimitSettings,
+    pub idempotency: crate::http::idempotency::IdempotencySettings,
     /// Sections the kernel does not know (`[webhooks]`, ...): each module reads its own with
     /// [`Settings::section`] (whose type refuses unknown keys) and checks it at start-up
     /// ([`crate::Module::check_settings`]). Only sections the embedded defaults name are
@@ -275,6 +276,9 @@ impl Settings {
                 "server.public_url must be an http(s) URL, not `{url}`"
             )));
         }
+        self.idempotency
+            .validate(self.database.statement_timeout_ms)
+            .map_err(ConfigError::Invalid)?;
         if self.server.body_limit_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "server.body_limit_bytes must be positive".into(),

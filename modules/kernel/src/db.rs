@@ -5,7 +5,14 @@
 //! user's own membership rows, `app.user_id`). Scoped transactions set those settings and
 //! switch to the non-owner role `gymapi_app`, all transaction-local, in the same round trip as
 //! `BEGIN`, so a pooled connection never carries a tenant into the next request.
+//!
+//! A request that holds an `Idempotency-Key` lease ([`Lease`], taken by
+//! [`crate::http::idempotency`]) has every scoped transaction fenced: the transaction starts
+//! only while the lease is still the request's, keeps a retry from taking the lease over until
+//! it ends, and leaves a marker behind if it committed a write (the `idempotency_fence`
+//! function of the `kernel__idempotency_lease` migration).
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -18,6 +25,36 @@ use crate::config::DatabaseSettings;
 
 /// The role tenant work runs as: no login, not superuser, no BYPASSRLS (created by migration).
 pub const APP_ROLE: &str = "gymapi_app";
+
+/// SQLSTATE of the fence's refusal: the request no longer holds its `Idempotency-Key` lease
+/// (a retry took it over, or it expired), so it must not start another transaction.
+pub const LEASE_LOST: &str = "GYL01";
+
+/// The `Idempotency-Key` lease a request holds while its handler runs. Scoped transactions
+/// begun in the task running under [`Lease::hold`] are fenced (see the module docs); other
+/// tasks, such as background jobs, are not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub scope: String,
+    pub key: String,
+    pub token: Uuid,
+}
+
+tokio::task_local! {
+    static LEASE: Lease;
+}
+
+impl Lease {
+    /// Runs `work` with this lease fencing its scoped transactions.
+    pub async fn hold<F: Future>(self, work: F) -> F::Output {
+        LEASE.scope(self, work).await
+    }
+
+    /// The lease the current task runs under, if any.
+    pub fn current() -> Option<Lease> {
+        LEASE.try_with(Lease::clone).ok()
+    }
+}
 
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
     let statement_timeout = settings.statement_timeout_ms.to_string();
@@ -65,12 +102,32 @@ fn scoped_begin(setting: &str, id: Uuid) -> String {
     )
 }
 
+/// BEGIN with `setting` and the role switch, then the fence when the task holds a lease.
+async fn begin_scoped(
+    pool: &PgPool,
+    setting: &str,
+    id: Uuid,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin_with(scoped_begin(setting, id)).await?;
+    if let Some(lease) = Lease::current() {
+        // Fails with LEASE_LOST unless the lease is still ours; the transaction then rolls
+        // back when dropped.
+        sqlx::query("select idempotency_fence($1, $2, $3)")
+            .bind(&lease.scope)
+            .bind(&lease.key)
+            .bind(lease.token)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
 /// A transaction that sees only `gym_id`'s rows of tenant tables.
 pub async fn begin_tenant(
     pool: &PgPool,
     gym_id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(scoped_begin("app.gym_id", gym_id)).await
+    begin_scoped(pool, "app.gym_id", gym_id).await
 }
 
 /// A transaction that sees, across tenants, only `user_id`'s own membership rows (used to
@@ -79,7 +136,19 @@ pub async fn begin_user(
     pool: &PgPool,
     user_id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(scoped_begin("app.user_id", user_id)).await
+    begin_scoped(pool, "app.user_id", user_id).await
+}
+
+/// `select 1`, answered within `within` or not at all: for readiness, which must answer
+/// promptly while the database is down (acquiring a connection alone would wait up to
+/// `database.acquire_timeout_seconds` for it).
+pub async fn ping(pool: &PgPool, within: Duration) -> Result<(), String> {
+    let query = sqlx::query_scalar::<_, i32>("select 1").fetch_one(pool);
+    match tokio::time::timeout(within, query).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(format!("failed: {err}")),
+        Err(_) => Err(format!("no answer within {} ms", within.as_millis())),
+    }
 }
 
 /// Refuses to run when the tenant role could bypass row-level security.

@@ -170,6 +170,12 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
     }
 
+    /// Adds `Retry-After: <seconds>` to the answer.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
         self
@@ -245,7 +251,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     ),
     (
         409,
-        "Conflicts with the current state (duplicate, last owner, core module)",
+        "Conflicts with the current state (duplicate, last owner, core module), or an Idempotency-Key whose first request is still running or whose outcome is unknown",
     ),
     (413, "Request body too large"),
     (415, "Unsupported content type"),
@@ -255,6 +261,10 @@ const DOCUMENTED: &[(u16, &str)] = &[
     ),
     (429, "Rate limited; see Retry-After"),
     (500, "Unexpected server error; quote X-Request-ID"),
+    (
+        503,
+        "Temporarily unavailable: the database is down or too slow (`database_unavailable`, `query_timeout`), or a keyed request ran too long (`request_timeout`); retry after Retry-After",
+    ),
 ];
 
 impl ApiResponse for ApiError {
@@ -283,26 +293,76 @@ impl ApiResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// How long a client is asked to wait (`Retry-After`) after a transient database failure.
+pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 2;
+
+/// Whether `err` says the database could not be reached or could not finish the work for
+/// reasons of its own, so the same request may well succeed shortly: connection-level
+/// failures (I/O, TLS, a broken protocol exchange, no connection from the pool, SQLSTATE class
+/// 08), the server shutting down, crashing or starting up (57P01, 57P02, 57P03), too many
+/// connections (53300), and a serialization failure or deadlock that won (40001, 40P01).
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+                )
+        }),
+        _ => false,
+    }
+}
+
 /// Database errors: constraint names callers expect are mapped where they happen
-/// (see [`OnConstraint`]); anything else is internal.
+/// (see [`OnConstraint`]). Transient failures ([`is_transient`]) answer 503
+/// `database_unavailable` and a statement timeout 503 `query_timeout`, both with
+/// `Retry-After`; anything else is internal (500).
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &err
-            && db.code().as_deref() == Some("57014")
-        {
-            return ApiError::unavailable("query_timeout", "the database took too long to answer");
+        let code = match &err {
+            sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+            _ => None,
+        };
+        match code.as_deref() {
+            Some("57014") => {
+                tracing::warn!(error = %err, "statement timeout");
+                return ApiError::unavailable(
+                    "query_timeout",
+                    "the database took too long to answer",
+                )
+                .with_retry_after(DATABASE_RETRY_AFTER_SECONDS);
+            }
+            // A value the database cannot store as text (e.g. a NUL byte that slipped through).
+            Some("22021" | "22P05") => {
+                return ApiError::bad_request(
+                    "invalid_text",
+                    "a text value contains characters that cannot be stored",
+                );
+            }
+            // The fence of a request whose Idempotency-Key lease a retry took over.
+            Some(crate::db::LEASE_LOST) => {
+                tracing::warn!("a request lost its Idempotency-Key lease before it finished");
+                return ApiError::conflict(
+                    "idempotency_lease_lost",
+                    "this request ran past its Idempotency-Key lease and a retry took the key over; it stopped before changing anything more",
+                );
+            }
+            _ => {}
         }
-        // A value the database cannot store as text (e.g. a NUL byte that slipped through).
-        if let sqlx::Error::Database(db) = &err
-            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
-        {
-            return ApiError::bad_request(
-                "invalid_text",
-                "a text value contains characters that cannot be stored",
-            );
-        }
-        if matches!(err, sqlx::Error::PoolTimedOut) {
-            return ApiError::unavailable("database_unavailable", "the database is not answering");
+        if is_transient(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::unavailable(
+                "database_unavailable",
+                "the database is not available; retry shortly",
+            )
+            .with_retry_after(DATABASE_RETRY_AFTER_SECONDS);
         }
         ApiError::internal(err)
     }
@@ -322,5 +382,109 @@ impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
             sqlx::Error::Database(db) if db.constraint() == Some(constraint) => problem(),
             _ => ApiError::from(err),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    /// A database error with just a SQLSTATE, as PostgreSQL would send it.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "from the test"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn answer(err: sqlx::Error) -> (u16, &'static str, Option<String>) {
+        let err = ApiError::from(err);
+        let response = err.as_response();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|value| value.to_str().ok())
+            .map(String::from);
+        (err.status().as_u16(), err.code(), retry_after)
+    }
+
+    fn database(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    #[test]
+    fn an_unreachable_or_failing_database_is_a_503_with_retry_after() {
+        let retry = Some(DATABASE_RETRY_AFTER_SECONDS.to_string());
+        let transient = [
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+            sqlx::Error::Protocol("unexpected message".into()),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            database("08006"),
+            database("08001"),
+            database("57P01"),
+            database("57P02"),
+            database("57P03"),
+            database("53300"),
+            database("40001"),
+            database("40P01"),
+        ];
+        for err in transient {
+            let shown = err.to_string();
+            assert_eq!(
+                answer(err),
+                (503, "database_unavailable", retry.clone()),
+                "{shown}"
+            );
+        }
+        assert_eq!(answer(database("57014")), (503, "query_timeout", retry));
+    }
+
+    #[test]
+    fn other_database_errors_keep_their_answers() {
+        assert_eq!(answer(database("22021")), (400, "invalid_text", None));
+        assert_eq!(
+            answer(database(crate::db::LEASE_LOST)),
+            (409, "idempotency_lease_lost", None)
+        );
+        assert_eq!(answer(database("23505")), (500, "internal_error", None));
+        assert_eq!(answer(database("42P01")), (500, "internal_error", None));
+        assert_eq!(
+            answer(sqlx::Error::RowNotFound),
+            (500, "internal_error", None)
+        );
+        assert_eq!(
+            answer(sqlx::Error::ColumnNotFound("x".into())),
+            (500, "internal_error", None)
+        );
     }
 }

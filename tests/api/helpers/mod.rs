@@ -158,6 +158,7 @@ pub async fn members_of(pool: &PgPool, gym: Uuid) -> i64 {
 }
 
 /// The URL of a test's own database (`#[sqlx::test]` names it), for the real binary.
+#[cfg_attr(feature = "trainer", allow(dead_code))] // the trainer build's API tests run none
 pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
     let database = pool

@@ -3,7 +3,6 @@
 //! streams end with a `reconnect` event and a clean end, and the process exits within the
 //! pre-stop delay plus 2 s.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,71 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{PASSWORD, database_url, unique_email};
-
-/// The binary, killed if the test ends early.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-async fn start(pool: &PgPool, pre_stop_seconds: u64) -> Server {
-    let url = database_url(pool);
-    let port = free_port();
-    // A clean environment: other tests set GYMAPI_* variables for the whole process.
-    let child = Command::new(env!("CARGO_BIN_EXE_gymapi"))
-        .env_clear()
-        .arg("serve")
-        .env("GYMAPI_APP__ENVIRONMENT", "test")
-        .env("GYMAPI_DATABASE__URL", url)
-        .env("GYMAPI_SERVER__PORT", port.to_string())
-        .env(
-            "GYMAPI_SERVER__PRE_STOP_DELAY_SECONDS",
-            pre_stop_seconds.to_string(),
-        )
-        .env(
-            "GYMAPI_AUTH__JWT_SECRET",
-            "shutdown-test-secret-long-enough-for-hs256",
-        )
-        .env("GYMAPI_RATE_LIMIT__ENABLED", "false")
-        .env("GYMAPI_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    // Generous: the whole suite shares two cores with this start-up.
-    for _ in 0..600 {
-        let ready = client
-            .get(format!("{}/health/ready", server.base))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200);
-        if ready {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server was not ready within 30 s");
-}
+use crate::binary::Binary;
+use crate::helpers::{PASSWORD, unique_email};
+use crate::one_at_a_time;
 
 /// A POST answered with JSON.
 async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
@@ -118,8 +55,9 @@ async fn owner(client: &reqwest::Client, base: &str) -> (String, String) {
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn sigterm_under_load_fails_no_request_and_exits_in_time(pool: PgPool) {
+    let _turn = one_at_a_time().await;
     let pre_stop = Duration::from_secs(1);
-    let mut server = start(&pool, pre_stop.as_secs()).await;
+    let mut server = Binary::start(&pool, &[("GYMAPI_SERVER__PRE_STOP_DELAY_SECONDS", "1")]).await;
     let client = reqwest::Client::new();
     let base = server.base.clone();
     let (token, tenant) = owner(&client, &base).await;
@@ -187,11 +125,7 @@ async fn sigterm_under_load_fails_no_request_and_exits_in_time(pool: PgPool) {
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let signalled = Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.terminate();
 
     // The open stream: a retry hint, a `reconnect` event, then a clean end.
     let mut received = String::new();
@@ -207,7 +141,7 @@ async fn sigterm_under_load_fails_no_request_and_exits_in_time(pool: PgPool) {
     assert!(received.contains("event: reconnect"), "{received}");
 
     let exited = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = server.exited() {
             break status;
         }
         assert!(

@@ -184,6 +184,7 @@ fn redis_settings(url: String) -> Vec<(&'static str, Value)> {
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn killing_redis_under_load_costs_no_errors_and_no_slow_requests(pool: PgPool) {
+    let _turn = crate::one_at_a_time().await;
     let mut redis = RedisServer::start().await;
     let app = spawn_app_with(pool, &redis_settings(redis.url())).await;
     let link = app
@@ -292,6 +293,7 @@ async fn metrics(app: &TestApp) -> String {
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn the_app_starts_and_serves_with_redis_down_and_uses_it_once_it_is_up(pool: PgPool) {
+    let _turn = crate::one_at_a_time().await;
     // A port nobody listens on yet.
     let port = free_port();
     let started = Instant::now();
@@ -370,6 +372,7 @@ async fn the_app_starts_and_serves_with_redis_down_and_uses_it_once_it_is_up(poo
 async fn a_notification_written_while_redis_is_down_reaches_a_stream_on_another_instance(
     pool: PgPool,
 ) {
+    let _turn = crate::one_at_a_time().await;
     let mut redis = RedisServer::start().await;
     let a = spawn_app_with(pool.clone(), &redis_settings(redis.url())).await;
     let b = spawn_app_with(pool, &redis_settings(redis.url())).await;
