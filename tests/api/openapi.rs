@@ -121,3 +121,159 @@ async fn every_operation_is_documented_for_integrators() {
     }
     assert!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer");
 }
+
+/// Every JSON object in `value`, depth first, with its JSON pointer.
+fn objects<'v>(value: &'v Value, at: String, found: &mut Vec<(String, &'v Value)>) {
+    match value {
+        Value::Object(map) => {
+            found.push((at.clone(), value));
+            for (key, inner) in map {
+                objects(
+                    inner,
+                    format!("{at}/{}", key.replace('~', "~0").replace('/', "~1")),
+                    found,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                objects(inner, format!("{at}/{index}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn generated_clients_see_plain_references() {
+    // Generators read `allOf` as composition: openapi-python-client drops a schema whose
+    // `allOf` holds an enum ("Cannot take allOf a non-object") and every operation using it.
+    // The document composes nothing, so any `allOf` is a documented field poem-openapi wrapped
+    // that `finalize` missed; nothing else may sit beside a `$ref` either (OpenAPI 3.0
+    // ignores it).
+    let spec = spec();
+    let mut found = Vec::new();
+    objects(&spec, String::new(), &mut found);
+    for (at, object) in found {
+        let map = object.as_object().unwrap();
+        assert!(!map.contains_key("allOf"), "{at}: allOf {object}");
+        if map.contains_key("$ref") {
+            assert_eq!(map.len(), 1, "{at}: siblings of $ref are ignored: {object}");
+        }
+    }
+    let gym = &spec["components"]["schemas"]["Gym"];
+    assert_eq!(
+        gym["properties"]["my_role"]["$ref"],
+        "#/components/schemas/Role"
+    );
+    assert!(
+        gym["description"]
+            .as_str()
+            .unwrap()
+            .contains("- `my_role`: Your role in it."),
+        "the field's text moves to the enclosing schema: {gym}"
+    );
+}
+
+/// operationId → (path, operation).
+fn operations(spec: &Value) -> std::collections::HashMap<String, (String, Value)> {
+    let mut found = std::collections::HashMap::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap().to_string();
+            found.insert(id, (path.clone(), operation.clone()));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn links_fill_every_path_parameter_from_the_answer() {
+    let spec = spec();
+    let operations = operations(&spec);
+    let mut count = 0;
+    for (from, (_, operation)) in &operations {
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let Some(links) = response["links"].as_object() else {
+                continue;
+            };
+            let schema = response["content"]
+                .as_object()
+                .and_then(|content| content.values().next())
+                .map(|media| &media["schema"])
+                .unwrap_or_else(|| panic!("{from} {status}: a link from an answer without a body"));
+            let schema = match schema["$ref"].as_str() {
+                Some(reference) => spec.pointer(&reference[1..]).unwrap(),
+                None => schema,
+            };
+            for (name, link) in links {
+                count += 1;
+                let at = format!("{from} {status} → {name}");
+                let to = link["operationId"].as_str().unwrap();
+                let (path, target) = operations
+                    .get(to)
+                    .unwrap_or_else(|| panic!("{at}: no operation {to}"));
+                let wanted: Vec<&str> = target["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|parameter| parameter["in"] == "path")
+                    .map(|parameter| parameter["name"].as_str().unwrap())
+                    .collect();
+                let given = link["parameters"].as_object().unwrap();
+                let mut names: Vec<&str> = given.keys().map(String::as_str).collect();
+                names.sort();
+                let mut wanted_sorted = wanted.clone();
+                wanted_sorted.sort();
+                assert_eq!(names, wanted_sorted, "{at}: parameters of {path}");
+                for (parameter, expression) in given {
+                    let property = expression
+                        .as_str()
+                        .and_then(|e| e.strip_prefix("$response.body#/"))
+                        .unwrap_or_else(|| panic!("{at}: {parameter} ← {expression}"));
+                    assert!(
+                        schema["properties"][property].is_object(),
+                        "{at}: the answer has no `{property}`"
+                    );
+                }
+            }
+        }
+    }
+    assert!(count > 0, "no links at all");
+}
+
+#[tokio::test]
+async fn creates_link_to_the_operations_that_use_what_they_made() {
+    let spec = spec();
+    let operations = operations(&spec);
+    let linked = |from: &str, status: &str, to: &str| {
+        let (_, operation) = &operations[from];
+        assert!(
+            operation["responses"][status]["links"][to]["operationId"] == to,
+            "{from} {status} does not link to {to}"
+        );
+    };
+    if gymapi::modules::BUILD == kernel::Mode::Gym {
+        for to in ["gyms_get", "gyms_update"] {
+            linked("gyms_create", "201", to);
+        }
+    }
+    for to in ["members_change_role", "members_remove"] {
+        linked("members_add", "201", to);
+    }
+    linked("api_keys_create", "201", "api_keys_revoke");
+    for to in [
+        "webhook_endpoints_get",
+        "webhook_endpoints_update",
+        "webhook_endpoints_delete",
+        "webhook_endpoints_rotate_secret",
+        "webhook_endpoints_ping",
+        "webhook_deliveries_list",
+    ] {
+        linked("webhook_endpoints_create", "201", to);
+    }
+    linked("webhook_endpoints_ping", "202", "webhook_deliveries_replay");
+    for to in ["media_get", "media_delete"] {
+        linked("media_upload", "201", to);
+    }
+}

@@ -15,7 +15,10 @@ use crate::tenant::TENANT_HEADER_NOTE;
 ///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build);
 /// - the POSTs that [`super::idempotency::Idempotency`] covers declare the optional
 ///   `Idempotency-Key` header;
-/// - inbound webhooks say they take no credentials (`security: []`).
+/// - inbound webhooks say they take no credentials (`security: []`);
+/// - a documented enum or object field is a bare `$ref` ([`bare_references`]), so generators
+///   see the referenced schema instead of an `allOf` they cannot take apart;
+/// - operations that create a resource link to the operations that use it ([`add_links`]).
 fn idempotency_parameter() -> Value {
     json!({
         "name": super::idempotency::HEADER,
@@ -93,6 +96,271 @@ pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
                 schema.insert("additionalProperties".into(), json!(false));
             }
         }
+        for schema in schemas.values_mut() {
+            bare_references(schema);
+        }
+    }
+    let mut links = derived_links(document);
+    links.extend(LINKS.iter().map(Link::from));
+    add_links(document, &links);
+}
+
+/// Keys that only annotate a schema: a wrapper holding nothing else says nothing a bare
+/// `$ref` would not, apart from its text.
+const ANNOTATIONS: &[&str] = &[
+    "description",
+    "default",
+    "title",
+    "example",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+];
+
+/// poem-openapi writes a documented field whose type is an enum or object as
+/// `{description, allOf: [{$ref}, {description}]}`. OpenAPI 3.0 ignores siblings of `$ref`,
+/// hence the wrapper, but generators take `allOf` for composition and choke on it: an enum is
+/// not an object they can merge ("Cannot take allOf a non-object" in openapi-python-client,
+/// which then drops the schema and every operation that uses it). Such a field becomes a bare
+/// `$ref`. Its text is not lost: it moves into the enclosing schema's description, as a line
+/// `` `field`: text ``, the one place OpenAPI 3.0 keeps it and generators show it (the model's
+/// docstring). It does not move into the referenced schema: that one is shared (`Role` is the
+/// role of a member, of the caller, of a role filter), so one field's wording would be wrong
+/// everywhere else. A field default (`role` of a new member) cannot ride on a `$ref` either;
+/// the field's text states it.
+fn bare_references(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let mut notes = Vec::new();
+    if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, property) in properties.iter_mut() {
+            if let Some((reference, text)) = wrapped_reference(property) {
+                if let Some(text) = text {
+                    notes.push(format!("- `{name}`: {text}"));
+                }
+                *property = json!({ "$ref": reference });
+            } else {
+                bare_references(property);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = object.get_mut(key) {
+            bare_references(inner);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(parts) = object.get_mut(key).and_then(Value::as_array_mut) {
+            parts.iter_mut().for_each(bare_references);
+        }
+    }
+    if !notes.is_empty() {
+        let description = match object.get("description").and_then(Value::as_str) {
+            Some(own) if !own.is_empty() => format!("{own}\n\n{}", notes.join("\n")),
+            _ => notes.join("\n"),
+        };
+        object.insert("description".into(), json!(description));
+    }
+}
+
+/// The reference and the field's text when `property` is only an annotated wrapper around one
+/// `$ref`: `allOf` holding the `$ref` and, at most, annotations.
+fn wrapped_reference(property: &Value) -> Option<(String, Option<String>)> {
+    let object = property.as_object()?;
+    if object.contains_key("$ref")
+        || !object
+            .keys()
+            .all(|key| key == "allOf" || ANNOTATIONS.contains(&key.as_str()))
+    {
+        return None;
+    }
+    let parts = object.get("allOf")?.as_array()?;
+    let mut reference = None;
+    for part in parts {
+        let part = part.as_object()?;
+        if let Some(target) = part.get("$ref").and_then(Value::as_str) {
+            if reference.is_some() || part.len() != 1 {
+                return None;
+            }
+            reference = Some(target.to_string());
+        } else if !part.keys().all(|key| ANNOTATIONS.contains(&key.as_str())) {
+            return None;
+        }
+    }
+    let text = object
+        .get("description")
+        .or_else(|| parts.iter().find_map(|part| part.get("description")))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(String::from);
+    Some((reference?, text))
+}
+
+/// One OpenAPI link: the `status` answer of operation `from` supplies parameters of operation
+/// `to`, each `(name, runtime expression)`, e.g. `("id", "$response.body#/id")`.
+/// poem-openapi cannot declare links; [`finalize`] adds them, so that clients and the fuzzer's
+/// stateful phase can walk from a created resource to the operations that use it.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLink {
+    pub from: &'static str,
+    pub status: u16,
+    pub to: &'static str,
+    pub parameters: &'static [(&'static str, &'static str)],
+}
+
+/// The links no rule below finds, because the answer is not a create's (see [`derived_links`]).
+/// An entry whose operations this build does not serve is left out.
+pub const LINKS: &[ApiLink] = &[ApiLink {
+    // A test ping is a delivery of this endpoint: it can be replayed.
+    from: "webhook_endpoints_ping",
+    status: 202,
+    to: "webhook_deliveries_replay",
+    parameters: &[
+        ("id", "$response.body#/endpoint_id"),
+        ("delivery_id", "$response.body#/id"),
+    ],
+}];
+
+/// A link as added to the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub from: String,
+    pub status: u16,
+    pub to: String,
+    pub parameters: Vec<(String, String)>,
+}
+
+impl From<&ApiLink> for Link {
+    fn from(link: &ApiLink) -> Self {
+        Self {
+            from: link.from.into(),
+            status: link.status,
+            to: link.to.into(),
+            parameters: link
+                .parameters
+                .iter()
+                .map(|(name, expression)| (name.to_string(), expression.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// The links every create has, found from the document: a `POST` on a collection path
+/// (`/api/v1/gyms`) that answers 201 with an object links to every operation below it whose
+/// one path parameter names that object (`/api/v1/gyms/{gym_id}`,
+/// `/api/v1/webhook-endpoints/{id}/ping`). The parameter comes from the answer's property of
+/// the same name (`user_id` of a new member), or else from its `id`.
+pub fn derived_links(document: &Value) -> Vec<Link> {
+    let Some(paths) = document["paths"].as_object() else {
+        return Vec::new();
+    };
+    let mut links = Vec::new();
+    for (collection, item) in paths {
+        if collection.ends_with('}') {
+            continue;
+        }
+        let create = &item["post"];
+        let Some(from) = create["operationId"].as_str() else {
+            continue;
+        };
+        let Some(answer) = response_schema(document, &create["responses"]["201"]) else {
+            continue;
+        };
+        let prefix = format!("{collection}/{{");
+        for (path, item) in paths {
+            let Some(rest) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((parameter, below)) = rest.split_once('}') else {
+                continue;
+            };
+            if below.contains('{') {
+                continue;
+            }
+            let source = if answer.contains_key(parameter) {
+                parameter
+            } else if answer.contains_key("id") {
+                "id"
+            } else {
+                continue;
+            };
+            let Some(operations) = item.as_object() else {
+                continue;
+            };
+            for operation in operations.values() {
+                if let Some(to) = operation["operationId"].as_str() {
+                    links.push(Link {
+                        from: from.into(),
+                        status: 201,
+                        to: to.into(),
+                        parameters: vec![(
+                            parameter.to_string(),
+                            format!("$response.body#/{source}"),
+                        )],
+                    });
+                }
+            }
+        }
+    }
+    links
+}
+
+/// The properties of a response's JSON body, its `$ref` resolved.
+fn response_schema<'d>(
+    document: &'d Value,
+    response: &'d Value,
+) -> Option<&'d serde_json::Map<String, Value>> {
+    let content = response["content"].as_object()?;
+    let schema = content
+        .iter()
+        .find(|(media_type, _)| media_type.starts_with("application/json"))
+        .map(|(_, media)| &media["schema"])?;
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => document.pointer(reference.strip_prefix('#')?)?,
+        None => schema,
+    };
+    schema["properties"].as_object()
+}
+
+/// Adds `links` to their answers, named after the target operation. A link whose operations
+/// or answer this build does not have is skipped.
+pub fn add_links(document: &mut Value, links: &[Link]) {
+    let mut operations: std::collections::HashMap<String, (String, String)> =
+        std::collections::HashMap::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    operations.insert(id.to_string(), (path.clone(), method.clone()));
+                }
+            }
+        }
+    }
+    for link in links {
+        let (Some((path, method)), true) = (
+            operations.get(&link.from),
+            operations.contains_key(&link.to),
+        ) else {
+            continue;
+        };
+        let Some(response) = document["paths"][path][method]["responses"]
+            .get_mut(link.status.to_string())
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let parameters: serde_json::Map<String, Value> = link
+            .parameters
+            .iter()
+            .map(|(name, expression)| (name.clone(), json!(expression)))
+            .collect();
+        let entry = response.entry("links").or_insert_with(|| json!({}));
+        entry[link.to.as_str()] = json!({
+            "operationId": link.to,
+            "parameters": parameters,
+        });
     }
 }
 
@@ -248,6 +516,120 @@ mod tests {
         assert_eq!(
             trainer["paths"]["/api/v1/members"]["get"]["parameters"][0]["required"],
             false
+        );
+    }
+
+    #[test]
+    fn documented_references_become_bare_with_their_text_on_the_enclosing_schema() {
+        let mut schema = json!({
+            "type": "object",
+            "description": "A gym.",
+            "properties": {
+                "my_role": {"description": "Your role in it.", "default": "member", "allOf": [
+                    {"$ref": "#/components/schemas/Role"},
+                    {"description": "Your role in it.", "default": "member"}
+                ]},
+                "kind": {"$ref": "#/components/schemas/TenantKind"},
+                "owner": {"type": "object", "properties": {"role": {"allOf": [
+                    {"$ref": "#/components/schemas/Role"}
+                ]}}},
+                "both": {"allOf": [
+                    {"$ref": "#/components/schemas/A"},
+                    {"$ref": "#/components/schemas/B"}
+                ]}
+            }
+        });
+        bare_references(&mut schema);
+        assert_eq!(
+            schema["properties"]["my_role"],
+            json!({"$ref": "#/components/schemas/Role"})
+        );
+        assert_eq!(
+            schema["description"],
+            "A gym.\n\n- `my_role`: Your role in it."
+        );
+        assert_eq!(
+            schema["properties"]["owner"]["properties"]["role"],
+            json!({"$ref": "#/components/schemas/Role"})
+        );
+        assert!(
+            schema["properties"]["owner"]["description"].is_null(),
+            "no text, no note"
+        );
+        assert_eq!(
+            schema["properties"]["both"]["allOf"]
+                .as_array()
+                .map(Vec::len),
+            Some(2),
+            "real composition stays"
+        );
+    }
+
+    #[test]
+    fn creates_link_to_the_operations_below_them() {
+        let mut doc = json!({
+            "paths": {
+                "/api/v1/members": {"post": {"operationId": "members_add", "responses": {"201": {
+                    "content": {"application/json; charset=utf-8": {"schema": {"$ref": "#/components/schemas/Member"}}}
+                }}}},
+                "/api/v1/members/{user_id}": {"delete": {"operationId": "members_remove", "responses": {}}},
+                "/api/v1/hooks": {"post": {"operationId": "hooks_create", "responses": {"201": {
+                    "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {}}}}}
+                }}}},
+                "/api/v1/hooks/{id}/ping": {"post": {"operationId": "hooks_ping", "responses": {"202": {}}}},
+                "/api/v1/hooks/{id}/deliveries/{delivery_id}": {"get": {"operationId": "deliveries_get", "responses": {}}}
+            },
+            "components": {"schemas": {"Member": {"type": "object", "properties": {"user_id": {}, "email": {}}}}}
+        });
+        let mut links = derived_links(&doc);
+        links.sort_by(|a, b| a.to.cmp(&b.to));
+        let found: Vec<(&str, &str, &str)> = links
+            .iter()
+            .map(|link| {
+                (
+                    link.from.as_str(),
+                    link.to.as_str(),
+                    link.parameters[0].1.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("hooks_create", "hooks_ping", "$response.body#/id"),
+                ("members_add", "members_remove", "$response.body#/user_id"),
+            ],
+            "two path parameters need a declared link"
+        );
+        links.push(Link::from(&ApiLink {
+            from: "hooks_ping",
+            status: 202,
+            to: "deliveries_get",
+            parameters: &[
+                ("id", "$request.path.id"),
+                ("delivery_id", "$response.body#/id"),
+            ],
+        }));
+        links.push(Link::from(&ApiLink {
+            from: "gyms_create",
+            status: 201,
+            to: "gyms_get",
+            parameters: &[],
+        }));
+        add_links(&mut doc, &links);
+        let member = &doc["paths"]["/api/v1/members"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            member["members_remove"],
+            json!({"operationId": "members_remove", "parameters": {"user_id": "$response.body#/user_id"}})
+        );
+        let ping = &doc["paths"]["/api/v1/hooks/{id}/ping"]["post"]["responses"]["202"]["links"];
+        assert_eq!(
+            ping["deliveries_get"]["parameters"]["delivery_id"],
+            "$response.body#/id"
+        );
+        assert!(
+            !doc.to_string().contains("gyms_get"),
+            "links between operations this build lacks are skipped"
         );
     }
 
