@@ -23,6 +23,7 @@ from gymapi_client.models import (
     AuthSession,
     BuildInfo,
     CreateApiKeyRequest,
+    CreateApiKeyRequestScopesItem,
     CreatedApiKey,
     CreateGymRequest,
     DashboardView,
@@ -145,7 +146,9 @@ def main(base_url: str) -> None:
     step("create an API key and list members with it")
     created = expect(
         api_keys_create.sync_detailed(
-            client=owner, x_gym_id=gym_id, body=CreateApiKeyRequest(name="Front desk", scopes=["members:read"])
+            client=owner,
+            x_gym_id=gym_id,
+            body=CreateApiKeyRequest(name="Front desk", scopes=[CreateApiKeyRequestScopesItem.MEMBERSREAD]),
         ),
         201,
         CreatedApiKey,

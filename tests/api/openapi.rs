@@ -187,6 +187,35 @@ fn operations(spec: &Value) -> std::collections::HashMap<String, (String, Value)
     found
 }
 
+/// The JSON body schema of a request or response object (`content` → first JSON media type).
+fn body_schema<'s>(spec: &'s Value, holder: &'s Value) -> Option<&'s Value> {
+    let content = holder["content"].as_object()?;
+    let (_, media) = content
+        .iter()
+        .find(|(media_type, _)| media_type.starts_with("application/json"))?;
+    Some(resolve(spec, &media["schema"]))
+}
+
+fn resolve<'s>(spec: &'s Value, schema: &'s Value) -> &'s Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => spec.pointer(&reference[1..]).unwrap(),
+        None => schema,
+    }
+}
+
+/// The schema a JSON pointer into a body of `schema` lands on, if the schema has it.
+fn schema_at<'s>(spec: &'s Value, schema: &'s Value, pointer: &str) -> Option<&'s Value> {
+    let mut at = resolve(spec, schema);
+    for segment in pointer.split('/').filter(|segment| !segment.is_empty()) {
+        at = if at["type"] == "array" && segment.parse::<usize>().is_ok() {
+            resolve(spec, &at["items"])
+        } else {
+            resolve(spec, at["properties"].get(segment)?)
+        };
+    }
+    Some(at)
+}
+
 #[tokio::test]
 async fn links_fill_every_path_parameter_from_the_answer() {
     let spec = spec();
@@ -197,44 +226,63 @@ async fn links_fill_every_path_parameter_from_the_answer() {
             let Some(links) = response["links"].as_object() else {
                 continue;
             };
-            let schema = response["content"]
-                .as_object()
-                .and_then(|content| content.values().next())
-                .map(|media| &media["schema"])
+            let answer = body_schema(&spec, response)
                 .unwrap_or_else(|| panic!("{from} {status}: a link from an answer without a body"));
-            let schema = match schema["$ref"].as_str() {
-                Some(reference) => spec.pointer(&reference[1..]).unwrap(),
-                None => schema,
+            let sent = body_schema(&spec, &operation["requestBody"]);
+            // `$response.body#/a/b` must be in the answer, `$request.body#/a` in what was sent.
+            let check = |at: &str, expression: &Value| {
+                let expression = expression.as_str().unwrap();
+                let (schema, pointer) =
+                    if let Some(pointer) = expression.strip_prefix("$response.body#") {
+                        (answer, pointer)
+                    } else if let Some(pointer) = expression.strip_prefix("$request.body#") {
+                        (
+                            sent.unwrap_or_else(|| panic!("{at}: {from} takes no body")),
+                            pointer,
+                        )
+                    } else {
+                        panic!("{at}: unexpected expression {expression}");
+                    };
+                let found = schema_at(&spec, schema, pointer)
+                    .unwrap_or_else(|| panic!("{at}: {expression} is not in the schema"));
+                assert!(
+                    found["type"] == "string" || found["type"] == "integer",
+                    "{at}: {expression} is not a scalar: {found}"
+                );
             };
             for (name, link) in links {
                 count += 1;
                 let at = format!("{from} {status} → {name}");
                 let to = link["operationId"].as_str().unwrap();
+                assert_eq!(name, to, "{at}: links are named after their target");
                 let (path, target) = operations
                     .get(to)
                     .unwrap_or_else(|| panic!("{at}: no operation {to}"));
-                let wanted: Vec<&str> = target["parameters"]
+                let mut wanted: Vec<&str> = target["parameters"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .filter(|parameter| parameter["in"] == "path")
                     .map(|parameter| parameter["name"].as_str().unwrap())
                     .collect();
-                let given = link["parameters"].as_object().unwrap();
+                wanted.sort();
+                let given = link["parameters"].as_object().cloned().unwrap_or_default();
                 let mut names: Vec<&str> = given.keys().map(String::as_str).collect();
                 names.sort();
-                let mut wanted_sorted = wanted.clone();
-                wanted_sorted.sort();
-                assert_eq!(names, wanted_sorted, "{at}: parameters of {path}");
-                for (parameter, expression) in given {
-                    let property = expression
-                        .as_str()
-                        .and_then(|e| e.strip_prefix("$response.body#/"))
-                        .unwrap_or_else(|| panic!("{at}: {parameter} ← {expression}"));
-                    assert!(
-                        schema["properties"][property].is_object(),
-                        "{at}: the answer has no `{property}`"
-                    );
+                assert_eq!(names, wanted, "{at}: parameters of {path}");
+                for expression in given.values() {
+                    check(&at, expression);
+                }
+                if let Some(body) = link["requestBody"].as_object() {
+                    let takes = body_schema(&spec, &target["requestBody"])
+                        .unwrap_or_else(|| panic!("{at}: {to} takes no body"));
+                    for (property, expression) in body {
+                        assert!(
+                            takes["properties"][property].is_object(),
+                            "{at}: {to} has no body property {property}"
+                        );
+                        check(&at, expression);
+                    }
                 }
             }
         }
@@ -275,5 +323,53 @@ async fn creates_link_to_the_operations_that_use_what_they_made() {
     linked("webhook_endpoints_ping", "202", "webhook_deliveries_replay");
     for to in ["media_get", "media_delete"] {
         linked("media_upload", "201", to);
+    }
+    let register = match gymapi::modules::BUILD {
+        kernel::Mode::Gym => "auth_register",
+        kernel::Mode::Trainer => "auth_register_trainer",
+    };
+    linked(register, "201", "auth_login");
+    linked(register, "201", "members_add");
+    linked("auth_login", "200", "auth_refresh");
+    linked("notifications_list", "200", "notifications_read");
+}
+
+/// The scopes and event types the document lists are this build's, which the kernel cannot
+/// ask the modules for when it finalizes the document.
+#[tokio::test]
+async fn documented_scopes_and_event_types_are_the_builds() {
+    let spec = spec();
+    let modules: Vec<_> = gymapi::modules::compiled()
+        .into_iter()
+        .filter(|module| module.modes().contains(&gymapi::modules::BUILD))
+        .collect();
+    let mut scopes: Vec<String> = modules
+        .iter()
+        .flat_map(|module| module.api_resources())
+        .flat_map(|resource| [format!("{resource}:read"), format!("{resource}:write")])
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    let mut events: Vec<String> = modules
+        .iter()
+        .flat_map(|module| module.public_events())
+        .map(|event| event.event_type.to_string())
+        .collect();
+    events.sort();
+    let listed = |schema: &str, property: &str| -> Vec<String> {
+        let mut values: Vec<String> = spec["components"]["schemas"][schema]["properties"][property]
+            ["items"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}.{property} lists no values"))
+            .iter()
+            .map(|value| value.as_str().unwrap().to_string())
+            .collect();
+        values.sort();
+        values
+    };
+    let fix = "change kernel::http::openapi::API_SCOPES / WEBHOOK_EVENT_TYPES with the modules";
+    assert_eq!(listed("CreateApiKeyRequest", "scopes"), scopes, "{fix}");
+    for schema in ["CreateWebhookEndpoint", "UpdateWebhookEndpoint"] {
+        assert_eq!(listed(schema, "event_types"), events, "{fix}");
     }
 }

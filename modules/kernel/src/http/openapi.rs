@@ -16,6 +16,8 @@ use crate::tenant::TENANT_HEADER_NOTE;
 /// - the POSTs that [`super::idempotency::Idempotency`] covers declare the optional
 ///   `Idempotency-Key` header;
 /// - inbound webhooks say they take no credentials (`security: []`);
+/// - request fields state the rules their handlers apply ([`FIELD_RULES`]), and every other
+///   request string the one [`super::JsonBody`] applies (no NUL character);
 /// - a documented enum or object field is a bare `$ref` ([`bare_references`]), so generators
 ///   see the referenced schema instead of an `allOf` they cannot take apart;
 /// - operations that create a resource link to the operations that use it ([`add_links`]).
@@ -91,9 +93,25 @@ pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
         }
     }
     if let Some(schemas) = document["components"]["schemas"].as_object_mut() {
-        for name in request_schemas {
-            if let Some(schema) = schemas.get_mut(&name).and_then(Value::as_object_mut) {
+        for name in &request_schemas {
+            if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
                 schema.insert("additionalProperties".into(), json!(false));
+            }
+        }
+        for rule in FIELD_RULES {
+            if let Some(property) = schemas
+                .get_mut(rule.schema)
+                .and_then(|schema| schema["properties"].get_mut(rule.property))
+            {
+                rule.rule.apply(property);
+            }
+        }
+        for name in &request_schemas {
+            if let Some(properties) = schemas
+                .get_mut(name)
+                .and_then(|schema| schema["properties"].as_object_mut())
+            {
+                properties.values_mut().for_each(no_nul);
             }
         }
         for schema in schemas.values_mut() {
@@ -103,6 +121,205 @@ pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
     let mut links = derived_links(document);
     links.extend(LINKS.iter().map(Link::from));
     add_links(document, &links);
+}
+
+/// Text PostgreSQL can store: [`super::JsonBody`] refuses a NUL character in any string of a
+/// body, before the handler runs.
+pub const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
+
+/// Not blank: at least one character that is not white space (Unicode `White_Space`, what
+/// `str::trim` removes; written out, since `\s` differs between regex dialects), and no NUL.
+/// The handlers trim such fields and refuse them blank ([`crate::error::trimmed_name`]).
+pub const NOT_BLANK_PATTERN: &str = r"^[^\x00]*[^\x00\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00]*$";
+
+/// An e-mail address as sign-up accepts it: a dot-atom local part of at most 64 characters,
+/// `@`, and a domain of letter-digit-hyphen labels under a top-level name. The server's check
+/// (the `email_address` crate, after trimming and lower-casing) takes a little more, such as
+/// quoted local parts; clients have no need of those.
+pub const EMAIL_PATTERN: &str = r"^[A-Za-z0-9_%+-]{1,32}(\.[A-Za-z0-9_%+-]{1,30})?@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$";
+
+/// The shape of an IANA time zone name (`UTC`, `Europe/Madrid`, `Etc/GMT+3`,
+/// `America/Argentina/Buenos_Aires`). That the zone exists is checked against the tz
+/// database, which a pattern cannot list: a well-formed unknown name answers 422.
+pub const TIME_ZONE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$";
+
+/// A webhook target: `https`, on port 443, a host name, no user name or password, no
+/// `#fragment`. That the name resolves to public addresses only is checked when it is saved
+/// (422 on `url` otherwise); public IP literals are accepted too but not described here.
+pub const WEBHOOK_URL_PATTERN: &str = r"^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:443)?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+
+/// API-key scopes: `<resource>:read` and `<resource>:write` for every resource a module of
+/// either build opens to keys (`Module::api_resources`). `tests/api/openapi.rs` checks this
+/// list against the build's modules.
+pub const API_SCOPES: &[&str] = &[
+    "dashboard:read",
+    "dashboard:write",
+    "media:read",
+    "media:write",
+    "members:read",
+    "members:write",
+    "modules:read",
+    "modules:write",
+    "webhook-endpoints:read",
+    "webhook-endpoints:write",
+];
+
+/// Event types an endpoint can subscribe to (`Module::public_events`), checked against the
+/// build's modules like [`API_SCOPES`].
+pub const WEBHOOK_EVENT_TYPES: &[&str] = &["member_added", "member_role_changed", "member_removed"];
+
+/// What the document says of one request field.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// A string matching this pattern.
+    Pattern(&'static str),
+    /// An array of strings, each one of these.
+    ItemsOneOf(&'static [&'static str]),
+}
+
+impl Rule {
+    fn apply(&self, property: &mut Value) {
+        match self {
+            Rule::Pattern(pattern) => property["pattern"] = json!(pattern),
+            Rule::ItemsOneOf(values) => property["items"]["enum"] = json!(values),
+        }
+    }
+}
+
+/// A rule for `property` of the component schema `schema`.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldRule {
+    pub schema: &'static str,
+    pub property: &'static str,
+    pub rule: Rule,
+}
+
+/// Rules the handlers apply to request fields, written into the document here rather than as
+/// `#[oai(validator(...))]` on the fields: [`super::JsonBody`] enforces a field's own schema
+/// before the handler runs and answers at its first failures, so a validator there would split
+/// one 422 that names every wrong field (a blank name *and* an unknown time zone) in two. The
+/// handlers check exactly these rules (or, where marked, a little more), and a value outside
+/// them is refused, so the fuzzer's negative cases hold too. A rule for a schema this build
+/// does not have is skipped.
+pub const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateMeRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateMeRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "workspace_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateGymRequest",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateGymRequest",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "TenantUpdate",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "TenantUpdate",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "scopes",
+        rule: Rule::ItemsOneOf(API_SCOPES),
+    },
+    FieldRule {
+        schema: "CreateWebhookEndpoint",
+        property: "url",
+        rule: Rule::Pattern(WEBHOOK_URL_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateWebhookEndpoint",
+        property: "event_types",
+        rule: Rule::ItemsOneOf(WEBHOOK_EVENT_TYPES),
+    },
+    FieldRule {
+        schema: "UpdateWebhookEndpoint",
+        property: "url",
+        rule: Rule::Pattern(WEBHOOK_URL_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateWebhookEndpoint",
+        property: "event_types",
+        rule: Rule::ItemsOneOf(WEBHOOK_EVENT_TYPES),
+    },
+];
+
+/// A string (or the strings of an array) with no rule of its own gets [`NO_NUL_PATTERN`];
+/// enums and formats exclude NUL already.
+fn no_nul(property: &mut Value) {
+    if property["type"] == "array" {
+        if let Some(items) = property.get_mut("items") {
+            no_nul(items);
+        }
+        return;
+    }
+    if property["type"] == "string"
+        && ["pattern", "enum", "format"]
+            .iter()
+            .all(|key| property.get(key).is_none())
+    {
+        property["pattern"] = json!(NO_NUL_PATTERN);
+    }
 }
 
 /// Keys that only annotate a schema: a wrapper holding nothing else says nothing a bare
@@ -199,7 +416,8 @@ fn wrapped_reference(property: &Value) -> Option<(String, Option<String>)> {
 }
 
 /// One OpenAPI link: the `status` answer of operation `from` supplies parameters of operation
-/// `to`, each `(name, runtime expression)`, e.g. `("id", "$response.body#/id")`.
+/// `to`, each `(name, runtime expression)`, e.g. `("id", "$response.body#/id")`, and properties
+/// of its JSON body (`body`, same form; `$request.body#/email` is what `from` was sent).
 /// poem-openapi cannot declare links; [`finalize`] adds them, so that clients and the fuzzer's
 /// stateful phase can walk from a created resource to the operations that use it.
 #[derive(Debug, Clone, Copy)]
@@ -208,20 +426,84 @@ pub struct ApiLink {
     pub status: u16,
     pub to: &'static str,
     pub parameters: &'static [(&'static str, &'static str)],
+    pub body: &'static [(&'static str, &'static str)],
 }
 
-/// The links no rule below finds, because the answer is not a create's (see [`derived_links`]).
-/// An entry whose operations this build does not serve is left out.
-pub const LINKS: &[ApiLink] = &[ApiLink {
+/// The links no rule finds (see [`derived_links`] for the creates'). The kernel names module
+/// operations here because poem-openapi has no place for links and a module has no way to
+/// hand [`finalize`] anything but its API; an entry whose operations this build does not
+/// serve is left out, and `tests/api/openapi.rs` checks every link against both builds.
+pub const LINKS: &[ApiLink] = &[
+    // A new account can sign in, and be added to a tenant by its e-mail.
+    ApiLink {
+        from: "auth_register",
+        status: 201,
+        to: "auth_login",
+        parameters: &[],
+        body: &[
+            ("email", "$request.body#/email"),
+            ("password", "$request.body#/password"),
+        ],
+    },
+    ApiLink {
+        from: "auth_register_trainer",
+        status: 201,
+        to: "auth_login",
+        parameters: &[],
+        body: &[
+            ("email", "$request.body#/email"),
+            ("password", "$request.body#/password"),
+        ],
+    },
+    ApiLink {
+        from: "auth_register",
+        status: 201,
+        to: "members_add",
+        parameters: &[],
+        body: &[("email", "$response.body#/user/email")],
+    },
+    ApiLink {
+        from: "auth_register_trainer",
+        status: 201,
+        to: "members_add",
+        parameters: &[],
+        body: &[("email", "$response.body#/email")],
+    },
+    // A session's refresh token refreshes it, or ends it.
+    ApiLink {
+        from: "auth_login",
+        status: 200,
+        to: "auth_refresh",
+        parameters: &[],
+        body: &[("refresh_token", "$response.body#/tokens/refresh_token")],
+    },
+    ApiLink {
+        from: "auth_login",
+        status: 200,
+        to: "auth_logout",
+        parameters: &[],
+        body: &[("refresh_token", "$response.body#/tokens/refresh_token")],
+    },
+    // Notifications are made by events, not by a create: the newest one listed can be read.
+    ApiLink {
+        from: "notifications_list",
+        status: 200,
+        to: "notifications_read",
+        parameters: &[("notification_id", "$response.body#/items/0/id")],
+        body: &[],
+    },
     // A test ping is a delivery of this endpoint: it can be replayed.
-    from: "webhook_endpoints_ping",
-    status: 202,
-    to: "webhook_deliveries_replay",
-    parameters: &[
-        ("id", "$response.body#/endpoint_id"),
-        ("delivery_id", "$response.body#/id"),
-    ],
-}];
+    ApiLink {
+        from: "webhook_endpoints_ping",
+        status: 202,
+        to: "webhook_deliveries_replay",
+        parameters: &[
+            ("id", "$response.body#/endpoint_id"),
+            ("delivery_id", "$response.body#/id"),
+        ],
+        body: &[],
+    },
+];
 
 /// A link as added to the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +512,7 @@ pub struct Link {
     pub status: u16,
     pub to: String,
     pub parameters: Vec<(String, String)>,
+    pub body: Vec<(String, String)>,
 }
 
 impl From<&ApiLink> for Link {
@@ -240,6 +523,11 @@ impl From<&ApiLink> for Link {
             to: link.to.into(),
             parameters: link
                 .parameters
+                .iter()
+                .map(|(name, expression)| (name.to_string(), expression.to_string()))
+                .collect(),
+            body: link
+                .body
                 .iter()
                 .map(|(name, expression)| (name.to_string(), expression.to_string()))
                 .collect(),
@@ -299,6 +587,7 @@ pub fn derived_links(document: &Value) -> Vec<Link> {
                             parameter.to_string(),
                             format!("$response.body#/{source}"),
                         )],
+                        body: Vec::new(),
                     });
                 }
             }
@@ -351,16 +640,21 @@ pub fn add_links(document: &mut Value, links: &[Link]) {
         else {
             continue;
         };
-        let parameters: serde_json::Map<String, Value> = link
-            .parameters
-            .iter()
-            .map(|(name, expression)| (name.clone(), json!(expression)))
-            .collect();
-        let entry = response.entry("links").or_insert_with(|| json!({}));
-        entry[link.to.as_str()] = json!({
-            "operationId": link.to,
-            "parameters": parameters,
-        });
+        let expressions = |pairs: &[(String, String)]| -> serde_json::Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(name, expression)| (name.clone(), json!(expression)))
+                .collect()
+        };
+        let mut entry = json!({"operationId": link.to});
+        if !link.parameters.is_empty() {
+            entry["parameters"] = Value::Object(expressions(&link.parameters));
+        }
+        if !link.body.is_empty() {
+            entry["requestBody"] = Value::Object(expressions(&link.body));
+        }
+        let links = response.entry("links").or_insert_with(|| json!({}));
+        links[link.to.as_str()] = entry;
     }
 }
 
@@ -609,12 +903,14 @@ mod tests {
                 ("id", "$request.path.id"),
                 ("delivery_id", "$response.body#/id"),
             ],
+            body: &[],
         }));
         links.push(Link::from(&ApiLink {
             from: "gyms_create",
             status: 201,
             to: "gyms_get",
             parameters: &[],
+            body: &[],
         }));
         add_links(&mut doc, &links);
         let member = &doc["paths"]["/api/v1/members"]["post"]["responses"]["201"]["links"];
@@ -630,6 +926,101 @@ mod tests {
         assert!(
             !doc.to_string().contains("gyms_get"),
             "links between operations this build lacks are skipped"
+        );
+    }
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        regex::Regex::new(pattern)
+            .unwrap_or_else(|err| panic!("{pattern}: {err}"))
+            .is_match(text)
+    }
+
+    #[test]
+    fn not_blank_means_what_trim_leaves() {
+        let pattern = regex::Regex::new(NOT_BLANK_PATTERN).unwrap();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let alone = c.to_string();
+            assert_eq!(
+                pattern.is_match(&alone),
+                !c.is_whitespace() && c != '\0',
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        assert!(pattern.is_match(" Ann "));
+        assert!(!pattern.is_match(" \u{3000}\t"));
+        assert!(!pattern.is_match("Ann\0"));
+        assert!(!pattern.is_match(""));
+    }
+
+    #[test]
+    fn every_zone_of_the_tz_database_has_the_documented_shape() {
+        for zone in chrono_tz::TZ_VARIANTS {
+            assert!(matches(TIME_ZONE_PATTERN, zone.name()), "{}", zone.name());
+        }
+        assert!(!matches(TIME_ZONE_PATTERN, " UTC"));
+    }
+
+    #[test]
+    fn documented_shapes_of_addresses() {
+        for ok in ["ann@example.com", "a.b+c_d%e-f@mail.gym-1.example.co"] {
+            assert!(matches(EMAIL_PATTERN, ok), "{ok}");
+        }
+        for bad in [
+            "not-an-email",
+            "a@b",
+            "a..b@c.de",
+            ".a@b.de",
+            "a@-b.de",
+            " a@b.de",
+        ] {
+            assert!(!matches(EMAIL_PATTERN, bad), "{bad}");
+        }
+        for ok in [
+            "https://hooks.example.com",
+            "https://hooks.example.com:443/gymapi/in?tenant=1&x=%20",
+        ] {
+            assert!(matches(WEBHOOK_URL_PATTERN, ok), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example.com/",
+            "https://hooks.example.com:8443/",
+            "https://user:secret@hooks.example.com/",
+            "https://hooks.example.com/#part",
+            "https://hooks.example.com/a b",
+        ] {
+            assert!(!matches(WEBHOOK_URL_PATTERN, bad), "{bad}");
+        }
+        assert!(matches(NO_NUL_PATTERN, "any text\n"));
+        assert!(!matches(NO_NUL_PATTERN, "a\0b"));
+    }
+
+    #[test]
+    fn field_rules_and_nul_free_strings_land_on_request_schemas() {
+        let mut doc = json!({
+            "paths": {"/api/v1/gyms": {"post": {"requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/CreateGymRequest"}}}}}}},
+            "components": {"schemas": {
+                "CreateGymRequest": {"type": "object", "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "timezone": {"type": "string"},
+                    "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "at": {"type": "string", "format": "date-time"}
+                }},
+                "Gym": {"type": "object", "properties": {"name": {"type": "string"}}}
+            }}
+        });
+        finalize(&mut doc, Mode::Gym, &RouteTable::default());
+        let request = &doc["components"]["schemas"]["CreateGymRequest"]["properties"];
+        assert_eq!(request["name"]["pattern"], NOT_BLANK_PATTERN);
+        assert_eq!(request["timezone"]["pattern"], TIME_ZONE_PATTERN);
+        assert_eq!(request["currency"]["pattern"], "^[A-Za-z]{3}$");
+        assert_eq!(request["tags"]["items"]["pattern"], NO_NUL_PATTERN);
+        assert!(request["at"]["pattern"].is_null());
+        assert!(
+            doc["components"]["schemas"]["Gym"]["properties"]["name"]["pattern"].is_null(),
+            "answers are not requests"
         );
     }
 
