@@ -28,10 +28,7 @@ def expect(response: Any, status: int, kind: type[T]) -> T:
     a dropped schema looks like from the outside.
     """
     if response.status_code != status:
-        sys.exit(
-            f"FAILED: expected {status} {kind.__name__}, got {response.status_code}: "
-            f"{response.content[:500]!r}"
-        )
+        sys.exit(f"FAILED: expected {status} {kind.__name__}, got {response.status_code}: {response.content[:500]!r}")
     if not isinstance(response.parsed, kind):
         sys.exit(
             f"FAILED: the {status} answer parsed to {type(response.parsed).__name__}, "

@@ -7,7 +7,7 @@ module switches, an upload, an API key, a token refresh, and a typed problem.
 import io
 import sys
 
-from flow import expect, expect_empty, png, require, step, unique_email
+from flow import expect, png, require, step, unique_email
 from gymapi_client import AuthenticatedClient, Client
 from gymapi_client.api.api_keys import api_keys_create
 from gymapi_client.api.auth import auth_login, auth_refresh, auth_register
@@ -30,9 +30,9 @@ from gymapi_client.models import (
     Gym,
     GymPage,
     LoginRequest,
+    Me,
     MediaItem,
     MediaUploadBody,
-    Me,
     Member,
     MemberPage,
     Mode,
@@ -86,7 +86,9 @@ def main(base_url: str) -> None:
 
     step("create a gym, read it back, list it")
     gym = expect(
-        gyms_create.sync_detailed(client=owner, body=CreateGymRequest(name="Client Flow Gym", timezone="Europe/Madrid")),
+        gyms_create.sync_detailed(
+            client=owner, body=CreateGymRequest(name="Client Flow Gym", timezone="Europe/Madrid")
+        ),
         201,
         Gym,
     )
