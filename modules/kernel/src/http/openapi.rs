@@ -175,6 +175,9 @@ pub enum Rule {
     Pattern(&'static str),
     /// An array of strings, each one of these.
     ItemsOneOf(&'static [&'static str]),
+    /// Not a rule: an example value, where no generated value would work (an e-mail must
+    /// belong to a registered user). scripts/fuzz registers it.
+    Example(&'static str),
 }
 
 impl Rule {
@@ -182,6 +185,7 @@ impl Rule {
         match self {
             Rule::Pattern(pattern) => property["pattern"] = json!(pattern),
             Rule::ItemsOneOf(values) => property["items"]["enum"] = json!(values),
+            Rule::Example(value) => property["example"] = json!(value),
         }
     }
 }
@@ -202,6 +206,16 @@ pub struct FieldRule {
 /// them is refused, so the fuzzer's negative cases hold too. A rule for a schema this build
 /// does not have is skipped.
 pub const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        schema: "AddMemberRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "AddMemberRequest",
+        property: "email",
+        rule: Rule::Example("ann@example.com"),
+    },
     FieldRule {
         schema: "RegisterRequest",
         property: "email",
