@@ -175,8 +175,10 @@ pub enum Rule {
     Pattern(&'static str),
     /// An array of strings, each one of these.
     ItemsOneOf(&'static [&'static str]),
-    /// Not a rule: an example value, where no generated value would work (an e-mail must
-    /// belong to a registered user). scripts/fuzz registers it.
+    /// Not a rule: an example value, where a generated one would almost never work (an
+    /// e-mail must belong to a registered user, an expiry must be in the future), or where
+    /// generated ones would collide (the fuzzer's first sign-up of each kind takes the same
+    /// generated e-mail). scripts/fuzz registers the example member.
     Example(&'static str),
 }
 
@@ -215,6 +217,16 @@ pub const FIELD_RULES: &[FieldRule] = &[
         schema: "AddMemberRequest",
         property: "email",
         rule: Rule::Example("ann@example.com"),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "email",
+        rule: Rule::Example("new.member@example.com"),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "expires_at",
+        rule: Rule::Example("2099-12-31T23:59:59Z"),
     },
     FieldRule {
         schema: "RegisterRequest",
