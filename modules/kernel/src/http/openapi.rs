@@ -178,7 +178,8 @@ pub enum Rule {
     /// Not a rule: an example value, where a generated one would almost never work (an
     /// e-mail must belong to a registered user, an expiry must be in the future), or where
     /// generated ones would collide (the fuzzer's first sign-up of each kind takes the same
-    /// generated e-mail). scripts/fuzz registers the example member.
+    /// generated e-mail). scripts/fuzz registers the example member, with the example
+    /// sign-in's password.
     Example(&'static str),
 }
 
@@ -222,6 +223,16 @@ pub const FIELD_RULES: &[FieldRule] = &[
         schema: "RegisterRequest",
         property: "email",
         rule: Rule::Example("new.member@example.com"),
+    },
+    FieldRule {
+        schema: "LoginRequest",
+        property: "email",
+        rule: Rule::Example("ann@example.com"),
+    },
+    FieldRule {
+        schema: "LoginRequest",
+        property: "password",
+        rule: Rule::Example("correct-horse-battery-staple"),
     },
     FieldRule {
         schema: "CreateApiKeyRequest",
