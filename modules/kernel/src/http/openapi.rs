@@ -101,7 +101,8 @@ pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
         for rule in FIELD_RULES {
             if let Some(property) = schemas
                 .get_mut(rule.schema)
-                .and_then(|schema| schema["properties"].get_mut(rule.property))
+                .and_then(|schema| schema.get_mut("properties"))
+                .and_then(|properties| properties.get_mut(rule.property))
             {
                 rule.rule.apply(property);
             }
@@ -109,7 +110,8 @@ pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
         for name in &request_schemas {
             if let Some(properties) = schemas
                 .get_mut(name)
-                .and_then(|schema| schema["properties"].as_object_mut())
+                .and_then(|schema| schema.get_mut("properties"))
+                .and_then(Value::as_object_mut)
             {
                 properties.values_mut().for_each(no_nul);
             }
