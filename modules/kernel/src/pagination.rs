@@ -91,6 +91,10 @@ impl Type for PageCursor {
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema {
             pattern: Some(CURSOR_PATTERN.to_string()),
+            // A cursor of the lists keyed by id (the one after the nil id), so clients and the
+            // fuzzer see the form of a real one, which a made-up string rarely has. A list
+            // keyed otherwise shows its own with `#[oai(example = "...")]` ([`example_cursor`]).
+            example: Some(Value::String(encode_cursor(&uuid::Uuid::nil()))),
             ..MetaSchema::new("string")
         }))
     }
@@ -102,6 +106,18 @@ impl Type for PageCursor {
     fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
         Box::new(std::iter::once(self))
     }
+}
+
+impl ToJSON for PageCursor {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+/// A cursor of a list keyed by `K` (the one after `K`'s default), for a `cursor` parameter's
+/// `#[oai(example = "...")]` where the key is not an id.
+pub fn example_cursor<K: Default + Serialize>() -> Option<PageCursor> {
+    Some(PageCursor(encode_cursor(&K::default())))
 }
 
 impl ParseFromParameter for PageCursor {

@@ -15,7 +15,12 @@ use crate::tenant::TENANT_HEADER_NOTE;
 ///   resolves the tenant itself, and poem-openapi decides required-ness per type, not per build);
 /// - the POSTs that [`super::idempotency::Idempotency`] covers declare the optional
 ///   `Idempotency-Key` header;
-/// - inbound webhooks say they take no credentials (`security: []`).
+/// - inbound webhooks say they take no credentials (`security: []`);
+/// - request fields state the rules their handlers apply ([`FIELD_RULES`]), and every other
+///   request string the one [`super::JsonBody`] applies (no NUL character);
+/// - a documented enum or object field is a bare `$ref` ([`bare_references`]), so generators
+///   see the referenced schema instead of an `allOf` they cannot take apart;
+/// - operations that create a resource link to the operations that use it ([`add_links`]).
 fn idempotency_parameter() -> Value {
     json!({
         "name": super::idempotency::HEADER,
@@ -88,11 +93,607 @@ pub fn finalize(document: &mut Value, mode: Mode, policies: &RouteTable) {
         }
     }
     if let Some(schemas) = document["components"]["schemas"].as_object_mut() {
-        for name in request_schemas {
-            if let Some(schema) = schemas.get_mut(&name).and_then(Value::as_object_mut) {
+        for name in &request_schemas {
+            if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
                 schema.insert("additionalProperties".into(), json!(false));
             }
         }
+        for rule in FIELD_RULES {
+            if let Some(property) = schemas
+                .get_mut(rule.schema)
+                .and_then(|schema| schema.get_mut("properties"))
+                .and_then(|properties| properties.get_mut(rule.property))
+            {
+                rule.rule.apply(property);
+            }
+        }
+        for name in &request_schemas {
+            if let Some(properties) = schemas
+                .get_mut(name)
+                .and_then(|schema| schema.get_mut("properties"))
+                .and_then(Value::as_object_mut)
+            {
+                properties.values_mut().for_each(no_nul);
+            }
+        }
+        for schema in schemas.values_mut() {
+            bare_references(schema);
+        }
+    }
+    let mut links = derived_links(document);
+    links.extend(LINKS.iter().map(Link::from));
+    add_links(document, &links);
+}
+
+/// Text PostgreSQL can store: [`super::JsonBody`] refuses a NUL character in any string of a
+/// body, before the handler runs.
+pub const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
+
+/// Not blank: at least one character that is not white space (Unicode `White_Space`, what
+/// `str::trim` removes; written out, since `\s` differs between regex dialects), and no NUL.
+/// The handlers trim such fields and refuse them blank ([`crate::error::trimmed_name`]).
+pub const NOT_BLANK_PATTERN: &str = r"^[^\x00]*[^\x00\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00]*$";
+
+/// An e-mail address as sign-up accepts it: a dot-atom local part of at most 64 characters,
+/// `@`, and a domain of letter-digit-hyphen labels under a top-level name. The server's check
+/// (the `email_address` crate, after trimming and lower-casing) takes a little more, such as
+/// quoted local parts; clients have no need of those.
+pub const EMAIL_PATTERN: &str = r"^[A-Za-z0-9_%+-]{1,32}(\.[A-Za-z0-9_%+-]{1,30})?@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$";
+
+/// The shape of an IANA time zone name (`UTC`, `Europe/Madrid`, `Etc/GMT+3`,
+/// `America/Argentina/Buenos_Aires`). That the zone exists is checked against the tz
+/// database, which a pattern cannot list: a well-formed unknown name answers 422.
+pub const TIME_ZONE_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$";
+
+/// A webhook target: `https`, on port 443, a host name, no user name or password, no
+/// `#fragment`. That the name resolves to public addresses only is checked when it is saved
+/// (422 on `url` otherwise); public IP literals are accepted too but not described here.
+pub const WEBHOOK_URL_PATTERN: &str = r"^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:443)?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+
+/// API-key scopes: `<resource>:read` and `<resource>:write` for every resource a module of
+/// either build opens to keys (`Module::api_resources`). `tests/api/openapi.rs` checks this
+/// list against the build's modules.
+pub const API_SCOPES: &[&str] = &[
+    "dashboard:read",
+    "dashboard:write",
+    "media:read",
+    "media:write",
+    "members:read",
+    "members:write",
+    "modules:read",
+    "modules:write",
+    "webhook-endpoints:read",
+    "webhook-endpoints:write",
+];
+
+/// Event types an endpoint can subscribe to (`Module::public_events`), checked against the
+/// build's modules like [`API_SCOPES`].
+pub const WEBHOOK_EVENT_TYPES: &[&str] = &["member_added", "member_role_changed", "member_removed"];
+
+/// What the document says of one request field.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// A string matching this pattern.
+    Pattern(&'static str),
+    /// An array of strings, each one of these.
+    ItemsOneOf(&'static [&'static str]),
+    /// Not a rule: an example value, where a generated one would almost never work (an
+    /// e-mail must belong to a registered user, an expiry must be in the future), or where
+    /// generated ones would collide (the fuzzer's first sign-up of each kind takes the same
+    /// generated e-mail). scripts/fuzz registers the example member, with the example
+    /// sign-in's password.
+    Example(&'static str),
+}
+
+impl Rule {
+    fn apply(&self, property: &mut Value) {
+        match self {
+            Rule::Pattern(pattern) => property["pattern"] = json!(pattern),
+            Rule::ItemsOneOf(values) => property["items"]["enum"] = json!(values),
+            Rule::Example(value) => property["example"] = json!(value),
+        }
+    }
+}
+
+/// A rule for `property` of the component schema `schema`.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldRule {
+    pub schema: &'static str,
+    pub property: &'static str,
+    pub rule: Rule,
+}
+
+/// Rules the handlers apply to request fields, written into the document here rather than as
+/// `#[oai(validator(...))]` on the fields: [`super::JsonBody`] enforces a field's own schema
+/// before the handler runs and answers at its first failures, so a validator there would split
+/// one 422 that names every wrong field (a blank name *and* an unknown time zone) in two. The
+/// handlers check exactly these rules (or, where marked, a little more), and a value outside
+/// them is refused, so the fuzzer's negative cases hold too. A rule for a schema this build
+/// does not have is skipped.
+pub const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        schema: "AddMemberRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "AddMemberRequest",
+        property: "email",
+        rule: Rule::Example("ann@example.com"),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "email",
+        rule: Rule::Example("new.member@example.com"),
+    },
+    FieldRule {
+        schema: "LoginRequest",
+        property: "email",
+        rule: Rule::Example("ann@example.com"),
+    },
+    FieldRule {
+        schema: "LoginRequest",
+        property: "password",
+        rule: Rule::Example("correct-horse-battery-staple"),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "expires_at",
+        rule: Rule::Example("2099-12-31T23:59:59Z"),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateMeRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateMeRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "workspace_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateGymRequest",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateGymRequest",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "TenantUpdate",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "TenantUpdate",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "scopes",
+        rule: Rule::ItemsOneOf(API_SCOPES),
+    },
+    FieldRule {
+        schema: "CreateWebhookEndpoint",
+        property: "url",
+        rule: Rule::Pattern(WEBHOOK_URL_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateWebhookEndpoint",
+        property: "event_types",
+        rule: Rule::ItemsOneOf(WEBHOOK_EVENT_TYPES),
+    },
+    FieldRule {
+        schema: "UpdateWebhookEndpoint",
+        property: "url",
+        rule: Rule::Pattern(WEBHOOK_URL_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateWebhookEndpoint",
+        property: "event_types",
+        rule: Rule::ItemsOneOf(WEBHOOK_EVENT_TYPES),
+    },
+];
+
+/// A string (or the strings of an array) with no rule of its own gets [`NO_NUL_PATTERN`];
+/// enums and formats exclude NUL already.
+fn no_nul(property: &mut Value) {
+    if property["type"] == "array" {
+        if let Some(items) = property.get_mut("items") {
+            no_nul(items);
+        }
+        return;
+    }
+    if property["type"] == "string"
+        && ["pattern", "enum", "format"]
+            .iter()
+            .all(|key| property.get(key).is_none())
+    {
+        property["pattern"] = json!(NO_NUL_PATTERN);
+    }
+}
+
+/// Keys that only annotate a schema: a wrapper holding nothing else says nothing a bare
+/// `$ref` would not, apart from its text.
+const ANNOTATIONS: &[&str] = &[
+    "description",
+    "default",
+    "title",
+    "example",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+];
+
+/// poem-openapi writes a documented field whose type is an enum or object as
+/// `{description, allOf: [{$ref}, {description}]}`. OpenAPI 3.0 ignores siblings of `$ref`,
+/// hence the wrapper, but generators take `allOf` for composition and choke on it: an enum is
+/// not an object they can merge ("Cannot take allOf a non-object" in openapi-python-client,
+/// which then drops the schema and every operation that uses it). Such a field becomes a bare
+/// `$ref`. Its text is not lost: it moves into the enclosing schema's description, as a line
+/// `` `field`: text ``, the one place OpenAPI 3.0 keeps it and generators show it (the model's
+/// docstring). It does not move into the referenced schema: that one is shared (`Role` is the
+/// role of a member, of the caller, of a role filter), so one field's wording would be wrong
+/// everywhere else. A field default (`role` of a new member) cannot ride on a `$ref` either;
+/// the field's text states it.
+fn bare_references(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let mut notes = Vec::new();
+    if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, property) in properties.iter_mut() {
+            if let Some((reference, text)) = wrapped_reference(property) {
+                if let Some(text) = text {
+                    notes.push(format!("- `{name}`: {text}"));
+                }
+                *property = json!({ "$ref": reference });
+            } else {
+                bare_references(property);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = object.get_mut(key) {
+            bare_references(inner);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(parts) = object.get_mut(key).and_then(Value::as_array_mut) {
+            parts.iter_mut().for_each(bare_references);
+        }
+    }
+    if !notes.is_empty() {
+        let description = match object.get("description").and_then(Value::as_str) {
+            Some(own) if !own.is_empty() => format!("{own}\n\n{}", notes.join("\n")),
+            _ => notes.join("\n"),
+        };
+        object.insert("description".into(), json!(description));
+    }
+}
+
+/// The reference and the field's text when `property` is only an annotated wrapper around one
+/// `$ref`: `allOf` holding the `$ref` and, at most, annotations.
+fn wrapped_reference(property: &Value) -> Option<(String, Option<String>)> {
+    let object = property.as_object()?;
+    if object.contains_key("$ref")
+        || !object
+            .keys()
+            .all(|key| key == "allOf" || ANNOTATIONS.contains(&key.as_str()))
+    {
+        return None;
+    }
+    let parts = object.get("allOf")?.as_array()?;
+    let mut reference = None;
+    for part in parts {
+        let part = part.as_object()?;
+        if let Some(target) = part.get("$ref").and_then(Value::as_str) {
+            if reference.is_some() || part.len() != 1 {
+                return None;
+            }
+            reference = Some(target.to_string());
+        } else if !part.keys().all(|key| ANNOTATIONS.contains(&key.as_str())) {
+            return None;
+        }
+    }
+    let text = object
+        .get("description")
+        .or_else(|| parts.iter().find_map(|part| part.get("description")))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(String::from);
+    Some((reference?, text))
+}
+
+/// One OpenAPI link: the `status` answer of operation `from` supplies parameters of operation
+/// `to`, each `(name, runtime expression)`, e.g. `("id", "$response.body#/id")`, and properties
+/// of its JSON body (`body`, same form; `$request.body#/email` is what `from` was sent).
+/// poem-openapi cannot declare links; [`finalize`] adds them, so that clients and the fuzzer's
+/// stateful phase can walk from a created resource to the operations that use it.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLink {
+    pub from: &'static str,
+    pub status: u16,
+    pub to: &'static str,
+    pub parameters: &'static [(&'static str, &'static str)],
+    pub body: &'static [(&'static str, &'static str)],
+}
+
+/// The links no rule finds (see [`derived_links`] for the creates'). The kernel names module
+/// operations here because poem-openapi has no place for links and a module has no way to
+/// hand [`finalize`] anything but its API; an entry whose operations this build does not
+/// serve is left out, and `tests/api/openapi.rs` checks every link against both builds.
+pub const LINKS: &[ApiLink] = &[
+    // A new account can sign in, and be added to a tenant by its e-mail.
+    ApiLink {
+        from: "auth_register",
+        status: 201,
+        to: "auth_login",
+        parameters: &[],
+        body: &[
+            ("email", "$request.body#/email"),
+            ("password", "$request.body#/password"),
+        ],
+    },
+    ApiLink {
+        from: "auth_register_trainer",
+        status: 201,
+        to: "auth_login",
+        parameters: &[],
+        body: &[
+            ("email", "$request.body#/email"),
+            ("password", "$request.body#/password"),
+        ],
+    },
+    ApiLink {
+        from: "auth_register",
+        status: 201,
+        to: "members_add",
+        parameters: &[],
+        body: &[("email", "$response.body#/user/email")],
+    },
+    ApiLink {
+        from: "auth_register_trainer",
+        status: 201,
+        to: "members_add",
+        parameters: &[],
+        body: &[("email", "$response.body#/email")],
+    },
+    // A session's refresh token refreshes it, or ends it.
+    ApiLink {
+        from: "auth_login",
+        status: 200,
+        to: "auth_refresh",
+        parameters: &[],
+        body: &[("refresh_token", "$response.body#/tokens/refresh_token")],
+    },
+    ApiLink {
+        from: "auth_login",
+        status: 200,
+        to: "auth_logout",
+        parameters: &[],
+        body: &[("refresh_token", "$response.body#/tokens/refresh_token")],
+    },
+    // Notifications are made by events, not by a create: the newest one listed can be read.
+    ApiLink {
+        from: "notifications_list",
+        status: 200,
+        to: "notifications_read",
+        parameters: &[("notification_id", "$response.body#/items/0/id")],
+        body: &[],
+    },
+    // A test ping is a delivery of this endpoint: it can be replayed.
+    ApiLink {
+        from: "webhook_endpoints_ping",
+        status: 202,
+        to: "webhook_deliveries_replay",
+        parameters: &[
+            ("id", "$response.body#/endpoint_id"),
+            ("delivery_id", "$response.body#/id"),
+        ],
+        body: &[],
+    },
+];
+
+/// A link as added to the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub from: String,
+    pub status: u16,
+    pub to: String,
+    pub parameters: Vec<(String, String)>,
+    pub body: Vec<(String, String)>,
+}
+
+impl From<&ApiLink> for Link {
+    fn from(link: &ApiLink) -> Self {
+        Self {
+            from: link.from.into(),
+            status: link.status,
+            to: link.to.into(),
+            parameters: link
+                .parameters
+                .iter()
+                .map(|(name, expression)| (name.to_string(), expression.to_string()))
+                .collect(),
+            body: link
+                .body
+                .iter()
+                .map(|(name, expression)| (name.to_string(), expression.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// The links every create has, found from the document: a `POST` on a collection path
+/// (`/api/v1/gyms`) that answers 201 with an object links to every operation below it whose
+/// one path parameter names that object (`/api/v1/gyms/{gym_id}`,
+/// `/api/v1/webhook-endpoints/{id}/ping`). The parameter comes from the answer's property of
+/// the same name (`user_id` of a new member), or else from its `id`.
+pub fn derived_links(document: &Value) -> Vec<Link> {
+    let Some(paths) = document["paths"].as_object() else {
+        return Vec::new();
+    };
+    let mut links = Vec::new();
+    for (collection, item) in paths {
+        if collection.ends_with('}') {
+            continue;
+        }
+        let create = &item["post"];
+        let Some(from) = create["operationId"].as_str() else {
+            continue;
+        };
+        let Some(answer) = response_schema(document, &create["responses"]["201"]) else {
+            continue;
+        };
+        let prefix = format!("{collection}/{{");
+        for (path, item) in paths {
+            let Some(rest) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((parameter, below)) = rest.split_once('}') else {
+                continue;
+            };
+            if below.contains('{') {
+                continue;
+            }
+            let source = if answer.contains_key(parameter) {
+                parameter
+            } else if answer.contains_key("id") {
+                "id"
+            } else {
+                continue;
+            };
+            let Some(operations) = item.as_object() else {
+                continue;
+            };
+            for operation in operations.values() {
+                if let Some(to) = operation["operationId"].as_str() {
+                    links.push(Link {
+                        from: from.into(),
+                        status: 201,
+                        to: to.into(),
+                        parameters: vec![(
+                            parameter.to_string(),
+                            format!("$response.body#/{source}"),
+                        )],
+                        body: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    links
+}
+
+/// The properties of a response's JSON body, its `$ref` resolved.
+fn response_schema<'d>(
+    document: &'d Value,
+    response: &'d Value,
+) -> Option<&'d serde_json::Map<String, Value>> {
+    let content = response["content"].as_object()?;
+    let schema = content
+        .iter()
+        .find(|(media_type, _)| media_type.starts_with("application/json"))
+        .map(|(_, media)| &media["schema"])?;
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => document.pointer(reference.strip_prefix('#')?)?,
+        None => schema,
+    };
+    schema["properties"].as_object()
+}
+
+/// Adds `links` to their answers, named after the target operation. A link whose operations
+/// or answer this build does not have is skipped.
+pub fn add_links(document: &mut Value, links: &[Link]) {
+    let mut operations: std::collections::HashMap<String, (String, String)> =
+        std::collections::HashMap::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    operations.insert(id.to_string(), (path.clone(), method.clone()));
+                }
+            }
+        }
+    }
+    for link in links {
+        let (Some((path, method)), true) = (
+            operations.get(&link.from),
+            operations.contains_key(&link.to),
+        ) else {
+            continue;
+        };
+        let Some(response) = document["paths"][path][method]["responses"]
+            .get_mut(link.status.to_string())
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let expressions = |pairs: &[(String, String)]| -> serde_json::Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(name, expression)| (name.clone(), json!(expression)))
+                .collect()
+        };
+        let mut entry = json!({"operationId": link.to});
+        if !link.parameters.is_empty() {
+            entry["parameters"] = Value::Object(expressions(&link.parameters));
+        }
+        if !link.body.is_empty() {
+            entry["requestBody"] = Value::Object(expressions(&link.body));
+        }
+        let links = response.entry("links").or_insert_with(|| json!({}));
+        links[link.to.as_str()] = entry;
     }
 }
 
@@ -248,6 +849,217 @@ mod tests {
         assert_eq!(
             trainer["paths"]["/api/v1/members"]["get"]["parameters"][0]["required"],
             false
+        );
+    }
+
+    #[test]
+    fn documented_references_become_bare_with_their_text_on_the_enclosing_schema() {
+        let mut schema = json!({
+            "type": "object",
+            "description": "A gym.",
+            "properties": {
+                "my_role": {"description": "Your role in it.", "default": "member", "allOf": [
+                    {"$ref": "#/components/schemas/Role"},
+                    {"description": "Your role in it.", "default": "member"}
+                ]},
+                "kind": {"$ref": "#/components/schemas/TenantKind"},
+                "owner": {"type": "object", "properties": {"role": {"allOf": [
+                    {"$ref": "#/components/schemas/Role"}
+                ]}}},
+                "both": {"allOf": [
+                    {"$ref": "#/components/schemas/A"},
+                    {"$ref": "#/components/schemas/B"}
+                ]}
+            }
+        });
+        bare_references(&mut schema);
+        assert_eq!(
+            schema["properties"]["my_role"],
+            json!({"$ref": "#/components/schemas/Role"})
+        );
+        assert_eq!(
+            schema["description"],
+            "A gym.\n\n- `my_role`: Your role in it."
+        );
+        assert_eq!(
+            schema["properties"]["owner"]["properties"]["role"],
+            json!({"$ref": "#/components/schemas/Role"})
+        );
+        assert!(
+            schema["properties"]["owner"]["description"].is_null(),
+            "no text, no note"
+        );
+        assert_eq!(
+            schema["properties"]["both"]["allOf"]
+                .as_array()
+                .map(Vec::len),
+            Some(2),
+            "real composition stays"
+        );
+    }
+
+    #[test]
+    fn creates_link_to_the_operations_below_them() {
+        let mut doc = json!({
+            "paths": {
+                "/api/v1/members": {"post": {"operationId": "members_add", "responses": {"201": {
+                    "content": {"application/json; charset=utf-8": {"schema": {"$ref": "#/components/schemas/Member"}}}
+                }}}},
+                "/api/v1/members/{user_id}": {"delete": {"operationId": "members_remove", "responses": {}}},
+                "/api/v1/hooks": {"post": {"operationId": "hooks_create", "responses": {"201": {
+                    "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {}}}}}
+                }}}},
+                "/api/v1/hooks/{id}/ping": {"post": {"operationId": "hooks_ping", "responses": {"202": {}}}},
+                "/api/v1/hooks/{id}/deliveries/{delivery_id}": {"get": {"operationId": "deliveries_get", "responses": {}}}
+            },
+            "components": {"schemas": {"Member": {"type": "object", "properties": {"user_id": {}, "email": {}}}}}
+        });
+        let mut links = derived_links(&doc);
+        links.sort_by(|a, b| a.to.cmp(&b.to));
+        let found: Vec<(&str, &str, &str)> = links
+            .iter()
+            .map(|link| {
+                (
+                    link.from.as_str(),
+                    link.to.as_str(),
+                    link.parameters[0].1.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("hooks_create", "hooks_ping", "$response.body#/id"),
+                ("members_add", "members_remove", "$response.body#/user_id"),
+            ],
+            "two path parameters need a declared link"
+        );
+        links.push(Link::from(&ApiLink {
+            from: "hooks_ping",
+            status: 202,
+            to: "deliveries_get",
+            parameters: &[
+                ("id", "$request.path.id"),
+                ("delivery_id", "$response.body#/id"),
+            ],
+            body: &[],
+        }));
+        links.push(Link::from(&ApiLink {
+            from: "gyms_create",
+            status: 201,
+            to: "gyms_get",
+            parameters: &[],
+            body: &[],
+        }));
+        add_links(&mut doc, &links);
+        let member = &doc["paths"]["/api/v1/members"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            member["members_remove"],
+            json!({"operationId": "members_remove", "parameters": {"user_id": "$response.body#/user_id"}})
+        );
+        let ping = &doc["paths"]["/api/v1/hooks/{id}/ping"]["post"]["responses"]["202"]["links"];
+        assert_eq!(
+            ping["deliveries_get"]["parameters"]["delivery_id"],
+            "$response.body#/id"
+        );
+        assert!(
+            !doc.to_string().contains("gyms_get"),
+            "links between operations this build lacks are skipped"
+        );
+    }
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        regex::Regex::new(pattern)
+            .unwrap_or_else(|err| panic!("{pattern}: {err}"))
+            .is_match(text)
+    }
+
+    #[test]
+    fn not_blank_means_what_trim_leaves() {
+        let pattern = regex::Regex::new(NOT_BLANK_PATTERN).unwrap();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let alone = c.to_string();
+            assert_eq!(
+                pattern.is_match(&alone),
+                !c.is_whitespace() && c != '\0',
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        assert!(pattern.is_match(" Ann "));
+        assert!(!pattern.is_match(" \u{3000}\t"));
+        assert!(!pattern.is_match("Ann\0"));
+        assert!(!pattern.is_match(""));
+    }
+
+    #[test]
+    fn every_zone_of_the_tz_database_has_the_documented_shape() {
+        for zone in chrono_tz::TZ_VARIANTS {
+            assert!(matches(TIME_ZONE_PATTERN, zone.name()), "{}", zone.name());
+        }
+        assert!(!matches(TIME_ZONE_PATTERN, " UTC"));
+    }
+
+    #[test]
+    fn documented_shapes_of_addresses() {
+        for ok in ["ann@example.com", "a.b+c_d%e-f@mail.gym-1.example.co"] {
+            assert!(matches(EMAIL_PATTERN, ok), "{ok}");
+        }
+        for bad in [
+            "not-an-email",
+            "a@b",
+            "a..b@c.de",
+            ".a@b.de",
+            "a@-b.de",
+            " a@b.de",
+        ] {
+            assert!(!matches(EMAIL_PATTERN, bad), "{bad}");
+        }
+        for ok in [
+            "https://hooks.example.com",
+            "https://hooks.example.com:443/gymapi/in?tenant=1&x=%20",
+        ] {
+            assert!(matches(WEBHOOK_URL_PATTERN, ok), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example.com/",
+            "https://hooks.example.com:8443/",
+            "https://user:secret@hooks.example.com/",
+            "https://hooks.example.com/#part",
+            "https://hooks.example.com/a b",
+        ] {
+            assert!(!matches(WEBHOOK_URL_PATTERN, bad), "{bad}");
+        }
+        assert!(matches(NO_NUL_PATTERN, "any text\n"));
+        assert!(!matches(NO_NUL_PATTERN, "a\0b"));
+    }
+
+    #[test]
+    fn field_rules_and_nul_free_strings_land_on_request_schemas() {
+        let mut doc = json!({
+            "paths": {"/api/v1/gyms": {"post": {"requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/CreateGymRequest"}}}}}}},
+            "components": {"schemas": {
+                "CreateGymRequest": {"type": "object", "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "timezone": {"type": "string"},
+                    "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "at": {"type": "string", "format": "date-time"}
+                }},
+                "Gym": {"type": "object", "properties": {"name": {"type": "string"}}}
+            }}
+        });
+        finalize(&mut doc, Mode::Gym, &RouteTable::default());
+        let request = &doc["components"]["schemas"]["CreateGymRequest"]["properties"];
+        assert_eq!(request["name"]["pattern"], NOT_BLANK_PATTERN);
+        assert_eq!(request["timezone"]["pattern"], TIME_ZONE_PATTERN);
+        assert_eq!(request["currency"]["pattern"], "^[A-Za-z]{3}$");
+        assert_eq!(request["tags"]["items"]["pattern"], NO_NUL_PATTERN);
+        assert!(request["at"]["pattern"].is_null());
+        assert!(
+            doc["components"]["schemas"]["Gym"]["properties"]["name"]["pattern"].is_null(),
+            "answers are not requests"
         );
     }
 

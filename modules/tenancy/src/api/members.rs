@@ -45,6 +45,11 @@ pub struct AddMemberRequest {
     pub role: Role,
 }
 
+/// Members are listed by when they joined: their cursors carry that and the user's id.
+fn members_cursor_example() -> Option<PageCursor> {
+    kernel::pagination::example_cursor::<(DateTime<Utc>, Uuid)>()
+}
+
 fn default_role() -> Role {
     Role::Member
 }
@@ -91,6 +96,7 @@ impl MembersApi {
         /// Page size, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
+        #[oai(example = "members_cursor_example")]
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<Member>>> {
         let page = PageRequest::new(limit.0, cursor.0);
