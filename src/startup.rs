@@ -104,7 +104,7 @@ pub fn api_document(ctx: &AppContext, policies: &RouteTable) -> anyhow::Result<A
     let raw = service.spec();
     let mut document: serde_json::Value = serde_json::from_str(&raw)?;
     openapi::check_declarations(&document, policies).map_err(anyhow::Error::msg)?;
-    openapi::finalize(&mut document, modules::BUILD, policies);
+    openapi::finalize(&mut document, &ctx.registry, policies);
     let json = serde_json::to_string_pretty(&document)?;
     // Swagger UI embeds the document it was built from; embed the finalized one instead.
     let docs_html = service.swagger_ui_html().replacen(&raw, &json, 1);

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
+use kernel::http::document::{ApiLink, EMAIL_PATTERN, FieldRule, NOT_BLANK_PATTERN, Rule};
 use kernel::{ApiResult, AppContext, BearerAuth, OptionalTenant, Role, TenantKind, TokenPair};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -8,6 +9,79 @@ use uuid::Uuid;
 use crate::Identity;
 use crate::repo::UserRow;
 use crate::service::{self, ProfileChange};
+
+/// What the handlers check beyond the fields' types, for the document (written there by the
+/// kernel rather than as `#[oai(validator)]`: the handlers word these problems themselves).
+pub(crate) const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "email",
+        rule: Rule::Example("new.member@example.com"),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateMeRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateMeRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "LoginRequest",
+        property: "email",
+        rule: Rule::Example("ann@example.com"),
+    },
+    FieldRule {
+        schema: "LoginRequest",
+        property: "password",
+        rule: Rule::Example("correct-horse-battery-staple"),
+    },
+];
+
+/// A new account can sign in; a session's refresh token refreshes or ends it.
+pub(crate) const LINKS: &[ApiLink] = &[
+    ApiLink {
+        from: "auth_register",
+        status: 201,
+        to: "auth_login",
+        parameters: &[],
+        body: &[
+            ("email", "$request.body#/email"),
+            ("password", "$request.body#/password"),
+        ],
+    },
+    ApiLink {
+        from: "auth_login",
+        status: 200,
+        to: "auth_refresh",
+        parameters: &[],
+        body: &[("refresh_token", "$response.body#/tokens/refresh_token")],
+    },
+    ApiLink {
+        from: "auth_login",
+        status: 200,
+        to: "auth_logout",
+        parameters: &[],
+        body: &[("refresh_token", "$response.body#/tokens/refresh_token")],
+    },
+];
 
 #[derive(Tags)]
 enum IdentityTags {

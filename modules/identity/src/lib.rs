@@ -28,6 +28,7 @@ pub use api::IdentityApi;
 
 use std::sync::Arc;
 
+use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, Schedule};
 use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, Routes};
 use poem::http::Method;
@@ -62,6 +63,12 @@ impl Module for Identity {
     }
     fn ports(&self) -> Vec<Port> {
         vec![Port::Accounts(&accounts::IdentityAccounts)]
+    }
+    fn field_rules(&self) -> &'static [FieldRule] {
+        api::FIELD_RULES
+    }
+    fn links(&self) -> &'static [ApiLink] {
+        api::LINKS
     }
 }
 

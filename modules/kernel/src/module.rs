@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::accounts::Accounts;
 use crate::attachments::Attachments;
 use crate::dashboard::DashboardContribution;
+use crate::http::document::{ApiLink, FieldRule};
 use crate::jobs::{JobHandler, PUBLIC_EVENTS, Schedule, Subscription};
 use crate::routes::Routes;
 use crate::tenant::TenantDirectory;
@@ -74,6 +75,15 @@ pub trait Module: Send + Sync + 'static {
     /// Kernel ports this module implements for the others.
     fn ports(&self) -> Vec<Port> {
         Vec::new()
+    }
+    /// Rules its handlers check on request fields that the document should state (patterns,
+    /// this build's scopes, examples), by schema and property; see [`FieldRule`].
+    fn field_rules(&self) -> &'static [FieldRule] {
+        &[]
+    }
+    /// Links between operations the document cannot derive from its paths; see [`ApiLink`].
+    fn links(&self) -> &'static [ApiLink] {
+        &[]
     }
 }
 

@@ -237,10 +237,10 @@ mod tests {
 
     fn table() -> RouteTable {
         let routes = Routes::new()
-            .sign_in(Method::POST, "/api/v1/auth/login")
-            .without_idempotency(Method::POST, "/api/v1/auth/login")
-            .body_limit(Method::POST, "/api/v1/media", 10)
-            .inbound_webhook(Method::POST, "/api/v1/webhooks/{provider}/{gym_id}");
+            .sign_in(Method::POST, "/api/v1/session")
+            .without_idempotency(Method::POST, "/api/v1/session")
+            .body_limit(Method::POST, "/api/v1/uploads", 10)
+            .inbound_webhook(Method::POST, "/api/v1/inbound/{provider}/{gym_id}");
         let (declared, _) = routes.into_parts();
         RouteTable::new(declared)
     }
@@ -249,11 +249,11 @@ mod tests {
     fn undeclared_routes_get_the_defaults() {
         let table = table();
         assert_eq!(
-            table.policy(&Method::POST, "/api/v1/members"),
+            table.policy(&Method::POST, "/api/v1/things"),
             RoutePolicy::DEFAULT
         );
         assert_eq!(
-            table.policy(&Method::GET, "/api/v1/auth/login"),
+            table.policy(&Method::GET, "/api/v1/session"),
             RoutePolicy::DEFAULT,
             "policies are per method"
         );
@@ -261,10 +261,10 @@ mod tests {
 
     #[test]
     fn declarations_of_one_route_combine() {
-        let login = table().policy(&Method::POST, "/api/v1/auth/login");
+        let login = table().policy(&Method::POST, "/api/v1/session");
         assert_eq!(login.rate_class, RateClass::SignIn);
         assert!(!login.idempotent);
-        let upload = table().policy(&Method::POST, "/api/v1/media");
+        let upload = table().policy(&Method::POST, "/api/v1/uploads");
         assert_eq!(upload.body_limit, Some(10));
         assert!(!upload.idempotent, "streamed bodies are never hashed");
     }
@@ -272,13 +272,13 @@ mod tests {
     #[test]
     fn templates_match_one_segment_per_parameter() {
         let table = table();
-        let inbound = table.policy(&Method::POST, "/api/v1/webhooks/stripe/0192");
+        let inbound = table.policy(&Method::POST, "/api/v1/inbound/stripe/0192");
         assert!(inbound.is_inbound_webhook());
         assert_eq!(inbound.rate_class, RateClass::Inbound);
         for other in [
-            "/api/v1/webhooks/stripe",
-            "/api/v1/webhooks/stripe/0192/extra",
-            "/api/v1/webhooks//0192",
+            "/api/v1/inbound/stripe",
+            "/api/v1/inbound/stripe/0192/extra",
+            "/api/v1/inbound//0192",
         ] {
             assert_eq!(
                 table.policy(&Method::POST, other),

@@ -500,28 +500,28 @@ mod tests {
 
     #[test]
     fn write_scopes_include_read_of_the_same_resource_only() {
-        let writer = key(&["members:write"]);
-        assert!(writer.allows("members:read"));
-        assert!(writer.allows("members:write"));
-        assert!(!writer.allows("media:read"));
-        let reader = key(&["members:read"]);
-        assert!(reader.allows("members:read"));
-        assert!(!reader.allows("members:write"));
+        let writer = key(&["things:write"]);
+        assert!(writer.allows("things:read"));
+        assert!(writer.allows("things:write"));
+        assert!(!writer.allows("uploads:read"));
+        let reader = key(&["things:read"]);
+        assert!(reader.allows("things:read"));
+        assert!(!reader.allows("things:write"));
     }
 
     #[test]
     fn needed_scope_follows_method_and_first_segment() {
         use poem::http::Method;
-        let known = vec!["members:read".to_string(), "members:write".to_string()];
+        let known = vec!["things:read".to_string(), "things:write".to_string()];
         assert_eq!(
-            needed_scope(&Method::GET, "/api/v1/members", &known).as_deref(),
-            Some("members:read")
+            needed_scope(&Method::GET, "/api/v1/things", &known).as_deref(),
+            Some("things:read")
         );
         assert_eq!(
-            needed_scope(&Method::PATCH, "/api/v1/members/1", &known).as_deref(),
-            Some("members:write")
+            needed_scope(&Method::PATCH, "/api/v1/things/1", &known).as_deref(),
+            Some("things:write")
         );
-        assert_eq!(needed_scope(&Method::GET, "/api/v1/api-keys", &known), None);
+        assert_eq!(needed_scope(&Method::GET, "/api/v1/keys", &known), None);
         assert_eq!(needed_scope(&Method::GET, "/media/x", &known), None);
     }
 }

@@ -142,7 +142,8 @@ fn the_spec_documents_inbound_webhooks_as_unauthenticated_raw_json() {
     let service = OpenApiService::new(ProviderHooks, "hooks", "1");
     let mut document: serde_json::Value = serde_json::from_str(&service.spec()).unwrap();
     openapi::check_declarations(&document, &policies()).unwrap();
-    openapi::finalize(&mut document, Mode::Gym, &policies());
+    let registry = kernel::Registry::new(Mode::Gym, Vec::new()).unwrap();
+    openapi::finalize(&mut document, &registry, &policies());
     let operation = &document["paths"]["/api/v1/hooks/{provider}"]["post"];
     assert_eq!(operation["security"], serde_json::json!([]));
     assert!(

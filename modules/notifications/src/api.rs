@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use kernel::http::document::ApiLink;
 use kernel::pagination::{PageCursor, PageLimit, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, FieldError, Tenant};
 use poem::web::sse::Event;
@@ -22,6 +23,15 @@ use crate::repo::NotificationRow;
 use crate::service::StreamSlots;
 use crate::settings::NotificationSettings;
 use crate::{Notifications, errors, service};
+
+/// Notifications are made by events, not by a create: the newest one listed can be read.
+pub(crate) const LINKS: &[ApiLink] = &[ApiLink {
+    from: "notifications_list",
+    status: 200,
+    to: "notifications_read",
+    parameters: &[("notification_id", "$response.body#/items/0/id")],
+    body: &[],
+}];
 
 #[derive(Tags)]
 enum NotificationTags {

@@ -27,6 +27,7 @@ pub use api::NotificationsApi;
 
 use std::sync::Arc;
 
+use kernel::http::document::ApiLink;
 use kernel::jobs::{JobHandler, Subscription};
 use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Settings};
 
@@ -62,6 +63,9 @@ impl Module for Notifications {
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         settings::NotificationSettings::read(settings).map(drop)
+    }
+    fn links(&self) -> &'static [ApiLink] {
+        api::LINKS
     }
 }
 

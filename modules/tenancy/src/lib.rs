@@ -37,6 +37,7 @@ pub use service::provisioning;
 use api::{ApiKeysApi, DashboardApi, GymsApi, MembersApi, ModulesApi, WorkspaceApi};
 use std::sync::Arc;
 
+use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, Subscription};
 use kernel::{
     AppContext, Build, GymBuild, Mode, Module, ModuleApi, ModuleCode, Port, PublicEvent, Routes,
@@ -97,6 +98,12 @@ impl Module for Tenancy {
                 description: "Someone left or was removed: `user_id`, `role`, `removed_by`.",
             },
         ]
+    }
+    fn field_rules(&self) -> &'static [FieldRule] {
+        api::FIELD_RULES
+    }
+    fn links(&self) -> &'static [ApiLink] {
+        api::LINKS
     }
 }
 

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
+use kernel::http::document::{ApiLink, FieldRule, Rule};
 use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiResult, AppContext, Tenant};
 use poem_openapi::param::{Path, Query};
@@ -12,6 +13,48 @@ use crate::repo::{DeliveryRow, EndpointRow};
 use crate::service::deliveries;
 use crate::service::endpoints::{self, EndpointChange};
 use crate::settings::WebhookSettings;
+
+/// A webhook target as the document states it: `https`, on port 443, a host name, no user name
+/// or password, no `#fragment`. That the name resolves to public addresses only is checked when
+/// it is saved (422 on `url` otherwise); public IP literals are accepted too but not described.
+pub(crate) const WEBHOOK_URL_PATTERN: &str = r"^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(:443)?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+
+/// What the handlers check beyond the fields' types, for the document (written there by the
+/// kernel rather than as `#[oai(validator)]`: the handlers word these problems themselves).
+pub(crate) const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        schema: "CreateWebhookEndpoint",
+        property: "url",
+        rule: Rule::Pattern(WEBHOOK_URL_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateWebhookEndpoint",
+        property: "event_types",
+        rule: Rule::ItemsArePublicEvents,
+    },
+    FieldRule {
+        schema: "UpdateWebhookEndpoint",
+        property: "url",
+        rule: Rule::Pattern(WEBHOOK_URL_PATTERN),
+    },
+    FieldRule {
+        schema: "UpdateWebhookEndpoint",
+        property: "event_types",
+        rule: Rule::ItemsArePublicEvents,
+    },
+];
+
+/// A test ping is a delivery of its endpoint: it can be replayed.
+pub(crate) const LINKS: &[ApiLink] = &[ApiLink {
+    from: "webhook_endpoints_ping",
+    status: 202,
+    to: "webhook_deliveries_replay",
+    parameters: &[
+        ("id", "$response.body#/endpoint_id"),
+        ("delivery_id", "$response.body#/id"),
+    ],
+    body: &[],
+}];
 
 #[derive(Tags)]
 enum WebhookTags {
@@ -392,5 +435,30 @@ impl WebhooksApi {
     ) -> ApiResult<Queued> {
         let delivery = deliveries::replay(&self.ctx, &tenant, id.0, delivery_id.0).await?;
         Ok(Queued::Accepted(Json(delivery.into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WEBHOOK_URL_PATTERN;
+
+    #[test]
+    fn the_documented_url_shape_is_https_on_443_with_a_host_name() {
+        let pattern = regex::Regex::new(WEBHOOK_URL_PATTERN).unwrap_or_else(|err| panic!("{err}"));
+        for ok in [
+            "https://hooks.example.com",
+            "https://hooks.example.com:443/gymapi/in?tenant=1&x=%20",
+        ] {
+            assert!(pattern.is_match(ok), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example.com/",
+            "https://hooks.example.com:8443/",
+            "https://user:secret@hooks.example.com/",
+            "https://hooks.example.com/#part",
+            "https://hooks.example.com/a b",
+        ] {
+            assert!(!pattern.is_match(bad), "{bad}");
+        }
     }
 }

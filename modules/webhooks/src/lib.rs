@@ -33,6 +33,7 @@ pub use api::WebhooksApi;
 
 use std::sync::Arc;
 
+use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, PUBLIC_EVENTS, Subscription};
 use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Settings};
 
@@ -70,6 +71,12 @@ impl Module for Webhooks {
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         WebhookSettings::read(settings).map(drop)
+    }
+    fn field_rules(&self) -> &'static [FieldRule] {
+        api::FIELD_RULES
+    }
+    fn links(&self) -> &'static [ApiLink] {
+        api::LINKS
     }
 }
 

@@ -2,6 +2,7 @@
 //! rendering, metrics, access log) and the operations endpoints.
 
 mod authenticate;
+pub mod document;
 pub mod idempotency;
 mod inbound;
 mod json_body;

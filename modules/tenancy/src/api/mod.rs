@@ -17,11 +17,117 @@ pub use modules::ModulesApi;
 pub use workspace::WorkspaceApi;
 
 use chrono::{DateTime, Utc};
+use kernel::http::document::{
+    ApiLink, EMAIL_PATTERN, FieldRule, NOT_BLANK_PATTERN, Rule, TIME_ZONE_PATTERN,
+};
 use kernel::{Role, TenantKind};
 use poem_openapi::{Object, Tags};
 use uuid::Uuid;
 
 use crate::repo::GymRow;
+
+/// What the handlers check beyond the fields' types, for the document (written there by the
+/// kernel rather than as `#[oai(validator)]`: the handlers word these problems themselves).
+pub(crate) const FIELD_RULES: &[FieldRule] = &[
+    FieldRule {
+        schema: "AddMemberRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "AddMemberRequest",
+        property: "email",
+        rule: Rule::Example("ann@example.com"),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "email",
+        rule: Rule::Pattern(EMAIL_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "first_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "last_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "workspace_name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "RegisterTrainerRequest",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateGymRequest",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateGymRequest",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "TenantUpdate",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "TenantUpdate",
+        property: "timezone",
+        rule: Rule::Pattern(TIME_ZONE_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "name",
+        rule: Rule::Pattern(NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "scopes",
+        rule: Rule::ItemsAreApiScopes,
+    },
+    FieldRule {
+        schema: "CreateApiKeyRequest",
+        property: "expires_at",
+        rule: Rule::Example("2099-12-31T23:59:59Z"),
+    },
+];
+
+/// A new account (a trainer's too) can sign in, and be added to a tenant by its e-mail.
+pub(crate) const LINKS: &[ApiLink] = &[
+    ApiLink {
+        from: "auth_register_trainer",
+        status: 201,
+        to: "auth_login",
+        parameters: &[],
+        body: &[
+            ("email", "$request.body#/email"),
+            ("password", "$request.body#/password"),
+        ],
+    },
+    ApiLink {
+        from: "auth_register",
+        status: 201,
+        to: "members_add",
+        parameters: &[],
+        body: &[("email", "$response.body#/user/email")],
+    },
+    ApiLink {
+        from: "auth_register_trainer",
+        status: 201,
+        to: "members_add",
+        parameters: &[],
+        body: &[("email", "$response.body#/email")],
+    },
+];
 
 #[derive(Tags)]
 pub(crate) enum TenancyTags {
