@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, expect_json, expect_problem, members_of, test_settings};
+use crate::helpers::{
+    Session, TestApp, expect_json, expect_problem, members_of, spawn_app_on, test_settings,
+};
 
 /// Where initdb and pg_ctl are (`GYMAPI_TEST_PG_BIN` overrides).
 fn pg_bin(program: &str) -> String {
@@ -157,23 +159,7 @@ async fn app_on(cluster: &Cluster) -> TestApp {
     let pool = gymapi::startup::prepare_database(&settings)
         .await
         .expect("the cluster is migrated");
-    let roles = gymapi::startup::Roles {
-        http: true,
-        jobs: false,
-    };
-    let app = gymapi::Application::build_with_pool(settings, pool, roles)
-        .await
-        .expect("app builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let jobs = app.jobs();
-    let ctx = app.context().clone();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        base,
-        client: reqwest::Client::new(),
-        jobs,
-        ctx,
-    }
+    spawn_app_on(pool, settings).await
 }
 
 /// The test's own connection to the cluster, for locks and checks.

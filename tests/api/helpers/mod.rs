@@ -55,7 +55,12 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 
 /// Starts the app on a random port with `overrides` applied to the test settings.
 pub async fn spawn_app_with(pool: PgPool, overrides: &[(&str, Value)]) -> TestApp {
-    let settings = test_settings(overrides);
+    spawn_app_on(pool, test_settings(overrides)).await
+}
+
+/// Starts the app with `settings` on `pool` (already migrated), serving HTTP without job
+/// workers: tests drain the queue themselves.
+pub async fn spawn_app_on(pool: PgPool, settings: kernel::Settings) -> TestApp {
     let roles = gymapi::startup::Roles {
         http: true,
         jobs: false,
