@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kernel::breaker::RedisLink;
+use kernel::cache::Near;
 use kernel::http::idempotency::Idempotency;
 use kernel::http::openapi::{self, RouteIndex};
 use kernel::http::server::{self, Limits};
@@ -82,7 +83,11 @@ pub async fn connect_cache(settings: &Settings) -> anyhow::Result<Cache> {
             let link = RedisLink::connect(url.expose(), &settings.redis)
                 .await
                 .context("redis.url is not a usable Redis URL")?;
-            Ok(Cache::redis(link))
+            let near = Near::new(
+                settings.cache.memory_capacity,
+                Duration::from_millis(settings.cache.near_ttl_ms),
+            );
+            Ok(Cache::redis(link, near))
         }
         None => Ok(Cache::memory(settings.cache.memory_capacity)),
     }
@@ -209,6 +214,9 @@ impl Application {
             Some(link) => PubSub::redis(link).await,
             None => PubSub::in_process(),
         };
+        if let Some(near) = cache.near() {
+            tokio::spawn(near.clone().follow(pubsub.subscribe()));
+        }
         let ctx = context(settings, pool, cache, pubsub)?;
         if let Some(link) = ctx.cache.redis_link() {
             for collector in link.collectors() {

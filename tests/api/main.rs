@@ -16,6 +16,7 @@ mod jobs;
 mod media;
 mod members;
 mod modules;
+mod near_cache;
 mod notifications;
 mod openapi;
 mod ratelimit;

@@ -149,6 +149,10 @@ pub struct CacheSettings {
     pub memory_capacity: u64,
     /// How long a resolved tenant membership stays cached (writes invalidate it at once).
     pub tenant_ttl_seconds: u64,
+    /// With Redis: how long this instance keeps its own copy of what it read from Redis. The
+    /// longest a write made elsewhere can go unseen here when its invalidation was missed;
+    /// 0 turns the near cache off.
+    pub near_ttl_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,10 @@
 //! switch to the non-owner role `gymapi_app`, all transaction-local, in the same round trip as
 //! `BEGIN`, so a pooled connection never carries a tenant into the next request.
 //!
+//! Reads take a [`ReadOnly`] transaction, which is never committed: dropping it queues the
+//! `ROLLBACK`, and the pool's check of every returned connection sends it, after the response
+//! has gone. A read therefore costs the request two round trips: the `BEGIN` line and the query.
+//!
 //! A request that holds an `Idempotency-Key` lease ([`Lease`], taken by
 //! [`crate::http::idempotency`]) has every scoped transaction fenced: the transaction starts
 //! only while the lease is still the request's, keeps a retry from taking the lease over until
@@ -17,8 +21,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::config::DatabaseSettings;
@@ -63,11 +67,29 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
         .options([("statement_timeout", statement_timeout.as_str())]))
 }
 
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+///
+/// sqlx already pings every connection as it returns to the pool (in the background, after the
+/// response), and drops the ones that fail. Pinging again on every acquire, sqlx's default,
+/// would add a round trip to every request for connections that were checked moments ago;
+/// only one that sat idle (and may have been cut by a database restart meanwhile) needs it.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .min_connections(settings.min_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    // An error discards this connection and the pool tries another.
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Connects, creating the database first when configured to and it is missing.
@@ -94,11 +116,11 @@ pub async fn migrate(
     migrator.run(pool).await
 }
 
-fn scoped_begin(setting: &str, id: Uuid) -> String {
+fn scoped_begin(begin: &str, setting: &str, id: Uuid) -> String {
     // `id` is a parsed UUID, so formatting it into SQL cannot inject anything; a single simple
     // query keeps BEGIN, the setting and the role switch in one round trip.
     format!(
-        "begin; select set_config('{setting}', '{id}', true), set_config('role', '{APP_ROLE}', true)"
+        "{begin}; select set_config('{setting}', '{id}', true), set_config('role', '{APP_ROLE}', true)"
     )
 }
 
@@ -108,7 +130,7 @@ async fn begin_scoped(
     setting: &str,
     id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin_with(scoped_begin(setting, id)).await?;
+    let mut tx = pool.begin_with(scoped_begin("begin", setting, id)).await?;
     if let Some(lease) = Lease::current() {
         // Fails with LEASE_LOST unless the lease is still ours; the transaction then rolls
         // back when dropped.
@@ -137,6 +159,42 @@ pub async fn begin_user(
     user_id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     begin_scoped(pool, "app.user_id", user_id).await
+}
+
+/// A read-only transaction scoped like [`begin_tenant`] or [`begin_user`], for reads: it is
+/// never committed (see the module docs), and PostgreSQL refuses any write made through it.
+/// Reads are not fenced by an `Idempotency-Key` lease: they change nothing a retry could repeat.
+pub struct ReadOnly(Transaction<'static, Postgres>);
+
+impl std::ops::Deref for ReadOnly {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ReadOnly {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+}
+
+async fn read_scoped(pool: &PgPool, setting: &str, id: Uuid) -> Result<ReadOnly, sqlx::Error> {
+    let tx = pool
+        .begin_with(scoped_begin("begin read only", setting, id))
+        .await?;
+    Ok(ReadOnly(tx))
+}
+
+/// [`begin_tenant`] for reads.
+pub async fn read_tenant(pool: &PgPool, gym_id: Uuid) -> Result<ReadOnly, sqlx::Error> {
+    read_scoped(pool, "app.gym_id", gym_id).await
+}
+
+/// [`begin_user`] for reads.
+pub async fn read_user(pool: &PgPool, user_id: Uuid) -> Result<ReadOnly, sqlx::Error> {
+    read_scoped(pool, "app.user_id", user_id).await
 }
 
 /// `select 1`, answered within `within` or not at all: for readiness, which must answer

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, oneshot};
 use crate::breaker::RedisLink;
 
 /// Channels are `gymapi:<topic>`; Redis subscribers match `gymapi:*`.
-const PREFIX: &str = "gymapi:";
+pub(crate) const PREFIX: &str = "gymapi:";
 /// Messages a slow local subscriber may fall behind before it skips ahead.
 const LOCAL_BUFFER: usize = 1024;
 /// The topic of the message the subscriber sends local listeners after it subscribed again:

@@ -105,22 +105,36 @@ pub struct RateLimiter {
     redis: Option<(RedisLink, redis::Script)>,
 }
 
-/// GCRA in one atomic step. KEYS[1]: the key. ARGV: emission interval and burst tolerance in
-/// microseconds. Returns {allowed, remaining, reset_us, retry_after_us}.
+/// GCRA for every limit of one request in one atomic step, so a request costs one round trip
+/// whatever the number of its limits. KEYS: one per limit. ARGV: per key, its emission
+/// interval and burst tolerance in microseconds. A request refused by one limit is counted by
+/// none (a client waiting out its per-user limit does not also drain its per-IP one). Returns
+/// per key {allowed, remaining, reset_us, retry_after_us}.
 const GCRA: &str = r#"
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
-local emission = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + emission
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, 0, tat - now, allow_at - now}
+local results, new_tats, refused = {}, {}, false
+for i, key in ipairs(KEYS) do
+  local emission = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + emission
+  local allow_at = new_tat - tolerance
+  if now < allow_at then
+    refused = true
+    results[i] = {0, 0, tat - now, allow_at - now}
+  else
+    new_tats[i] = new_tat
+    results[i] = {1, math.floor((now - allow_at) / emission), new_tat - now, 0}
+  end
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
-return {1, math.floor((now - allow_at) / emission), new_tat - now, 0}
+if not refused then
+  for i, key in ipairs(KEYS) do
+    redis.call('SET', key, new_tats[i], 'PX', math.ceil((new_tats[i] - now) / 1000))
+  end
+end
+return results
 "#;
 
 fn ceil_seconds(micros: i64) -> u64 {
@@ -204,29 +218,53 @@ impl RateLimiter {
 
     /// Counts one request against `rule` for `key`.
     pub async fn check(&self, rule: Rule, key: &str) -> Decision {
-        let limit = self.limit(rule);
+        self.check_all(&[(rule, key)]).await[0]
+    }
+
+    /// Counts one request against every `(rule, key)`, in one Redis call; a request refused
+    /// by one is counted by none. The decisions come in the order of `checks`.
+    pub async fn check_all(&self, checks: &[(Rule, &str)]) -> Vec<Decision> {
         if let Some((link, script)) = &self.redis {
-            let emission = limit.emission_interval().as_micros() as i64;
-            let tolerance = emission * i64::from(limit.requests.max(1));
+            let mut invocation = script.prepare_invoke();
+            for &(rule, key) in checks {
+                let emission = self.limit(rule).emission_interval().as_micros() as i64;
+                let tolerance = emission * i64::from(self.limit(rule).requests.max(1));
+                invocation
+                    .key(format!("ratelimit:{}:{key}", rule.name()))
+                    .arg(emission)
+                    .arg(tolerance);
+            }
+            let invocation = &invocation;
             let result = link
                 .run(|mut connection| async move {
-                    script
-                        .key(format!("ratelimit:{}:{key}", rule.name()))
-                        .arg(emission)
-                        .arg(tolerance)
-                        .invoke_async::<(i64, i64, i64, i64)>(&mut connection)
+                    invocation
+                        .invoke_async::<Vec<(i64, i64, i64, i64)>>(&mut connection)
                         .await
                 })
                 .await;
             match result {
-                Ok((allowed, remaining, reset, retry_after)) => {
-                    return Decision {
-                        allowed: allowed == 1,
-                        limit: limit.requests,
-                        remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
-                        reset_seconds: ceil_seconds(reset),
-                        retry_after_seconds: ceil_seconds(retry_after).max(u64::from(allowed != 1)),
-                    };
+                Ok(results) if results.len() == checks.len() => {
+                    return checks
+                        .iter()
+                        .zip(results)
+                        .map(
+                            |(&(rule, _), (allowed, remaining, reset, retry_after))| Decision {
+                                allowed: allowed == 1,
+                                limit: self.limit(rule).requests,
+                                remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
+                                reset_seconds: ceil_seconds(reset),
+                                retry_after_seconds: ceil_seconds(retry_after)
+                                    .max(u64::from(allowed != 1)),
+                            },
+                        )
+                        .collect();
+                }
+                Ok(results) => {
+                    tracing::warn!(
+                        expected = checks.len(),
+                        got = results.len(),
+                        "rate limit script answered oddly; checked in process"
+                    );
                 }
                 // The breaker logs the outage once; each fallback check is not news.
                 Err(err) => {
@@ -234,7 +272,10 @@ impl RateLimiter {
                 }
             }
         }
-        self.check_in_process(rule, key, limit)
+        checks
+            .iter()
+            .map(|&(rule, key)| self.check_in_process(rule, key, self.limit(rule)))
+            .collect()
     }
 
     fn check_in_process(&self, rule: Rule, key: &str, limit: Limit) -> Decision {
@@ -344,23 +385,24 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             .extensions()
             .get::<RoutePolicy>()
             .map_or(RateClass::Api, |policy| policy.rate_class);
-        let mut decisions = Vec::with_capacity(2);
+        // An API key is not verified yet (that needs the database); a made-up key still meets
+        // the per-IP limit and is refused by the route.
+        let caller = req
+            .extensions()
+            .get::<Credentials>()
+            .and_then(Credentials::scope);
+        let mut checks = Vec::with_capacity(2);
         match class {
-            RateClass::SignIn => decisions.push(self.limiter.check(Rule::Auth, &ip).await),
-            RateClass::Inbound => decisions.push(self.limiter.check(Rule::Inbound, &ip).await),
+            RateClass::SignIn => checks.push((Rule::Auth, ip.as_str())),
+            RateClass::Inbound => checks.push((Rule::Inbound, ip.as_str())),
             RateClass::Api => {
-                decisions.push(self.limiter.check(Rule::ApiPerIp, &ip).await);
-                // An API key is not verified yet (that needs the database); a made-up key still
-                // meets the per-IP limit above and is refused by the route.
-                let caller = req
-                    .extensions()
-                    .get::<Credentials>()
-                    .and_then(Credentials::scope);
-                if let Some(caller) = caller {
-                    decisions.push(self.limiter.check(Rule::ApiPerUser, &caller).await);
+                checks.push((Rule::ApiPerIp, ip.as_str()));
+                if let Some(caller) = &caller {
+                    checks.push((Rule::ApiPerUser, caller.as_str()));
                 }
             }
         }
+        let decisions = self.limiter.check_all(&checks).await;
         if let Some(denied) = decisions
             .iter()
             .filter(|d| !d.allowed)
@@ -446,6 +488,26 @@ mod tests {
                 .await;
             assert!(other.allowed, "keys are independent");
         }
+    }
+
+    #[tokio::test]
+    async fn one_redis_call_checks_every_limit_and_a_refused_request_counts_against_none() {
+        let limiter = RateLimiter::redis(settings(2), link(1000).await);
+        let ip = uuid::Uuid::new_v4().to_string();
+        let user = uuid::Uuid::new_v4().to_string();
+        for _ in 0..2 {
+            assert!(limiter.check(Rule::ApiPerUser, &user).await.allowed);
+        }
+        let decisions = limiter
+            .check_all(&[(Rule::ApiPerIp, &ip), (Rule::ApiPerUser, &user)])
+            .await;
+        assert!(decisions[0].allowed, "{decisions:?}");
+        assert!(!decisions[1].allowed, "{decisions:?}");
+        // Had the refused request counted against the address, none of its burst of 2 would
+        // be left after this one.
+        let address = limiter.check(Rule::ApiPerIp, &ip).await;
+        assert!(address.allowed);
+        assert_eq!(address.remaining, 1);
     }
 
     #[tokio::test]

@@ -216,6 +216,11 @@ impl<M> Tenant<M> {
     pub async fn begin(&self, pool: &PgPool) -> ApiResult<Transaction<'static, Postgres>> {
         Ok(db::begin_tenant(pool, self.gym_id).await?)
     }
+
+    /// A read-only transaction scoped to this tenant, never committed ([`db::ReadOnly`]).
+    pub async fn read(&self, pool: &PgPool) -> ApiResult<db::ReadOnly> {
+        Ok(db::read_tenant(pool, self.gym_id).await?)
+    }
 }
 
 impl<M: ModuleCode> Tenant<M> {

@@ -16,9 +16,8 @@ impl DashboardContribution for MediaFigures {
         tenant: &TenantInfo,
         period: &DashboardPeriod,
     ) -> ApiResult<Vec<Figure>> {
-        let mut tx = db::begin_tenant(&ctx.db, tenant.gym_id).await?;
+        let mut tx = db::read_tenant(&ctx.db, tenant.gym_id).await?;
         let (uploads, bytes) = repo::usage(&mut tx, tenant.gym_id, period.month_start).await?;
-        tx.commit().await?;
         Ok(vec![
             Figure::count("uploads_this_month", "Uploads this month", uploads),
             Figure::bytes("storage_bytes", "Storage used", bytes),

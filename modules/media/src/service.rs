@@ -269,18 +269,16 @@ pub fn no_such_media() -> ApiError {
 }
 
 pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<MediaRow> {
-    let mut tx = tenant.begin(&ctx.db).await?;
+    let mut tx = tenant.read(&ctx.db).await?;
     let row = repo::get(&mut tx, tenant.gym_id, id).await?;
-    tx.commit().await?;
     row.ok_or_else(no_such_media)
 }
 
 /// The upload of tenant `gym_id` whose original or thumbnail is stored under `key` (for
 /// `/media/{key}`, which serves whoever has the key, with no signed-in tenant).
 pub async fn by_key(ctx: &AppContext, gym_id: Uuid, key: &str) -> ApiResult<MediaRow> {
-    let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+    let mut tx = db::read_tenant(&ctx.db, gym_id).await?;
     let row = repo::by_key(&mut tx, gym_id, key).await?;
-    tx.commit().await?;
     row.ok_or_else(no_such_media)
 }
 

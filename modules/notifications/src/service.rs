@@ -38,7 +38,7 @@ pub async fn page<M>(
     page: &PageRequest,
 ) -> ApiResult<(Page<NotificationRow>, i64)> {
     let before: Option<Uuid> = page.after()?;
-    let mut tx = tenant.begin(&ctx.db).await?;
+    let mut tx = tenant.read(&ctx.db).await?;
     let rows = repo::page(
         &mut tx,
         tenant.gym_id,
@@ -49,7 +49,7 @@ pub async fn page<M>(
     )
     .await?;
     let unread = repo::unread_count(&mut tx, tenant.gym_id, tenant.user_id).await?;
-    tx.commit().await?;
+    drop(tx);
     Ok((page.finish(rows, |row| row.id), unread))
 }
 

@@ -75,9 +75,9 @@ impl TenantDirectory for TenancyDirectory {
                 if let Some(access) = ctx.cache.get::<TenantAccess>(&key).await {
                     return Ok(Some(access));
                 }
-                let mut tx = db::begin_user(&ctx.db, user_id).await?;
+                let mut tx = db::read_user(&ctx.db, user_id).await?;
                 let access = repo::membership(&mut tx, user_id, gym_id).await?;
-                tx.commit().await?;
+                drop(tx);
                 let access = access.ok_or_else(|| not_a_member(ctx.mode()))?;
                 ctx.cache.set(&key, &access, ttl(ctx)).await;
                 Ok(Some(access))
@@ -88,9 +88,9 @@ impl TenantDirectory for TenancyDirectory {
                 if let Some(access) = ctx.cache.get::<TenantAccess>(&key).await {
                     return Ok(Some(access));
                 }
-                let mut tx = db::begin_user(&ctx.db, user_id).await?;
+                let mut tx = db::read_user(&ctx.db, user_id).await?;
                 let candidates = repo::default_candidates(&mut tx, user_id).await?;
-                tx.commit().await?;
+                drop(tx);
                 let chosen = match candidates.as_slice() {
                     [] => return Ok(None),
                     [only] => *only,
@@ -118,10 +118,10 @@ impl TenantDirectory for TenancyDirectory {
         if let Some(info) = ctx.cache.get::<TenantInfo>(&key).await {
             return Ok(info);
         }
-        let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
+        let mut tx = db::read_tenant(&ctx.db, gym_id).await?;
         let row = repo::find_tenant(&mut tx, gym_id).await?;
         let modules = repo::module_overrides(&mut tx, gym_id).await?;
-        tx.commit().await?;
+        drop(tx);
         let row = row.ok_or_else(|| ApiError::not_found("no such tenant"))?;
         let info = TenantInfo {
             gym_id,

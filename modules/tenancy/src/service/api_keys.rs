@@ -73,9 +73,8 @@ pub async fn list<M>(
 ) -> ApiResult<Page<ApiKeyRow>> {
     require_manager(tenant)?;
     let before: Option<Uuid> = page.after()?;
-    let mut tx = tenant.begin(&ctx.db).await?;
+    let mut tx = tenant.read(&ctx.db).await?;
     let rows = repo::list_api_keys(&mut tx, tenant.gym_id, before, page.fetch_limit()).await?;
-    tx.commit().await?;
     Ok(page.finish(rows, |row| row.id))
 }
 

@@ -38,10 +38,9 @@ pub async fn list<M>(
     tenant.require(Role::Trainer)?;
     let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
     let q = q.map(str::trim).filter(|q| !q.is_empty());
-    let mut tx = tenant.begin(&ctx.db).await?;
+    let mut tx = tenant.read(&ctx.db).await?;
     let rows =
         repo::list_members(&mut tx, tenant.gym_id, role, q, after, page.fetch_limit()).await?;
-    tx.commit().await?;
     Ok(page.finish(rows, |row| (row.created_at, row.user_id)))
 }
 

@@ -42,9 +42,8 @@ pub async fn my_gyms(
     page: &PageRequest,
 ) -> ApiResult<Page<MyGymRow>> {
     let after: Option<Uuid> = page.after()?;
-    let mut tx = db::begin_user(&ctx.db, user_id).await?;
+    let mut tx = db::read_user(&ctx.db, user_id).await?;
     let rows = repo::my_gyms(&mut tx, user_id, after, page.fetch_limit()).await?;
-    tx.commit().await?;
     Ok(page.finish(rows, |row| row.gym.id))
 }
 
@@ -201,12 +200,11 @@ pub struct Figures {
 
 pub async fn figures(ctx: &AppContext, tenant: &TenantInfo) -> ApiResult<Figures> {
     let period = DashboardPeriod::in_timezone(tenant.timezone, Utc::now());
-    let mut tx = db::begin_tenant(&ctx.db, tenant.gym_id).await?;
+    let mut tx = db::read_tenant(&ctx.db, tenant.gym_id).await?;
     let gym = repo::find_gym(&mut *tx, tenant.gym_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such tenant"))?;
     let by_role = repo::member_figures(&mut tx, tenant.gym_id, period.month_start).await?;
-    tx.commit().await?;
     Ok(Figures {
         gym,
         by_role,

@@ -75,17 +75,15 @@ pub async fn create<M>(
 
 pub async fn list<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<Vec<EndpointRow>> {
     tenant.require(Role::Admin)?;
-    let mut tx = tenant.begin(&ctx.db).await?;
+    let mut tx = tenant.read(&ctx.db).await?;
     let rows = repo::list_endpoints(&mut tx, tenant.gym_id).await?;
-    tx.commit().await?;
     Ok(rows)
 }
 
 pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<EndpointRow> {
     tenant.require(Role::Admin)?;
-    let mut tx = tenant.begin(&ctx.db).await?;
+    let mut tx = tenant.read(&ctx.db).await?;
     let row = repo::find_endpoint(&mut tx, tenant.gym_id, id).await?;
-    tx.commit().await?;
     row.ok_or_else(no_such_endpoint)
 }
 

@@ -4,6 +4,14 @@
 //! wait or fail: Redis is reached through [`RedisLink`] (a short timeout and a circuit
 //! breaker), and while it is unavailable reads are misses (callers go to PostgreSQL), writes
 //! are skipped and deletes are kept to be made before Redis is read again.
+//!
+//! In front of Redis sits a [`Near`] cache: a copy in process for `cache.near_ttl_ms` (a few
+//! seconds), dropped on every instance when a key is deleted, so that the lookups of most
+//! requests never reach Redis.
+
+mod near;
+
+pub use near::{INVALIDATE, Near};
 
 use std::any::Any;
 use std::sync::Arc;
@@ -18,7 +26,7 @@ use crate::breaker::{RedisLink, Unavailable};
 #[derive(Clone)]
 pub enum Cache {
     Memory(moka::future::Cache<String, Entry>),
-    Redis(RedisLink),
+    Redis { link: RedisLink, near: Near },
 }
 
 #[derive(Clone)]
@@ -54,22 +62,31 @@ impl Cache {
         )
     }
 
-    pub fn redis(link: RedisLink) -> Self {
-        Cache::Redis(link)
+    pub fn redis(link: RedisLink, near: Near) -> Self {
+        Cache::Redis { link, near }
+    }
+
+    /// The near cache in front of Redis, which [`Near::follow`]s the instances'
+    /// invalidations.
+    pub fn near(&self) -> Option<&Near> {
+        match self {
+            Cache::Memory(_) => None,
+            Cache::Redis { near, .. } => Some(near),
+        }
     }
 
     /// The Redis link when the cache is in Redis.
     pub fn redis_link(&self) -> Option<&RedisLink> {
         match self {
             Cache::Memory(_) => None,
-            Cache::Redis(link) => Some(link),
+            Cache::Redis { link, .. } => Some(link),
         }
     }
 
     pub fn backend(&self) -> &'static str {
         match self {
             Cache::Memory(_) => "memory",
-            Cache::Redis(_) => "redis",
+            Cache::Redis { .. } => "redis",
         }
     }
 
@@ -84,14 +101,27 @@ impl Cache {
                 .get(key)
                 .await
                 .and_then(|entry| entry.value.downcast_ref::<T>().cloned()),
-            Cache::Redis(link) => {
-                let read =
-                    link.run(|mut connection| async move {
-                        connection.get::<_, Option<Vec<u8>>>(key).await
+            Cache::Redis { link, near } => {
+                if let Some(value) = near.get::<T>(key).await {
+                    return Some(value);
+                }
+                let read_began = near.generation();
+                let read = link
+                    .run(|mut connection| async move {
+                        let mut pipe = redis::pipe();
+                        pipe.get(key).cmd("PTTL").arg(key);
+                        pipe.query_async::<(Option<Vec<u8>>, i64)>(&mut connection)
+                            .await
                     })
                     .await;
                 match read {
-                    Ok(bytes) => bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+                    Ok((Some(bytes), ttl_ms)) => {
+                        let value: T = serde_json::from_slice(&bytes).ok()?;
+                        let ttl = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0));
+                        near.keep(key, value.clone(), ttl, read_began).await;
+                        Some(value)
+                    }
+                    Ok((None, _)) => None,
                     // The breaker logs the outage once; each miss is not news.
                     Err(err) => {
                         log_skipped("read", &err);
@@ -118,7 +148,8 @@ impl Cache {
                     )
                     .await;
             }
-            Cache::Redis(link) => {
+            Cache::Redis { link, near } => {
+                let write_began = near.generation();
                 let Ok(bytes) = serde_json::to_vec(value) else {
                     return;
                 };
@@ -128,8 +159,9 @@ impl Cache {
                         connection.set_ex::<_, _, ()>(key, bytes, seconds).await
                     })
                     .await;
-                if let Err(err) = written {
-                    log_skipped("write", &err);
+                match written {
+                    Ok(()) => near.keep(key, value.clone(), ttl, write_began).await,
+                    Err(err) => log_skipped("write", &err),
                 }
             }
         }
@@ -142,8 +174,24 @@ impl Cache {
                     cache.invalidate(key).await;
                 }
             }
-            // A delete that misses Redis is made before Redis is read again (RedisLink).
-            Cache::Redis(link) => link.delete(keys).await,
+            // A delete that misses Redis is made before Redis is read again (RedisLink). The
+            // near copies go after Redis's, so a read racing the delete cannot bring the old
+            // value back into the near cache (see `near`), and other instances hear of it last.
+            Cache::Redis { link, near } => {
+                link.delete(keys).await;
+                near.forget(keys.iter().map(String::as_str)).await;
+                let channel = format!("{}{INVALIDATE}", crate::pubsub::PREFIX);
+                let payload = keys.join("\n");
+                let published = link
+                    .run(|mut connection| async move {
+                        connection.publish::<_, _, ()>(channel, payload).await
+                    })
+                    .await;
+                if let Err(err) = published {
+                    // Other instances' near copies expire within `cache.near_ttl_ms`.
+                    log_skipped("invalidation", &err);
+                }
+            }
         }
     }
 
@@ -151,7 +199,7 @@ impl Cache {
     pub async fn ping(&self) -> Result<(), String> {
         match self {
             Cache::Memory(_) => Ok(()),
-            Cache::Redis(link) => link.ping().await.map_err(|err| err.to_string()),
+            Cache::Redis { link, .. } => link.ping().await.map_err(|err| err.to_string()),
         }
     }
 }
@@ -177,7 +225,10 @@ mod tests {
     }
 
     async fn backends() -> Vec<Cache> {
-        let redis = Cache::redis(redis_link(&Default::default()).await);
+        let redis = Cache::redis(
+            redis_link(&Default::default()).await,
+            Near::new(100, Duration::from_secs(2)),
+        );
         vec![Cache::memory(100), redis]
     }
 
@@ -252,7 +303,7 @@ mod tests {
             ..Default::default()
         };
         let link = redis_link(&settings).await;
-        let cache = Cache::redis(link.clone());
+        let cache = Cache::redis(link.clone(), Near::new(100, Duration::from_secs(2)));
         let key = key("stale");
         cache
             .set(
