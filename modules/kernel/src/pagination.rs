@@ -233,6 +233,19 @@ impl<T: Type> Type for Page<T> {
 
 impl<T: Type> IsObjectType for Page<T> {}
 
+/// As [`ToJSON`] writes it, for [`crate::http::SerdeJson`] answers.
+impl<T: Serialize> Serialize for Page<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("items", &self.items)?;
+        if let Some(cursor) = &self.next_cursor {
+            map.serialize_entry("next_cursor", cursor)?;
+        }
+        map.end()
+    }
+}
+
 impl<T: ToJSON> ToJSON for Page<T> {
     fn to_json(&self) -> Option<Value> {
         let mut object = serde_json::Map::new();

@@ -11,6 +11,7 @@ pub mod openapi;
 mod ops;
 mod problems;
 pub mod request_body;
+mod serde_json_payload;
 pub mod server;
 
 pub use problems::{problem_response, respond};
@@ -20,3 +21,4 @@ pub use inbound::InboundBody;
 pub use json_body::JsonBody;
 pub use observe::Observe;
 pub use ops::OperationsApi;
+pub use serde_json_payload::{SerdeJson, rfc3339};

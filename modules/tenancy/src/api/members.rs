@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use kernel::http::JsonBody;
+use kernel::http::{JsonBody, SerdeJson};
 use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiResult, AppContext, Role, Tenant};
 use poem_openapi::param::{Path, Query};
@@ -11,13 +11,15 @@ use super::TenancyTags;
 use crate::Tenancy;
 use crate::service::members;
 
-#[derive(Debug, Object)]
+// Lists answer it through `SerdeJson`, so serde must write it as poem-openapi would (tested below).
+#[derive(Debug, Object, serde::Serialize)]
 pub struct Member {
     pub user_id: Uuid,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
     pub role: Role,
+    #[serde(serialize_with = "kernel::http::rfc3339")]
     pub joined_at: DateTime<Utc>,
 }
 
@@ -98,10 +100,10 @@ impl MembersApi {
         /// `next_cursor` of the previous page.
         #[oai(example = "members_cursor_example")]
         cursor: Query<Option<PageCursor>>,
-    ) -> ApiResult<Json<Page<Member>>> {
+    ) -> ApiResult<SerdeJson<Page<Member>>> {
         let page = PageRequest::new(limit.0, cursor.0);
         let members = members::list(&self.ctx, &tenant, role.0, q.0.as_deref(), &page).await?;
-        Ok(Json(members.map(Member::from)))
+        Ok(SerdeJson(members.map(Member::from)))
     }
 
     /// Add a registered user to the tenant (owners and admins; not above your own role).
@@ -147,5 +149,34 @@ impl MembersApi {
     ) -> ApiResult<Removed> {
         members::remove(&self.ctx, &tenant, user_id.0).await?;
         Ok(Removed::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    #[test]
+    fn serde_writes_a_page_of_members_as_the_document_describes_it() {
+        let member = Member {
+            user_id: Uuid::new_v4(),
+            email: "ana@example.com".into(),
+            first_name: "Ana".into(),
+            last_name: "Silva \"Jr\" \u{e9}".into(),
+            role: Role::Trainer,
+            joined_at: "2026-12-02T05:35:32.132872Z".parse().unwrap(),
+        };
+        let page = Page {
+            items: vec![member],
+            next_cursor: Some("abc".into()),
+        };
+        assert_eq!(serde_json::to_value(&page).ok(), page.to_json());
+        let last = Page::<Member> {
+            items: vec![],
+            next_cursor: None,
+        };
+        assert_eq!(serde_json::to_value(&last).ok(), last.to_json());
     }
 }
