@@ -420,7 +420,7 @@ async fn a_keyed_request_past_its_timeout_is_stopped_and_its_key_given_back(pool
     };
 
     // Writers to gym_members wait (readers do not) while the test holds this lock.
-    let mut blocker = pool.begin().await.unwrap();
+    let mut blocker = kernel::db::begin(&pool).await.unwrap();
     sqlx::query("lock table gym_members in share mode")
         .execute(&mut *blocker)
         .await

@@ -91,7 +91,7 @@ fn runner(
 async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs(pool: PgPool) {
     let (probe, _) = Probe::new("test.probe", 0);
     let runner = runner(&pool, &probe, vec![], vec![]);
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = kernel::db::begin(&pool).await.unwrap();
     jobs::enqueue(
         &mut tx,
         NewJob::new("test.probe", serde_json::json!({"n": 1})),
@@ -99,7 +99,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs(pool: PgPool) {
     .await
     .unwrap();
     tx.rollback().await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = kernel::db::begin(&pool).await.unwrap();
     jobs::enqueue(
         &mut tx,
         NewJob::new("test.probe", serde_json::json!({"n": 2})),
@@ -234,7 +234,7 @@ async fn events_reach_subscribers_through_the_queue(pool: PgPool) {
     };
     let runner = runner(&pool, &probe, vec![], vec![subscription]);
     let gym = uuid::Uuid::now_v7();
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = kernel::db::begin(&pool).await.unwrap();
     let event = kernel::events::record(
         &mut tx,
         Some(gym),

@@ -46,7 +46,7 @@ async fn unfiltered_queries_see_only_the_current_tenant(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn without_a_tenant_the_app_role_sees_nothing(pool: PgPool) {
     two_tenants(&pool).await;
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = kernel::db::begin(&pool).await.unwrap();
     sqlx::query("select set_config('role', 'gymapi_app', true)")
         .execute(&mut *tx)
         .await
@@ -120,4 +120,43 @@ async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
             .await
             .unwrap();
     assert!(!superuser && !bypass);
+}
+
+/// Polls `future` `polls` times at most, then drops it: a request whose client hung up at
+/// that point.
+async fn abandon_after<F: std::future::Future>(future: F, polls: usize) {
+    let mut future = std::pin::pin!(future);
+    let mut seen = 0;
+    std::future::poll_fn(|cx| {
+        seen += 1;
+        match future.as_mut().poll(cx) {
+            std::task::Poll::Pending if seen < polls => std::task::Poll::Pending,
+            _ => std::task::Poll::Ready(()),
+        }
+    })
+    .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_request_dropped_while_its_transaction_opens_leaves_no_transaction_behind(pool: PgPool) {
+    // One connection: every abandoned opening and every check below share it.
+    let one = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let owner: String = sqlx::query_scalar("select current_user")
+        .fetch_one(&one)
+        .await
+        .unwrap();
+    let gym = Uuid::new_v4();
+    for attempt in 0..240 {
+        abandon_after(kernel::db::read_tenant(&one, gym), 1 + attempt % 6).await;
+        // Inside a leaked tenant transaction the role would still be the app's.
+        let role: String = sqlx::query_scalar("select current_user")
+            .fetch_one(&one)
+            .await
+            .unwrap();
+        assert_eq!(role, owner, "attempt {attempt} left its transaction open");
+    }
 }

@@ -39,7 +39,7 @@ async fn a_keyed_post_killed_mid_request_runs_exactly_once_after_a_restart(pool:
     let mut server = Binary::start(&pool, CRASH_SETTINGS).await;
 
     // The request claims the key, then its insert waits on this lock: killed mid-request.
-    let mut blocker = pool.begin().await.unwrap();
+    let mut blocker = kernel::db::begin(&pool).await.unwrap();
     sqlx::query("lock table gym_members in share mode")
         .execute(&mut *blocker)
         .await

@@ -452,7 +452,7 @@ async fn a_keyed_post_cut_off_by_a_database_stop_runs_exactly_once() {
     let ana = app.register("ana").await;
     let db = observer(&cluster).await;
     let before = members_of(&db, gym).await;
-    let mut blocker = db.begin().await.unwrap();
+    let mut blocker = kernel::db::begin(&db).await.unwrap();
     sqlx::query("lock table gym_members in share mode")
         .execute(&mut *blocker)
         .await
@@ -505,7 +505,7 @@ async fn a_keyed_post_cut_off_by_a_database_stop_runs_exactly_once() {
     //    its 201 anyway, and once the database is back the answer is stored and replayed.
     let bea = app.register("bea").await;
     let before = members_of(&db, gym).await;
-    let mut work = db.begin().await.unwrap();
+    let mut work = kernel::db::begin(&db).await.unwrap();
     sqlx::query("lock table gym_members in share mode")
         .execute(&mut *work)
         .await
@@ -514,7 +514,7 @@ async fn a_keyed_post_cut_off_by_a_database_stop_runs_exactly_once() {
     let stop = async {
         until_waiting(&db, "insert into gym_members").await;
         // Hold the claim row so storing the answer waits, then let the work through.
-        let mut answer = db.begin().await.unwrap();
+        let mut answer = kernel::db::begin(&db).await.unwrap();
         sqlx::query("select 1 from idempotency_keys where key = 'cut-after-commit' for share")
             .execute(&mut *answer)
             .await

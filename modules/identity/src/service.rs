@@ -1,6 +1,6 @@
 //! Sign-up, sign-in and session rules.
 
-use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair, events, tokens};
+use kernel::{Accounts, ApiError, ApiResult, AppContext, TokenPair, db, events, tokens};
 use uuid::Uuid;
 
 use crate::accounts::{self, IdentityAccounts, check_name, normalize_email};
@@ -41,7 +41,7 @@ pub async fn register(
     let prepared = IdentityAccounts
         .prepare(email, password, first, last)
         .await?;
-    let mut tx = ctx.db.begin().await?;
+    let mut tx = db::begin(&ctx.db).await?;
     let user_id = IdentityAccounts.create(&mut tx, prepared).await?;
     let tokens = IdentityAccounts
         .start_session(ctx, &mut tx, user_id)
@@ -76,7 +76,7 @@ pub async fn login(
     if !password::verify(password, &hash).await? {
         return Err(invalid_credentials());
     }
-    let mut tx = ctx.db.begin().await?;
+    let mut tx = db::begin(&ctx.db).await?;
     let tokens = IdentityAccounts
         .start_session(ctx, &mut tx, user_id)
         .await?;
@@ -91,7 +91,7 @@ pub async fn login(
 /// replayed): its whole family is revoked and the caller must sign in again.
 pub async fn refresh(ctx: &AppContext, refresh_token: &str) -> ApiResult<TokenPair> {
     let digest = tokens::digest(refresh_token);
-    let mut tx = ctx.db.begin().await?;
+    let mut tx = db::begin(&ctx.db).await?;
     if let Some((user_id, family_id)) = repo::rotate_refresh_token(&mut *tx, &digest).await? {
         let pair = accounts::issue(ctx, &mut tx, user_id, family_id).await?;
         tx.commit().await?;
@@ -174,7 +174,7 @@ pub async fn update_profile(
             Some(password::hash(new_password).await?)
         }
     };
-    let mut tx = ctx.db.begin().await?;
+    let mut tx = db::begin(&ctx.db).await?;
     let user = repo::update_user(
         &mut *tx,
         user_id,

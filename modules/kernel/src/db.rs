@@ -125,12 +125,37 @@ fn scoped_begin(begin: &str, setting: &str, id: Uuid) -> String {
 }
 
 /// BEGIN with `setting` and the role switch, then the fence when the task holds a lease.
+/// Starts a transaction, unscoped (for tables without row-level security). Use it, not
+/// `Pool::begin`, for the reason [`begin_with`] gives.
+pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_with(pool, "begin".to_string()).await
+}
+
+/// Opens a transaction with `statement` in a task of its own, so that the opening always
+/// finishes even when the request that asked for it is dropped (a client that hung up).
+///
+/// sqlx 0.8 counts a transaction as open only once the server has confirmed `BEGIN`. A caller
+/// dropped in between leaves the transaction open on the connection, and the pool hands that
+/// connection to its next user still inside it, with this request's role and tenant settings
+/// (seen under load as "current transaction is aborted" on every later statement of that
+/// connection). Run to completion, the transaction is returned, or dropped properly: its
+/// rollback is queued and sent as the pool takes the connection back.
+async fn begin_with(
+    pool: &PgPool,
+    statement: String,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    #[allow(clippy::disallowed_methods)] // the one place that may: it runs to completion
+    let opening = tokio::spawn(async move { pool.begin_with(statement).await });
+    opening.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
 async fn begin_scoped(
     pool: &PgPool,
     setting: &str,
     id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin_with(scoped_begin("begin", setting, id)).await?;
+    let mut tx = begin_with(pool, scoped_begin("begin", setting, id)).await?;
     if let Some(lease) = Lease::current() {
         // Fails with LEASE_LOST unless the lease is still ours; the transaction then rolls
         // back when dropped.
@@ -181,9 +206,7 @@ impl std::ops::DerefMut for ReadOnly {
 }
 
 async fn read_scoped(pool: &PgPool, setting: &str, id: Uuid) -> Result<ReadOnly, sqlx::Error> {
-    let tx = pool
-        .begin_with(scoped_begin("begin read only", setting, id))
-        .await?;
+    let tx = begin_with(pool, scoped_begin("begin read only", setting, id)).await?;
     Ok(ReadOnly(tx))
 }
 

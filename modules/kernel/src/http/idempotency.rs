@@ -316,7 +316,7 @@ async fn settle_once(
             Ok(done(rows))
         }
         Settle::Release => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin(pool).await?;
             // Waits for any transaction of this request still open on the server (one whose
             // future was dropped by a timeout keeps running until its statement ends), so the
             // marker check below sees whether it committed.
@@ -417,7 +417,7 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             return Ok(Claim::Fresh { taken_over: false });
         }
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.pool).await?;
         // NOWAIT: a lock on the row means a transaction of the first request is open (its
         // fence holds a share lock), or another retry is deciding right now. Either way the
         // key is in use, and waiting would only tie up a connection.

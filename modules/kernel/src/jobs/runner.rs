@@ -117,7 +117,7 @@ impl JobRunner {
     pub async fn tick_schedules(&self) -> Result<usize, sqlx::Error> {
         let mut enqueued = 0;
         for schedule in &self.schedules {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = crate::db::begin(&self.pool).await?;
             if repo::take_period(&mut tx, schedule.name, schedule.every).await? {
                 repo::enqueue(
                     &mut tx,
@@ -195,7 +195,7 @@ impl JobRunner {
     /// Turns one domain event into one job per subscribing kind, atomically.
     async fn dispatch(&self, job: &Job) -> anyhow::Result<()> {
         let event_id: Uuid = serde_json::from_value(job.payload["event_id"].clone())?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.pool).await?;
         let Some(event) = repo::event(&mut *tx, event_id).await? else {
             anyhow::bail!("event {event_id} does not exist");
         };
