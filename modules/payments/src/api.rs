@@ -150,7 +150,11 @@ impl CreditsApi {
     ///
     /// Without `user_id`, the caller's own. Staff may name a member of the tenant; anyone else
     /// is 404. Members asking for someone else get 403 `insufficient_role`.
-    #[oai(path = "/credits/balance", method = "get", operation_id = "credits_balance")]
+    #[oai(
+        path = "/credits/balance",
+        method = "get",
+        operation_id = "credits_balance"
+    )]
     async fn balance(
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Payments>,
@@ -190,7 +194,11 @@ impl CreditsApi {
     /// Takes `amount` from your balance, or nothing: a balance that does not cover it answers
     /// 409 `insufficient_credits`, and concurrent spends never take it below 0. Send an
     /// `Idempotency-Key` so a retried request spends once.
-    #[oai(path = "/credits/spend", method = "post", operation_id = "credits_spend")]
+    #[oai(
+        path = "/credits/spend",
+        method = "post",
+        operation_id = "credits_spend"
+    )]
     async fn spend(
         &self,
         #[oai(name = "X-Gym-ID")] tenant: Tenant<Payments>,
