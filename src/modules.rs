@@ -33,4 +33,6 @@ kernel::modules! {
     notifications::Notifications,
     webhooks::Webhooks,
     media::Media,
+    #[cfg(feature = "payments")]
+    payments::Payments,
 }

@@ -7,6 +7,8 @@ mod helpers;
 mod api_keys;
 mod auth;
 mod config;
+#[cfg(feature = "payments")]
+mod credits;
 mod errors;
 #[cfg(feature = "gym")]
 mod gyms;

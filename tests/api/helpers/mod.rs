@@ -1,6 +1,9 @@
 //! The test app and the words tests are written in. Requests: [`request`]; each area's own
-//! vocabulary (sign-up, members, keys, webhooks, uploads, notification streams) in its file.
+//! vocabulary (sign-up, members, keys, webhooks, uploads, notification streams, credits) in its
+//! file.
 
+#[cfg(feature = "payments")]
+mod credits;
 mod identity;
 mod media;
 mod notifications;

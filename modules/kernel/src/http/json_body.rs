@@ -47,6 +47,7 @@ struct Expected {
     maximum: Option<f64>,
     min_items: Option<usize>,
     max_items: Option<usize>,
+    format: Option<&'static str>,
 }
 
 impl Expected {
@@ -66,6 +67,7 @@ impl Expected {
             maximum: schema.maximum,
             min_items: schema.min_items,
             max_items: schema.max_items,
+            format: schema.format,
         }
     }
 
@@ -92,6 +94,10 @@ impl Expected {
                     && !regex.is_match(text)
                 {
                     return Some(format!("must match the pattern {pattern}"));
+                }
+                // poem-openapi's own message for a bad id names no field.
+                if self.format == Some("uuid") && uuid::Uuid::parse_str(text).is_err() {
+                    return Some("must be a UUID".to_string());
                 }
             }
             Value::Number(number) => {
@@ -339,6 +345,7 @@ mod tests {
         limit: Option<u32>,
         #[oai(validator(min_items = 1, max_items = 2))]
         scopes: Option<Vec<String>>,
+        owner: Option<uuid::Uuid>,
     }
 
     #[test]
@@ -360,7 +367,8 @@ mod tests {
             "lengths count characters, not bytes"
         );
         let all = errors(serde_json::json!({
-            "password": "x".repeat(13), "currency": "eur", "limit": 0, "scopes": []
+            "password": "x".repeat(13), "currency": "eur", "limit": 0, "scopes": [],
+            "owner": "not-an-id"
         }));
         let messages: Vec<_> = all
             .iter()
@@ -373,6 +381,7 @@ mod tests {
                 ("currency", "must match the pattern ^[A-Z]{3}$"),
                 ("limit", "must be at least 1"),
                 ("scopes", "must not be empty"),
+                ("owner", "must be a UUID"),
             ]
         );
     }
