@@ -68,6 +68,15 @@ pub async fn enqueue_many(
     Ok(ids)
 }
 
+/// A `with` entry that makes the statement's own (implicit) transaction commit without waiting
+/// for its WAL to reach the disk; the statement must read it to run it. Used for the queue's
+/// bookkeeping only (claims, successes, event fan-out): a PostgreSQL crash may forget the last
+/// fraction of a second of those, which only runs the jobs concerned again, as at-least-once
+/// delivery allows, and each such statement saves a disk flush. A later synchronous commit
+/// flushes them too, since the WAL is written in order. Enqueues in callers' transactions and
+/// failures keep synchronous commits.
+const ASYNC_COMMIT: &str = "async_commit as (select set_config('synchronous_commit', 'off', true))";
+
 fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
@@ -90,8 +99,8 @@ pub(super) async fn claim(
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     // Two scans, each on its partial index in index order, rather than one `or`, which
     // PostgreSQL answers by sorting every ready job on each claim.
-    sqlx::query_as(
-        "with expired as ( \
+    sqlx::query_as(&format!(
+        "with {ASYNC_COMMIT}, expired as ( \
              select id from jobs where status = 'running' and locked_until < now() \
              order by locked_until limit $2 for update skip locked), \
          ready as ( \
@@ -101,9 +110,9 @@ pub(super) async fn claim(
              select id from expired union all select id from ready limit $2) \
          update jobs set status = 'running', attempts = attempts + 1, lease_token = gen_random_uuid(), \
              locked_until = now() + make_interval(secs => $1), updated_at = now() \
-         from chosen where jobs.id = chosen.id \
-         returning jobs.id, kind, gym_id, payload, attempts, max_attempts, lease_token",
-    )
+         from chosen, async_commit where jobs.id = chosen.id \
+         returning jobs.id, kind, gym_id, payload, attempts, max_attempts, lease_token"
+    ))
     .bind(seconds(lease))
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(db)
@@ -117,12 +126,13 @@ pub(super) async fn succeed(
     claims: &[(Uuid, Uuid)],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let (ids, tokens): (Vec<Uuid>, Vec<Uuid>) = claims.iter().copied().unzip();
-    sqlx::query_scalar(
-        "update jobs set status = 'succeeded', locked_until = null, finished_at = now(), updated_at = now() \
-         from unnest($1::uuid[], $2::uuid[]) as done(id, lease_token) \
+    sqlx::query_scalar(&format!(
+        "with {ASYNC_COMMIT} \
+         update jobs set status = 'succeeded', locked_until = null, finished_at = now(), updated_at = now() \
+         from unnest($1::uuid[], $2::uuid[]) as done(id, lease_token), async_commit \
          where jobs.id = done.id and jobs.lease_token = done.lease_token and jobs.status = 'running' \
-         returning jobs.id",
-    )
+         returning jobs.id"
+    ))
     .bind(&ids)
     .bind(&tokens)
     .fetch_all(db)
@@ -233,8 +243,8 @@ pub(super) async fn dispatch_event(
         .iter()
         .map(|_| Uuid::now_v7())
         .collect();
-    let found: bool = sqlx::query_scalar(
-        "with event as ( \
+    let found: bool = sqlx::query_scalar(&format!(
+        "with {ASYNC_COMMIT}, event as ( \
              update domain_events set delivered_at = coalesce(delivered_at, now()) where id = $1 \
              returning id, gym_id, event_type, payload), \
          deliveries as ( \
@@ -245,8 +255,8 @@ pub(super) async fn dispatch_event(
              join unnest($2::uuid[], $3::text[], $4::text[]) as s(id, event_type, job_kind) \
                  on s.event_type = e.event_type \
              returning 1) \
-         select exists (select 1 from event)",
-    )
+         select exists (select 1 from event) from async_commit"
+    ))
     .bind(event_id)
     .bind(&ids)
     .bind(subscribers.event_types)
