@@ -235,3 +235,29 @@ async fn a_tenant_has_at_most_sixteen_endpoints(pool: PgPool) {
         .expect_problem(409, "too_many_endpoints")
         .await;
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn an_event_reaches_each_subscribed_endpoint_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (first, owner, gym, _) = app.tenant_with_webhook_receiver().await;
+    let (second, url) = Receiver::start().await;
+    app.create_webhook_endpoint(&owner, gym, &url).await;
+    let (elsewhere, url) = Receiver::start().await;
+    app.request_webhook_endpoint(&owner, gym, &url, &["member_removed"])
+        .expect(201)
+        .await;
+    app.add_new_member(&owner, gym, "member", "member").await;
+    app.jobs.drain().await.unwrap();
+
+    let added = |receiver: &Receiver| {
+        receiver
+            .received()
+            .into_iter()
+            .filter(|r| r.event == "member_added")
+            .count()
+    };
+    assert_eq!(
+        (added(&first), added(&second), added(&elsewhere)),
+        (1, 1, 0)
+    );
+}

@@ -226,6 +226,34 @@ pub struct NewDelivery<'a> {
     pub replay_of: Option<Uuid>,
 }
 
+/// Inserts the first delivery of an event to each of `endpoint_ids`, pending, in one statement;
+/// returns the ids of the deliveries made, leaving out endpoints that already have one (the
+/// fan-out ran twice).
+pub async fn insert_first_deliveries(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    endpoint_ids: &[Uuid],
+    event_id: Uuid,
+    event_type: &str,
+    body: &str,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = endpoint_ids.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query_scalar(
+        "insert into webhook_deliveries (gym_id, id, endpoint_id, event_id, event_type, body, next_attempt_at) \
+         select $1, new.id, new.endpoint_id, $4, $5, $6, now() \
+         from unnest($2::uuid[], $3::uuid[]) as new(id, endpoint_id) \
+         on conflict (endpoint_id, event_id) where replay_of is null do nothing returning id",
+    )
+    .bind(gym_id)
+    .bind(&ids)
+    .bind(endpoint_ids)
+    .bind(event_id)
+    .bind(event_type)
+    .bind(body)
+    .fetch_all(conn)
+    .await
+}
+
 /// Inserts the delivery, pending; `None` when this event already has a first delivery to this
 /// endpoint (replays aside).
 pub async fn insert_delivery(

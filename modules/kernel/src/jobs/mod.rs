@@ -2,25 +2,34 @@
 //!
 //! - [`enqueue`] inserts a job with the caller's connection: inside a transaction the job
 //!   exists exactly when the change that caused it commits (outbox).
-//! - A [`JobRunner`] claims ready jobs with `FOR UPDATE SKIP LOCKED` under a lease, runs the
-//!   [`JobHandler`] registered for the job's kind, and on failure retries with exponential
-//!   backoff up to the job's `max_attempts`; then the job stays `failed` until retried
-//!   ([`retry`], `gymapi jobs retry`). Delivery is at least once: handlers are idempotent.
+//!   [`enqueue_many`] inserts a whole fan-out in one statement.
+//! - A [`JobRunner`] claims ready jobs in batches with `FOR UPDATE SKIP LOCKED` under a lease
+//!   (each claim fenced by a fresh `lease_token`), runs the [`JobHandler`] registered for the
+//!   job's kind, and on failure retries with exponential backoff up to the job's
+//!   `max_attempts`; then the job stays `failed` until retried ([`retry`], `gymapi jobs
+//!   retry`). Successes are written in batches; a worker whose lease was taken over cannot
+//!   record an outcome. Delivery is at least once: handlers are idempotent.
+//! - Idle workers wait for a `LISTEN/NOTIFY` wake-up sent when an enqueuing transaction
+//!   commits, and poll every `jobs.poll_interval_ms` in case one was missed.
 //! - [`Schedule`]s enqueue a job once per period across every instance.
 //! - Domain events ([`crate::events`]) are delivered through the queue: an
-//!   `events.dispatch` job fans each event out to one job per subscribing job kind.
+//!   `events.dispatch` job fans each event out to one job per subscribing job kind, in one
+//!   statement.
 //!
 //! Why not a crate: graphile_worker 0.14 is built on sqlx 0.9 (we are on 0.8, so its jobs could
 //! not join our transactions); underway 0.2 fits sqlx 0.8 but runs one worker and scheduler per
 //! job type, keeps its own schema and migration history apart from ours, and has no retry of a
 //! failed task. What we need fits in this module and its two tables.
 
+mod completer;
 mod housekeeping;
 mod repo;
 mod runner;
+mod wake;
+mod worker;
 
 pub use housekeeping::Housekeeping;
-pub use repo::{FailedJob, enqueue, failed, retry};
+pub use repo::{FailedJob, enqueue, enqueue_many, failed, retry};
 pub use runner::{JobRunner, JobSettings, RunOutcome};
 
 use std::time::Duration;

@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::{Job, NewJob};
+use super::{DEFAULT_MAX_ATTEMPTS, Job, NewJob};
+
+/// The channel the `jobs_notify_ready` trigger notifies when due jobs are inserted.
+pub(super) const READY_CHANNEL: &str = "jobs_ready";
 
 /// Inserts `job` on `conn` (usually the caller's transaction) and returns its id.
 pub async fn enqueue(conn: &mut PgConnection, job: NewJob) -> Result<Uuid, sqlx::Error> {
@@ -26,62 +29,138 @@ pub async fn enqueue(conn: &mut PgConnection, job: NewJob) -> Result<Uuid, sqlx:
     Ok(id)
 }
 
+/// Inserts `jobs` in one statement on `conn` and returns their ids, in order: a fan-out costs
+/// one round trip however many recipients it has.
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    jobs: Vec<NewJob>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::now_v7()).collect();
+    let mut kinds = Vec::with_capacity(jobs.len());
+    let mut gym_ids = Vec::with_capacity(jobs.len());
+    let mut payloads = Vec::with_capacity(jobs.len());
+    let mut max_attempts = Vec::with_capacity(jobs.len());
+    let mut run_ats = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        kinds.push(job.kind);
+        gym_ids.push(job.gym_id);
+        payloads.push(job.payload);
+        max_attempts.push(job.max_attempts);
+        run_ats.push(job.run_at);
+    }
+    sqlx::query(
+        "insert into jobs (id, kind, gym_id, payload, max_attempts, run_at) \
+         select id, kind, gym_id, payload, max_attempts, coalesce(run_at, now()) \
+         from unnest($1::uuid[], $2::text[], $3::uuid[], $4::jsonb[], $5::int4[], $6::timestamptz[]) \
+             as new(id, kind, gym_id, payload, max_attempts, run_at)",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&gym_ids)
+    .bind(&payloads)
+    .bind(&max_attempts)
+    .bind(&run_ats)
+    .execute(conn)
+    .await?;
+    Ok(ids)
+}
+
+/// A `with` entry that makes the statement's own (implicit) transaction commit without waiting
+/// for its WAL to reach the disk; the statement must read it to run it. Used for the queue's
+/// bookkeeping only (claims, successes, event fan-out): a PostgreSQL crash may forget the last
+/// fraction of a second of those, which only runs the jobs concerned again, as at-least-once
+/// delivery allows, and each such statement saves a disk flush. A later synchronous commit
+/// flushes them too, since the WAL is written in order. Enqueues in callers' transactions and
+/// failures keep synchronous commits.
+const ASYNC_COMMIT: &str = "async_commit as (select set_config('synchronous_commit', 'off', true))";
+
 fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-/// Claims the oldest ready job, or one whose worker's lease ran out, for `lease`.
+/// A job as claimed: the job, and the token that proves the claim is still this one.
+#[derive(Debug, Clone, FromRow)]
+pub(super) struct Claimed {
+    #[sqlx(flatten)]
+    pub job: Job,
+    pub lease_token: Uuid,
+}
+
+/// Claims up to `limit` jobs for `lease` in one statement: first those whose worker's lease ran
+/// out, then the oldest ready ones. Rows another claim holds are skipped, never waited for, and
+/// each claim gets a fresh `lease_token`.
 pub(super) async fn claim(
     db: impl PgExecutor<'_>,
     lease: Duration,
-) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as(
-        "update jobs set status = 'running', attempts = attempts + 1, \
+    limit: usize,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    // Two scans, each on its partial index in index order, rather than one `or`, which
+    // PostgreSQL answers by sorting every ready job on each claim.
+    sqlx::query_as(&format!(
+        "with {ASYNC_COMMIT}, expired as ( \
+             select id from jobs where status = 'running' and locked_until < now() \
+             order by locked_until limit $2 for update skip locked), \
+         ready as ( \
+             select id from jobs where status = 'queued' and run_at <= now() \
+             order by run_at limit $2 for update skip locked), \
+         chosen as ( \
+             select id from expired union all select id from ready limit $2) \
+         update jobs set status = 'running', attempts = attempts + 1, lease_token = gen_random_uuid(), \
              locked_until = now() + make_interval(secs => $1), updated_at = now() \
-         where id = ( \
-             select id from jobs \
-             where (status = 'queued' and run_at <= now()) or (status = 'running' and locked_until < now()) \
-             order by run_at \
-             for update skip locked \
-             limit 1) \
-         returning id, kind, gym_id, payload, attempts, max_attempts",
-    )
+         from chosen, async_commit where jobs.id = chosen.id \
+         returning jobs.id, kind, gym_id, payload, attempts, max_attempts, lease_token"
+    ))
     .bind(seconds(lease))
-    .fetch_optional(db)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(db)
     .await
 }
 
-pub(super) async fn succeed(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update jobs set status = 'succeeded', locked_until = null, finished_at = now(), updated_at = now() \
-         where id = $1",
-    )
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(())
+/// Marks claimed jobs succeeded in one statement; returns the ids whose claim still held.
+/// A job taken over since (another token) or already settled is left alone.
+pub(super) async fn succeed(
+    db: impl PgExecutor<'_>,
+    claims: &[(Uuid, Uuid)],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let (ids, tokens): (Vec<Uuid>, Vec<Uuid>) = claims.iter().copied().unzip();
+    sqlx::query_scalar(&format!(
+        "with {ASYNC_COMMIT} \
+         update jobs set status = 'succeeded', locked_until = null, finished_at = now(), updated_at = now() \
+         from unnest($1::uuid[], $2::uuid[]) as done(id, lease_token), async_commit \
+         where jobs.id = done.id and jobs.lease_token = done.lease_token and jobs.status = 'running' \
+         returning jobs.id"
+    ))
+    .bind(&ids)
+    .bind(&tokens)
+    .fetch_all(db)
+    .await
 }
 
 /// Records a failed attempt: back to `queued` after `delay`, or `failed` when out of attempts.
+/// False when the claim no longer holds (see [`succeed`]).
 pub(super) async fn fail(
     db: impl PgExecutor<'_>,
-    id: Uuid,
+    claim: (Uuid, Uuid),
     error: &str,
     delay: Option<Duration>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update jobs set last_error = $2, locked_until = null, updated_at = now(), \
-             status = case when $3::float8 is null then 'failed' else 'queued' end, \
-             run_at = case when $3::float8 is null then run_at else now() + make_interval(secs => $3) end, \
-             finished_at = case when $3::float8 is null then now() else null end \
-         where id = $1",
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update jobs set last_error = $3, locked_until = null, updated_at = now(), \
+             status = case when $4::float8 is null then 'failed' else 'queued' end, \
+             run_at = case when $4::float8 is null then run_at else now() + make_interval(secs => $4) end, \
+             finished_at = case when $4::float8 is null then now() else null end \
+         where id = $1 and lease_token = $2 and status = 'running'",
     )
-    .bind(id)
+    .bind(claim.0)
+    .bind(claim.1)
     .bind(error)
     .bind(delay.map(seconds))
     .execute(db)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -106,16 +185,20 @@ pub async fn failed(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<FailedJob
     .await
 }
 
-/// Queues a failed job again with a fresh set of attempts; false when it is not failed.
+/// Queues a failed job again with a fresh set of attempts; false when it is not failed. Idle
+/// workers are woken as for a new job.
 pub async fn retry(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "update jobs set status = 'queued', attempts = 0, run_at = now(), finished_at = null, updated_at = now() \
-         where id = $1 and status = 'failed'",
+    let retried: Option<Uuid> = sqlx::query_scalar(
+        "with retried as ( \
+             update jobs set status = 'queued', attempts = 0, run_at = now(), finished_at = null, updated_at = now() \
+             where id = $1 and status = 'failed' returning id) \
+         select id from retried, pg_notify($2, '')",
     )
     .bind(id)
-    .execute(db)
+    .bind(READY_CHANNEL)
+    .fetch_optional(db)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(retried.is_some())
 }
 
 /// Takes the schedule's current period if it is due: true for exactly one caller per period.
@@ -139,34 +222,47 @@ pub(super) async fn take_period(
     Ok(taken.rows_affected() == 1)
 }
 
-/// Marks a domain event as handed to the queue.
-pub(super) async fn mark_event_dispatched(
+/// Every (event type, job kind) pair of the build's subscriptions.
+pub(super) struct Subscribers<'a> {
+    pub event_types: &'a [&'static str],
+    pub job_kinds: &'a [&'static str],
+}
+
+/// Marks the event dispatched and enqueues one job per kind subscribed to its type, all in one
+/// statement (so atomically, and in one round trip): the subscription table goes in as arrays
+/// and PostgreSQL picks the event type's rows. False when the event does not exist.
+pub(super) async fn dispatch_event(
     db: impl PgExecutor<'_>,
     event_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update domain_events set delivered_at = now() where id = $1 and delivered_at is null",
-    )
+    subscribers: &Subscribers<'_>,
+) -> Result<bool, sqlx::Error> {
+    // Job ids are UUID v7, made here: one per pair, of which those of other event types go
+    // unused (a few dozen ids cost less than a round trip to learn the event's type first).
+    let ids: Vec<Uuid> = subscribers
+        .job_kinds
+        .iter()
+        .map(|_| Uuid::now_v7())
+        .collect();
+    let found: bool = sqlx::query_scalar(&format!(
+        "with {ASYNC_COMMIT}, event as ( \
+             update domain_events set delivered_at = coalesce(delivered_at, now()) where id = $1 \
+             returning id, gym_id, event_type, payload), \
+         deliveries as ( \
+             insert into jobs (id, kind, gym_id, payload, max_attempts) \
+             select s.id, s.job_kind, e.gym_id, \
+                 jsonb_build_object('event_id', e.id, 'event_type', e.event_type, 'gym_id', e.gym_id, 'data', e.payload), $5 \
+             from event e \
+             join unnest($2::uuid[], $3::text[], $4::text[]) as s(id, event_type, job_kind) \
+                 on s.event_type = e.event_type \
+             returning 1) \
+         select exists (select 1 from event) from async_commit"
+    ))
     .bind(event_id)
-    .execute(db)
+    .bind(&ids)
+    .bind(subscribers.event_types)
+    .bind(subscribers.job_kinds)
+    .bind(DEFAULT_MAX_ATTEMPTS)
+    .fetch_one(db)
     .await?;
-    Ok(())
-}
-
-#[derive(Debug, FromRow)]
-pub(super) struct EventRow {
-    pub id: Uuid,
-    pub gym_id: Option<Uuid>,
-    pub event_type: String,
-    pub payload: serde_json::Value,
-}
-
-pub(super) async fn event(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-) -> Result<Option<EventRow>, sqlx::Error> {
-    sqlx::query_as("select id, gym_id, event_type, payload from domain_events where id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    Ok(found)
 }

@@ -1,4 +1,5 @@
-//! Claiming and running jobs, periodic schedules, and event fan-out.
+//! Claiming and running jobs one at a time (tests and one-off drains), periodic schedules, and
+//! event fan-out. The long-running workers are in [`super::worker`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,17 +7,20 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sqlx::PgPool;
-use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{DISPATCH_EVENT, Job, JobHandler, NewJob, Schedule, Subscription, repo};
+use super::repo::{self, Claimed, Subscribers};
+use super::{DISPATCH_EVENT, Job, JobHandler, NewJob, Schedule, Subscription};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSettings {
     /// Jobs run at once by one process.
     pub concurrency: usize,
-    /// How often an idle worker looks for work, and how often schedules are checked.
+    /// Most jobs one claim takes (never more than free workers): one round trip for many jobs.
+    pub batch_size: usize,
+    /// How often an idle worker looks for work even without a notification, and how often
+    /// schedules are checked.
     pub poll_interval_ms: u64,
     /// How long a claimed job is reserved; a worker that dies loses its jobs after this, and a
     /// handler running longer is cancelled so no two workers run one job at the same time.
@@ -48,14 +52,22 @@ pub enum RunOutcome {
         kind: String,
         attempts: i32,
     },
+    /// Ran, but its lease had run out and another worker took the job over: this run's
+    /// outcome was dropped, the new holder's counts.
+    Lost {
+        id: Uuid,
+        kind: String,
+    },
 }
 
 pub struct JobRunner {
-    pool: PgPool,
-    settings: JobSettings,
+    pub(super) pool: PgPool,
+    pub(super) settings: JobSettings,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
     schedules: Vec<Schedule>,
-    subscribers: HashMap<&'static str, Vec<&'static str>>,
+    /// The subscriptions as two parallel columns, the shape [`repo::dispatch_event`] takes.
+    subscribed_types: Vec<&'static str>,
+    subscribed_kinds: Vec<&'static str>,
 }
 
 impl JobRunner {
@@ -82,7 +94,8 @@ impl JobRunner {
                 ));
             }
         }
-        let mut subscribers: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
+        let mut subscribed_types = Vec::new();
+        let mut subscribed_kinds = Vec::new();
         for subscription in subscriptions {
             if !by_kind.contains_key(subscription.job_kind) {
                 return Err(format!(
@@ -90,18 +103,21 @@ impl JobRunner {
                     subscription.event_type, subscription.job_kind
                 ));
             }
-            subscribers
-                .entry(subscription.event_type)
-                .or_default()
-                .push(subscription.job_kind);
+            subscribed_types.push(subscription.event_type);
+            subscribed_kinds.push(subscription.job_kind);
         }
         Ok(Self {
             pool,
             settings,
             handlers: by_kind,
             schedules,
-            subscribers,
+            subscribed_types,
+            subscribed_kinds,
         })
+    }
+
+    pub(super) fn lease(&self) -> Duration {
+        Duration::from_secs(self.settings.lease_seconds)
     }
 
     fn retry_delay(&self, attempts: i32) -> Duration {
@@ -131,17 +147,37 @@ impl JobRunner {
         Ok(enqueued)
     }
 
-    /// Claims and runs one ready job.
+    /// Claims and runs one ready job, and records its outcome before returning.
     pub async fn try_run_once(&self) -> Result<RunOutcome, sqlx::Error> {
-        let lease = Duration::from_secs(self.settings.lease_seconds);
-        let Some(job) = repo::claim(&self.pool, lease).await? else {
+        let Some(claimed) = repo::claim(&self.pool, self.lease(), 1).await?.pop() else {
             return Ok(RunOutcome::Idle);
         };
+        match self.attempt(&claimed.job).await {
+            Ok(()) => {
+                let held = repo::succeed(&self.pool, &[(claimed.job.id, claimed.lease_token)])
+                    .await?
+                    .contains(&claimed.job.id);
+                let Job { id, kind, .. } = claimed.job;
+                Ok(if held {
+                    RunOutcome::Succeeded { id, kind }
+                } else {
+                    lost(id, &kind);
+                    RunOutcome::Lost { id, kind }
+                })
+            }
+            Err(err) => self.record_failure(claimed, &err).await,
+        }
+    }
+
+    /// Runs the job's handler, cancelled when it outlives the lease (another worker may have
+    /// the job by then).
+    pub(super) async fn attempt(&self, job: &Job) -> anyhow::Result<()> {
+        let lease = self.lease();
         let span =
             tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
-        let result = tracing::Instrument::instrument(
+        tracing::Instrument::instrument(
             async {
-                match tokio::time::timeout(lease, self.execute(&job)).await {
+                match tokio::time::timeout(lease, self.execute(job)).await {
                     Ok(result) => result,
                     Err(_) => Err(anyhow::anyhow!(
                         "did not finish within its {}s lease",
@@ -151,35 +187,31 @@ impl JobRunner {
             },
             span,
         )
-        .await;
-        let kind = job.kind.clone();
-        match result {
-            Ok(()) => {
-                repo::succeed(&self.pool, job.id).await?;
-                Ok(RunOutcome::Succeeded { id: job.id, kind })
-            }
-            Err(err) => {
-                let message = format!("{err:#}");
-                if job.attempts >= job.max_attempts {
-                    tracing::error!(id = %job.id, kind, attempts = job.attempts, error = %message, "job failed for good");
-                    repo::fail(&self.pool, job.id, &message, None).await?;
-                    Ok(RunOutcome::Failed {
-                        id: job.id,
-                        kind,
-                        attempts: job.attempts,
-                    })
-                } else {
-                    let delay = self.retry_delay(job.attempts);
-                    tracing::warn!(id = %job.id, kind, attempts = job.attempts, ?delay, error = %message, "job failed; will retry");
-                    repo::fail(&self.pool, job.id, &message, Some(delay)).await?;
-                    Ok(RunOutcome::Retrying {
-                        id: job.id,
-                        kind,
-                        attempts: job.attempts,
-                    })
-                }
-            }
+        .await
+    }
+
+    /// Queues the job again after its backoff, or leaves it failed when out of attempts.
+    pub(super) async fn record_failure(
+        &self,
+        claimed: Claimed,
+        err: &anyhow::Error,
+    ) -> Result<RunOutcome, sqlx::Error> {
+        let Claimed { job, lease_token } = claimed;
+        let message = format!("{err:#}");
+        let (id, kind, attempts) = (job.id, job.kind, job.attempts);
+        let last = attempts >= job.max_attempts;
+        let delay = (!last).then(|| self.retry_delay(attempts));
+        if !repo::fail(&self.pool, (id, lease_token), &message, delay).await? {
+            lost(id, &kind);
+            return Ok(RunOutcome::Lost { id, kind });
         }
+        Ok(if last {
+            tracing::error!(%id, kind, attempts, error = %message, "job failed for good");
+            RunOutcome::Failed { id, kind, attempts }
+        } else {
+            tracing::warn!(%id, kind, attempts, ?delay, error = %message, "job failed; will retry");
+            RunOutcome::Retrying { id, kind, attempts }
+        })
     }
 
     async fn execute(&self, job: &Job) -> anyhow::Result<()> {
@@ -195,28 +227,13 @@ impl JobRunner {
     /// Turns one domain event into one job per subscribing kind, atomically.
     async fn dispatch(&self, job: &Job) -> anyhow::Result<()> {
         let event_id: Uuid = serde_json::from_value(job.payload["event_id"].clone())?;
-        let mut tx = crate::db::begin(&self.pool).await?;
-        let Some(event) = repo::event(&mut *tx, event_id).await? else {
-            anyhow::bail!("event {event_id} does not exist");
+        let subscribers = Subscribers {
+            event_types: &self.subscribed_types,
+            job_kinds: &self.subscribed_kinds,
         };
-        for kind in self
-            .subscribers
-            .get(event.event_type.as_str())
-            .into_iter()
-            .flatten()
-        {
-            let payload = serde_json::json!({
-                "event_id": event.id,
-                "event_type": event.event_type,
-                "gym_id": event.gym_id,
-                "data": event.payload,
-            });
-            let mut delivery = NewJob::new(*kind, payload);
-            delivery.gym_id = event.gym_id;
-            repo::enqueue(&mut tx, delivery).await?;
+        if !repo::dispatch_event(&self.pool, event_id, &subscribers).await? {
+            anyhow::bail!("event {event_id} does not exist");
         }
-        repo::mark_event_dispatched(&mut *tx, event.id).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -231,52 +248,10 @@ impl JobRunner {
             }
         }
     }
+}
 
-    /// Works until `shutdown` turns true: `concurrency` workers plus the scheduler. Running
-    /// jobs finish before this returns; nothing new is claimed after the signal.
-    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let poll = Duration::from_millis(self.settings.poll_interval_ms.max(10));
-        let mut tasks = Vec::new();
-        for _ in 0..self.settings.concurrency.max(1) {
-            let runner = self.clone();
-            let mut shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(async move {
-                while !*shutdown.borrow() {
-                    let idle = match runner.try_run_once().await {
-                        Ok(RunOutcome::Idle) => true,
-                        Ok(_) => false,
-                        Err(err) => {
-                            tracing::warn!(error = %err, "job queue unavailable");
-                            true
-                        }
-                    };
-                    if idle {
-                        tokio::select! {
-                            _ = tokio::time::sleep(poll) => {}
-                            _ = shutdown.changed() => {}
-                        }
-                    }
-                }
-            }));
-        }
-        let runner = self.clone();
-        let mut stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            while !*stop.borrow() {
-                if let Err(err) = runner.tick_schedules().await {
-                    tracing::warn!(error = %err, "schedules unavailable");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }));
-        for task in tasks {
-            let _ = task.await;
-        }
-        tracing::info!("job workers stopped");
-    }
+fn lost(id: Uuid, kind: &str) {
+    tracing::warn!(%id, kind, "job outcome dropped: its lease ran out and another worker took it over");
 }
 
 #[cfg(test)]
@@ -289,6 +264,7 @@ mod tests {
             .unwrap();
         let settings = JobSettings {
             concurrency: 1,
+            batch_size: 1,
             poll_interval_ms: 100,
             lease_seconds: 60,
             retry_base_ms: base_ms,

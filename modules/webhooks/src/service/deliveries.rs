@@ -49,7 +49,8 @@ async fn insert(
     Ok(row)
 }
 
-/// One delivery per enabled endpoint of `gym_id` subscribed to the event. Idempotent.
+/// One delivery per enabled endpoint of `gym_id` subscribed to the event, each with its sending
+/// job: a statement for the deliveries and one for the jobs, however many endpoints. Idempotent.
 pub async fn fan_out(
     ctx: &AppContext,
     gym_id: Uuid,
@@ -59,22 +60,21 @@ pub async fn fan_out(
 ) -> Result<usize, sqlx::Error> {
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
     let endpoint_ids = repo::subscribed_endpoints(&mut tx, gym_id, event_type).await?;
-    let body = body(event_id, event_type, gym_id, data);
-    let mut created = 0;
-    for endpoint_id in endpoint_ids {
-        let new = NewDelivery {
-            endpoint_id,
-            event_id,
-            event_type,
-            body: &body,
-            replay_of: None,
-        };
-        if insert(&mut tx, gym_id, new).await?.is_some() {
-            created += 1;
-        }
+    if endpoint_ids.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
     }
+    let body = body(event_id, event_type, gym_id, data);
+    let created =
+        repo::insert_first_deliveries(&mut tx, gym_id, &endpoint_ids, event_id, event_type, &body)
+            .await?;
+    let sends = created
+        .iter()
+        .map(|delivery_id| send_job(gym_id, *delivery_id, None))
+        .collect();
+    jobs::enqueue_many(&mut tx, sends).await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(created.len())
 }
 
 /// Newest first.
