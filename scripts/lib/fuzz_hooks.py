@@ -6,6 +6,17 @@ in the main tenant, they lock the run out of it: a module switched off answers 4
 second owner it may demote or remove the identity itself. The sandbox is another tenant in
 which the identity is an owner too (FUZZ_MAIN_TENANT and FUZZ_SANDBOX_TENANT); requests of
 the other identity (the object-level authorization replays) keep their own tenant.
+
+Credit adjustments name a member by `user_id`. A generated UUID names nobody (404), so valid
+cases adjust alice's own credits (FUZZ_ALICE_ID), a member of the main tenant, and add at
+least one credit: taking more than the balance holds is a 409 that depends on state, and an
+adjustment of 0 (refused, 422) is a value the schema's range cannot leave out
+(tests/api/credits.rs covers both). Negative cases keep what was generated.
+
+A removal of a member names them in the path; the stateful phase finds the ids of members it
+added through the document's links, but whether it gets there depends on the order it
+explores in. Valid removals name a spare member of both of alice's tenants
+(FUZZ_SANDBOX_MEMBER), so one of them at least reaches the removal itself.
 """
 
 import os
@@ -17,17 +28,41 @@ try:
 except ImportError:  # another schemathesis layout: leave every negative case alone
 
     def get_exclude_headers(case):
-        negative = case.meta is not None and case.meta.generation.mode.is_negative
-        return ["X-Gym-ID"] if negative else []
+        return ["X-Gym-ID"] if is_negative(case) else []
 
 
 SANDBOXED = ("/api/v1/members", "/api/v1/modules")
 MAIN = os.environ["FUZZ_MAIN_TENANT"]
 SANDBOX = os.environ["FUZZ_SANDBOX_TENANT"]
+ALICE = os.environ["FUZZ_ALICE_ID"]
+ADJUSTMENTS = "/api/v1/credits/adjustments"
+SPARE_MEMBER = os.environ["FUZZ_SANDBOX_MEMBER"]
+MEMBER = "/api/v1/members/{user_id}"
+
+
+def is_negative(case):
+    return case.meta is not None and case.meta.generation.mode.is_negative
+
+
+def revalidate(case):
+    # Without this, schemathesis re-validates a case a hook edited as if it were generated.
+    sync = getattr(case, "_sync_validated_hashes", None)
+    if sync is not None:
+        sync()
 
 
 @schemathesis.hook
 def before_call(context, case, **kwargs):
+    if case.operation.path == ADJUSTMENTS:
+        if not is_negative(case) and isinstance(case.body, dict) and "user_id" in case.body:
+            case.body["user_id"] = ALICE
+            if isinstance(case.body.get("amount"), int):
+                case.body["amount"] = abs(case.body["amount"]) or 1
+            revalidate(case)
+        return
+    if case.operation.path == MEMBER and case.method.upper() == "DELETE" and not is_negative(case):
+        case.path_parameters = {**(case.path_parameters or {}), "user_id": SPARE_MEMBER}
+        revalidate(case)
     if not case.operation.path.startswith(SANDBOXED) or not case.headers:
         return
     # A case that leaves the header out on purpose keeps it out: setting it here would turn
@@ -36,9 +71,7 @@ def before_call(context, case, **kwargs):
         return
     if case.headers.get("X-Gym-ID") == MAIN:
         case.headers["X-Gym-ID"] = SANDBOX
-        # The tenant is not what the case tests: without this, schemathesis re-validates a
-        # case a hook edited, and a negative case (a malformed X-Gym-ID that the identity's
-        # fixed header already replaced) would be counted as valid data the API refused.
-        sync = getattr(case, "_sync_validated_hashes", None)
-        if sync is not None:
-            sync()
+        # The tenant is not what the case tests: a negative case (a malformed X-Gym-ID that
+        # the identity's fixed header already replaced) would otherwise be counted as valid
+        # data the API refused.
+        revalidate(case)
