@@ -131,7 +131,7 @@ for i, key in ipairs(KEYS) do
 end
 if not refused then
   for i, key in ipairs(KEYS) do
-    redis.call('SET', key, new_tats[i], 'PX', math.ceil((new_tats[i] - now) / 1000))
+    redis.call('SET', key, new_tats[i], 'PX', math.max(1, math.ceil((new_tats[i] - now) / 1000)))
   end
 end
 return results
@@ -227,7 +227,9 @@ impl RateLimiter {
         if let Some((link, script)) = &self.redis {
             let mut invocation = script.prepare_invoke();
             for &(rule, key) in checks {
-                let emission = self.limit(rule).emission_interval().as_micros() as i64;
+                // At least 1 µs: a limit of more than a million requests a second would
+                // otherwise emit nothing and store a key that expires at once (refused by Redis).
+                let emission = (self.limit(rule).emission_interval().as_micros() as i64).max(1);
                 let tolerance = emission * i64::from(self.limit(rule).requests.max(1));
                 invocation
                     .key(format!("ratelimit:{}:{key}", rule.name()))
@@ -508,6 +510,25 @@ mod tests {
         let address = limiter.check(Rule::ApiPerIp, &ip).await;
         assert!(address.allowed);
         assert_eq!(address.remaining, 1);
+    }
+
+    #[tokio::test]
+    async fn a_limit_of_billions_is_counted_in_redis_without_an_error() {
+        let link = link(1000).await;
+        let mut huge = settings(1);
+        huge.api_per_ip = Limit {
+            requests: 1_000_000_000,
+            period_seconds: 60,
+        };
+        let limiter = RateLimiter::redis(huge, link.clone());
+        let key = uuid::Uuid::new_v4().to_string();
+        for _ in 0..3 {
+            assert!(limiter.check(Rule::ApiPerIp, &key).await.allowed);
+        }
+        assert!(
+            link.is_available(),
+            "the script failed and tripped the breaker"
+        );
     }
 
     #[tokio::test]
