@@ -189,6 +189,13 @@ pub async fn begin_user(
 /// A read-only transaction scoped like [`begin_tenant`] or [`begin_user`], for reads: it is
 /// never committed (see the module docs), and PostgreSQL refuses any write made through it.
 /// Reads are not fenced by an `Idempotency-Key` lease: they change nothing a retry could repeat.
+///
+/// Its statements run on generic plans, made once per connection and statement. Left to
+/// choose, PostgreSQL plans every `... limit $n` read afresh (a generic plan cannot know the
+/// limit, so it looks costlier), and under row-level security planning a page of members took
+/// 0.07–0.2 ms against 0.03 ms to run it. Reads must therefore not use `($n is null or ...)`
+/// catch-alls, which a generic plan cannot simplify: build one statement per shape of filters
+/// (`sqlx::QueryBuilder`).
 pub struct ReadOnly(Transaction<'static, Postgres>);
 
 impl std::ops::Deref for ReadOnly {
@@ -206,7 +213,11 @@ impl std::ops::DerefMut for ReadOnly {
 }
 
 async fn read_scoped(pool: &PgPool, setting: &str, id: Uuid) -> Result<ReadOnly, sqlx::Error> {
-    let tx = begin_with(pool, scoped_begin("begin read only", setting, id)).await?;
+    let opening = format!(
+        "{}, set_config('plan_cache_mode', 'force_generic_plan', true)",
+        scoped_begin("begin read only", setting, id)
+    );
+    let tx = begin_with(pool, opening).await?;
     Ok(ReadOnly(tx))
 }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow, Serialize, Deserialize)]
@@ -62,18 +62,22 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from notifications \
-         where gym_id = $1 and user_id = $2 and (not $3 or read_at is null) and ($4::uuid is null or id < $4) \
-         order by id desc limit $5"
-    ))
-    .bind(gym_id)
-    .bind(user_id)
-    .bind(unread_only)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    // One statement per shape, not catch-alls: each gets a plan of its own (the unread one
+    // uses the partial index), prepared once per connection.
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "select {COLUMNS} from notifications where gym_id = "
+    ));
+    sql.push_bind(gym_id)
+        .push(" and user_id = ")
+        .push_bind(user_id);
+    if unread_only {
+        sql.push(" and read_at is null");
+    }
+    if let Some(before) = before {
+        sql.push(" and id < ").push_bind(before);
+    }
+    sql.push(" order by id desc limit ").push_bind(limit);
+    sql.build_query_as().fetch_all(conn).await
 }
 
 /// Oldest first, after `after`: what a reconnecting stream missed.

@@ -3,7 +3,7 @@
 //! security is the second line, not the first).
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Debug, FromRow)]
@@ -285,17 +285,17 @@ pub async fn list_deliveries(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {DELIVERY_COLUMNS} from webhook_deliveries \
-         where gym_id = $1 and endpoint_id = $2 and ($3::uuid is null or id < $3) \
-         order by id desc limit $4"
-    ))
-    .bind(gym_id)
-    .bind(endpoint_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "select {DELIVERY_COLUMNS} from webhook_deliveries where gym_id = "
+    ));
+    sql.push_bind(gym_id)
+        .push(" and endpoint_id = ")
+        .push_bind(endpoint_id);
+    if let Some(before) = before {
+        sql.push(" and id < ").push_bind(before);
+    }
+    sql.push(" order by id desc limit ").push_bind(limit);
+    sql.build_query_as().fetch_all(conn).await
 }
 
 pub async fn find_delivery(
