@@ -17,11 +17,12 @@
 //! function of the `kernel__idempotency_lease` migration).
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -62,9 +63,27 @@ impl Lease {
 
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
     let statement_timeout = settings.statement_timeout_ms.to_string();
-    Ok(PgConnectOptions::from_str(settings.url.expose())?
+    let options = PgConnectOptions::from_str(settings.url.expose())?
         .application_name("gymapi")
-        .options([("statement_timeout", statement_timeout.as_str())]))
+        .options([("statement_timeout", statement_timeout.as_str())]);
+    Ok(without_tls_on_loopback(options))
+}
+
+/// `sslmode=prefer`, the default, takes TLS whenever the server offers it, and accepts a plain
+/// connection when it does not. Over loopback TLS protects nothing, and it cost a tenth of the
+/// database's CPU for a page of members (perf), so a loopback connection that merely prefers
+/// TLS goes without. `require` and stricter modes are kept wherever the server is.
+fn without_tls_on_loopback(options: PgConnectOptions) -> PgConnectOptions {
+    let host = options
+        .get_host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback && matches!(options.get_ssl_mode(), PgSslMode::Prefer) {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    }
 }
 
 /// A pooled connection idle for longer than this is pinged before it is handed out.
@@ -263,5 +282,38 @@ pub async fn check_app_role(pool: &PgPool) -> anyhow::Result<()> {
             tx.rollback().await?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ssl_mode_for(url: &str) -> PgSslMode {
+        let options = PgConnectOptions::from_str(url).expect("a valid URL");
+        without_tls_on_loopback(options).get_ssl_mode()
+    }
+
+    #[test]
+    fn a_loopback_database_that_merely_prefers_tls_is_reached_without_it() {
+        for url in [
+            "postgres://app@127.0.0.1:5432/gymapi",
+            "postgres://app@localhost/gymapi?sslmode=prefer",
+            "postgres://app@[::1]:5432/gymapi",
+        ] {
+            assert!(matches!(ssl_mode_for(url), PgSslMode::Disable), "{url}");
+        }
+    }
+
+    #[test]
+    fn required_tls_and_other_hosts_keep_their_mode() {
+        assert!(matches!(
+            ssl_mode_for("postgres://app@127.0.0.1/gymapi?sslmode=require"),
+            PgSslMode::Require
+        ));
+        assert!(matches!(
+            ssl_mode_for("postgres://app@db.internal.example/gymapi"),
+            PgSslMode::Prefer
+        ));
     }
 }

@@ -72,13 +72,16 @@ pub struct TenantAccess {
     pub kind: TenantKind,
 }
 
-/// What every module may know about a tenant without reading the tenancy tables: what it is,
-/// the time zone its "today" and "this month" follow, the currency its prices are in, and its
-/// module switches. Cached per tenant; changing any of it drops the cached copy.
+/// What every module may know about a tenant without reading the tenancy tables: what it is
+/// and is called, the time zone its "today" and "this month" follow, the currency its prices
+/// are in, and its module switches. Cached per tenant; changing any of it drops the cached copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantInfo {
     pub gym_id: Uuid,
     pub kind: TenantKind,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     pub timezone: Tz,
     pub currency: Currency,
     /// Explicit module switches; codes absent here follow the module's default.

@@ -119,13 +119,16 @@ impl TenantDirectory for TenancyDirectory {
             return Ok(info);
         }
         let mut tx = db::read_tenant(&ctx.db, gym_id).await?;
-        let row = repo::find_tenant(&mut tx, gym_id).await?;
+        let row = repo::find_gym(&mut *tx, gym_id).await?;
         let modules = repo::module_overrides(&mut tx, gym_id).await?;
         drop(tx);
         let row = row.ok_or_else(|| ApiError::not_found("no such tenant"))?;
         let info = TenantInfo {
             gym_id,
             kind: row.kind,
+            name: row.name,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
             timezone: row.timezone.parse().map_err(|_| {
                 ApiError::internal(format!(
                     "tenant {gym_id} has the time zone {}",

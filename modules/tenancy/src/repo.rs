@@ -80,14 +80,6 @@ fn search_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// What the tenants port caches per tenant (module switches are read apart).
-#[derive(Debug, Clone, FromRow)]
-pub struct TenantRow {
-    pub kind: TenantKind,
-    pub timezone: String,
-    pub currency: String,
-}
-
 pub struct NewGym<'a> {
     pub id: Uuid,
     pub kind: TenantKind,
@@ -403,17 +395,6 @@ pub async fn member_ids(conn: &mut PgConnection, gym_id: Uuid) -> Result<Vec<Uui
     sqlx::query_scalar("select user_id from gym_members where gym_id = $1")
         .bind(gym_id)
         .fetch_all(conn)
-        .await
-}
-
-/// The tenant's kind, time zone and currency (tenant-scoped transaction).
-pub async fn find_tenant(
-    conn: &mut PgConnection,
-    gym_id: Uuid,
-) -> Result<Option<TenantRow>, sqlx::Error> {
-    sqlx::query_as("select kind, timezone, currency from gyms where id = $1")
-        .bind(gym_id)
-        .fetch_optional(conn)
         .await
 }
 

@@ -62,9 +62,18 @@ pub async fn gym_for_member(
         }
         Err(err) => return Err(err),
     };
-    let gym = repo::find_gym(&ctx.db, gym_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such gym"))?;
+    // The tenant's row is cached with its info (every request of the tenant needs its kind,
+    // time zone and currency, and writes drop the copy): no second read of `gyms`.
+    let info = ctx.tenants.tenant(ctx, gym_id).await?;
+    let gym = GymRow {
+        id: info.gym_id,
+        kind: info.kind,
+        name: info.name,
+        timezone: info.timezone.name().to_owned(),
+        currency: info.currency.code().to_owned(),
+        created_at: info.created_at,
+        updated_at: info.updated_at,
+    };
     Ok((gym, access.role))
 }
 
