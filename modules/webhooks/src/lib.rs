@@ -11,8 +11,9 @@
 //!   through the `webhooks.fan_out` job.
 //! - Jobs ([`jobs`]): `webhooks.fan_out` makes one delivery per subscribed endpoint;
 //!   `webhooks.send` makes one attempt and schedules the next ([`service::attempts`]);
-//!   `webhooks.seal_secrets` (hourly, and at start-up) seals secrets stored readable before
-//!   sealing existed and re-seals those under a retired key ([`service::secrets`]).
+//!   `webhooks.seal_secrets` (hourly, first right after the upgrade) seals secrets stored
+//!   readable before sealing existed and re-seals those under a retired key
+//!   ([`service::secrets`]).
 //! - Secrets: stored sealed with the kernel's `[secrets]` keys, bound to their endpoint;
 //!   opened only to sign a delivery.
 //! - Signature: `X-GymAPI-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` ([`signature`]).

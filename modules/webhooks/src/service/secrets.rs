@@ -2,8 +2,8 @@
 //! to their endpoint, and opened only to sign a delivery.
 //!
 //! Endpoints made before sealing keep a readable secret until the `webhooks.seal_secrets` job
-//! (hourly, and at start-up since a schedule's first period is due at once) seals it and clears
-//! the readable column. The same job re-seals values sealed with a key that is no longer the
+//! seals it and clears the readable column. The job runs hourly; a new schedule is due at once,
+//! so the first run comes right after the first start-up with this migration. The same job re-seals values sealed with a key that is no longer the
 //! active one, so a key rotation completes by itself.
 
 use std::time::Duration;
