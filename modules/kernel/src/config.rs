@@ -24,6 +24,9 @@ pub struct Settings {
     pub jobs: crate::jobs::JobSettings,
     pub rate_limit: crate::ratelimit::RateLimitSettings,
     pub idempotency: crate::http::idempotency::IdempotencySettings,
+    /// Checked when the context is built ([`crate::AppContext::new`]), with the modules'
+    /// sections, so loading settings alone (tools, tests) does not need production keys.
+    pub secrets: crate::secrets::SecretsSettings,
     /// Sections the kernel does not know (`[webhooks]`, ...): each module reads its own with
     /// [`Settings::section`] (whose type refuses unknown keys) and checks it at start-up
     /// ([`crate::Module::check_settings`]). Only sections the embedded defaults name are

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::module::Registry;
 use crate::ratelimit::RateLimiter;
+use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 use crate::tenant::{EveryTenant, TenantDirectory};
 use crate::{ApiError, ApiResult, Mode, PubSub};
@@ -35,6 +36,8 @@ pub struct AppContext {
     pub limits: Arc<RateLimiter>,
     /// SIGTERM/SIGINT: readiness turns 503, then streams, workers and the listener wind down.
     pub shutdown: Shutdown,
+    /// Seals and opens values stored at rest (`[secrets]` keys).
+    pub secrets: Secrets,
 }
 
 impl AppContext {
@@ -54,7 +57,10 @@ impl AppContext {
         let accounts = ports
             .accounts
             .ok_or_else(|| anyhow::anyhow!("no module of this build provides the accounts port"))?;
+        let secrets = Secrets::from_settings(&settings.secrets, settings.app.environment)
+            .map_err(anyhow::Error::msg)?;
         Ok(Self {
+            secrets,
             jwt: Arc::new(JwtKeys::from_settings(&settings.auth)),
             limits: Arc::new(RateLimiter::for_cache(settings.rate_limit.clone(), &cache)),
             settings: Arc::new(settings),

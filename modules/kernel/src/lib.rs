@@ -17,6 +17,8 @@
 //!   [`jobs`], the durable job queue.
 //! - [`http`]: request ids, body limit, problem rendering, metrics, health endpoints.
 //! - [`ratelimit`]: GCRA limits per IP and per user, in Redis or in process.
+//! - [`secrets`]: values stored sealed (AES-256-GCM, rotating keys from `[secrets]`), opened
+//!   with [`AppContext::secrets`].
 
 pub mod accounts;
 pub mod attachments;
@@ -41,6 +43,7 @@ pub mod pubsub;
 pub mod ratelimit;
 pub mod routes;
 mod secret;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tenant;
@@ -56,6 +59,7 @@ pub use mode::{Build, GymBuild, Mode, TrainerBuild};
 pub use module::{Module, ModuleApi, Port, PublicEvent, Registry};
 pub use pubsub::PubSub;
 pub use routes::Routes;
+pub use secrets::{Sealed, Secrets};
 pub use tenant::{
     ApiKeyAccess, ModuleCode, OptionalTenant, Role, Tenant, TenantAccess, TenantDirectory,
     TenantInfo, TenantKind,

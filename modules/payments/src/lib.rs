@@ -18,6 +18,7 @@
 
 mod api;
 mod errors;
+pub mod providers;
 mod repo;
 mod service;
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::sender::Sender;
-use crate::service::{attempts, deliveries};
+use crate::service::{attempts, deliveries, secrets};
 
 pub const FAN_OUT: &str = "webhooks.fan_out";
 
@@ -69,5 +69,25 @@ impl JobHandler for Send {
             .ok_or_else(|| anyhow::anyhow!("a webhook send job has no tenant"))?;
         let delivery_id: Uuid = serde_json::from_value(job.payload["delivery_id"].clone())?;
         attempts::attempt(&self.ctx, &self.sender, gym_id, delivery_id).await
+    }
+}
+
+/// Seals readable endpoint secrets and re-seals old-key ones ([`secrets::seal_stored`]).
+pub struct SealSecrets {
+    pub ctx: AppContext,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for SealSecrets {
+    fn kind(&self) -> &'static str {
+        secrets::SEAL_SECRETS
+    }
+
+    async fn run(&self, _job: &Job) -> anyhow::Result<()> {
+        let changed = secrets::seal_stored(&self.ctx).await?;
+        if changed > 0 {
+            tracing::info!(changed, "webhook endpoint secrets sealed");
+        }
+        Ok(())
     }
 }

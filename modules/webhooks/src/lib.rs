@@ -10,7 +10,12 @@
 //! - Events: emits none. Receives every public event (the ones modules list for integrators)
 //!   through the `webhooks.fan_out` job.
 //! - Jobs ([`jobs`]): `webhooks.fan_out` makes one delivery per subscribed endpoint;
-//!   `webhooks.send` makes one attempt and schedules the next ([`service::attempts`]).
+//!   `webhooks.send` makes one attempt and schedules the next ([`service::attempts`]);
+//!   `webhooks.seal_secrets` (hourly, first right after the upgrade) seals secrets stored
+//!   readable before sealing existed and re-seals those under a retired key
+//!   ([`service::secrets`]).
+//! - Secrets: stored sealed with the kernel's `[secrets]` keys, bound to their endpoint;
+//!   opened only to sign a delivery.
 //! - Signature: `X-GymAPI-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` ([`signature`]).
 //! - Targets: see [`targets`] (no private addresses unless `webhooks.allow_private_targets`).
 //! - Problems: `too_many_endpoints` (409) ([`errors`]).
@@ -34,7 +39,7 @@ pub use api::WebhooksApi;
 use std::sync::Arc;
 
 use kernel::http::document::{ApiLink, FieldRule};
-use kernel::jobs::{JobHandler, PUBLIC_EVENTS, Subscription};
+use kernel::jobs::{JobHandler, PUBLIC_EVENTS, Schedule, Subscription};
 use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Settings};
 
 use crate::settings::WebhookSettings;
@@ -58,7 +63,11 @@ impl Module for Webhooks {
                 ctx: ctx.clone(),
                 sender: sender::Sender::new(WebhookSettings::of(&ctx.settings)),
             }),
+            Arc::new(jobs::SealSecrets { ctx: ctx.clone() }),
         ]
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        vec![service::secrets::seal_schedule()]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
         vec![Subscription {

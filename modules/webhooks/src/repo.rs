@@ -50,9 +50,14 @@ pub struct PendingDelivery {
     pub created_at: DateTime<Utc>,
     pub url: String,
     pub enabled: bool,
-    pub secret: String,
+    pub endpoint_id: Uuid,
+    /// The signing secret: sealed, or readable until the sealing job has run
+    /// ([`crate::service::secrets`]).
+    pub secret: Option<String>,
+    pub secret_sealed: Option<String>,
     /// The secret a rotation replaced, while it still signs.
     pub previous_secret: Option<String>,
+    pub previous_secret_sealed: Option<String>,
 }
 
 /// What one attempt of a delivery ended with.
@@ -83,28 +88,35 @@ pub async fn count_endpoints(conn: &mut PgConnection, gym_id: Uuid) -> Result<i6
         .await
 }
 
-/// A new, enabled endpoint.
+/// An endpoint to create.
+pub struct NewEndpoint<'a> {
+    /// Chosen by the caller: the sealed secret is bound to it.
+    pub id: Uuid,
+    pub url: &'a str,
+    pub description: &'a str,
+    pub event_types: &'a [String],
+    pub secret_sealed: &'a str,
+    pub created_by: Uuid,
+}
+
+/// A new, enabled endpoint, its secret stored sealed only.
 pub async fn insert_endpoint(
     conn: &mut PgConnection,
     gym_id: Uuid,
-    url: &str,
-    description: &str,
-    event_types: &[String],
-    secret: &str,
-    created_by: Uuid,
+    new: &NewEndpoint<'_>,
 ) -> Result<EndpointRow, sqlx::Error> {
     sqlx::query_as(&format!(
-        "insert into webhook_endpoints (gym_id, id, url, description, event_types, enabled, secret, created_by) \
+        "insert into webhook_endpoints (gym_id, id, url, description, event_types, enabled, secret_sealed, created_by) \
          values ($1, $2, $3, $4, $5, $6, $7, $8) returning {ENDPOINT_COLUMNS}"
     ))
     .bind(gym_id)
-    .bind(Uuid::now_v7())
-    .bind(url)
-    .bind(description)
-    .bind(event_types)
+    .bind(new.id)
+    .bind(new.url)
+    .bind(new.description)
+    .bind(new.event_types)
     .bind(true)
-    .bind(secret)
-    .bind(created_by)
+    .bind(new.secret_sealed)
+    .bind(new.created_by)
     .fetch_one(conn)
     .await
 }
@@ -177,27 +189,76 @@ pub async fn delete_endpoint(
     Ok(deleted.rows_affected() > 0)
 }
 
-/// Sets a new secret. The current one becomes the previous secret until
-/// `previous_expires_at`, or is dropped at once when that is `None`.
+/// Sets a new (sealed) secret. The current one becomes the previous secret until
+/// `previous_expires_at`, or is dropped at once when that is `None`. A legacy readable current
+/// secret moves to the readable previous column, for the sealing job to seal.
 pub async fn rotate_secret(
     conn: &mut PgConnection,
     gym_id: Uuid,
     id: Uuid,
-    secret: &str,
+    secret_sealed: &str,
     previous_expires_at: Option<DateTime<Utc>>,
 ) -> Result<Option<EndpointRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "update webhook_endpoints set \
              previous_secret = case when $4::timestamptz is null then null else secret end, \
-             previous_secret_expires_at = $4, secret = $3, updated_at = now() \
+             previous_secret_sealed = case when $4::timestamptz is null then null else secret_sealed end, \
+             previous_secret_expires_at = $4, secret = null, secret_sealed = $3, updated_at = now() \
          where gym_id = $1 and id = $2 returning {ENDPOINT_COLUMNS}"
     ))
     .bind(gym_id)
     .bind(id)
-    .bind(secret)
+    .bind(secret_sealed)
     .bind(previous_expires_at)
     .fetch_optional(conn)
     .await
+}
+
+/// An endpoint's stored secrets, as they are: sealed, or readable from before sealing.
+#[derive(Debug, FromRow)]
+pub struct StoredSecrets {
+    pub id: Uuid,
+    pub secret: Option<String>,
+    pub secret_sealed: Option<String>,
+    pub previous_secret: Option<String>,
+    pub previous_secret_sealed: Option<String>,
+}
+
+/// Every endpoint's stored secrets, locked until the transaction ends (so a rotation waits for
+/// the sealing job instead of being overwritten by it).
+pub async fn lock_stored_secrets(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+) -> Result<Vec<StoredSecrets>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, secret, secret_sealed, previous_secret, previous_secret_sealed \
+         from webhook_endpoints where gym_id = $1 order by id for update",
+    )
+    .bind(gym_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Stores an endpoint's secrets sealed, clearing the readable columns.
+pub async fn store_sealed(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+    secret_sealed: &str,
+    previous_secret_sealed: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update webhook_endpoints set secret = null, previous_secret = null, \
+             secret_sealed = $3, previous_secret_sealed = $4 \
+         where gym_id = $1 and id = $2",
+    )
+    .bind(gym_id)
+    .bind(id)
+    .bind(secret_sealed)
+    .bind(previous_secret_sealed)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The enabled endpoints that subscribe to `event_type`.
@@ -321,8 +382,11 @@ pub async fn find_pending(
     delivery_id: Uuid,
 ) -> Result<Option<PendingDelivery>, sqlx::Error> {
     sqlx::query_as(
-        "select d.attempts, d.status, d.body, d.event_type, d.created_at, e.url, e.enabled, e.secret, \
-             case when e.previous_secret_expires_at > now() then e.previous_secret end as previous_secret \
+        "select d.attempts, d.status, d.body, d.event_type, d.created_at, e.url, e.enabled, \
+             e.id as endpoint_id, e.secret, e.secret_sealed, \
+             case when e.previous_secret_expires_at > now() then e.previous_secret end as previous_secret, \
+             case when e.previous_secret_expires_at > now() then e.previous_secret_sealed end \
+                 as previous_secret_sealed \
          from webhook_deliveries d \
          join webhook_endpoints e on e.gym_id = d.gym_id and e.id = d.endpoint_id \
          where d.gym_id = $1 and d.id = $2",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use kernel::config::Secret;
 use reqwest::Url;
 use uuid::Uuid;
 
@@ -59,12 +60,14 @@ impl Sender {
         &self.settings
     }
 
-    /// Sends `pending` once; nothing goes to a disabled endpoint. An error only when the HTTP
-    /// client could not start: the attempt is then not made, and the job is retried.
+    /// Sends `pending` once, signed with each of `secrets`; nothing goes to a disabled endpoint.
+    /// An error only when the HTTP client could not start: the attempt is then not made, and
+    /// the job is retried.
     pub async fn send(
         &self,
         delivery_id: Uuid,
         pending: &PendingDelivery,
+        secrets: &[Secret<String>],
     ) -> anyhow::Result<Outcome> {
         let client = self
             .client
@@ -73,7 +76,7 @@ impl Sender {
         if !pending.enabled {
             return Ok(Outcome::NoAnswer("the endpoint is disabled".into()));
         }
-        Ok(self.post(client, delivery_id, pending).await)
+        Ok(self.post(client, delivery_id, pending, secrets).await)
     }
 
     async fn post(
@@ -81,6 +84,7 @@ impl Sender {
         client: &reqwest::Client,
         delivery_id: Uuid,
         pending: &PendingDelivery,
+        secrets: &[Secret<String>],
     ) -> Outcome {
         let url = match Url::parse(&pending.url) {
             Ok(url) => url,
@@ -90,8 +94,7 @@ impl Sender {
         {
             return Outcome::NoAnswer(format!("refused: the URL {reason}"));
         }
-        let secrets =
-            std::iter::once(pending.secret.as_str()).chain(pending.previous_secret.as_deref());
+        let secrets = secrets.iter().map(|secret| secret.expose().as_str());
         let signature =
             signature::header_value(secrets, Utc::now().timestamp(), pending.body.as_bytes());
         let sent = client

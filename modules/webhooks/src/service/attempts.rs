@@ -40,7 +40,8 @@ pub async fn attempt(
     let Some(pending) = pending.filter(|p| p.status == "pending") else {
         return Ok(());
     };
-    let outcome = sender.send(delivery_id, &pending).await?;
+    let secrets = super::secrets::signing_secrets(&ctx.secrets, gym_id, &pending)?;
+    let outcome = sender.send(delivery_id, &pending, &secrets).await?;
     record(
         ctx,
         sender.settings(),

@@ -1,14 +1,16 @@
 //! Webhook endpoints of a tenant: owners and admins (or an API key with
 //! `webhook-endpoints:write`) manage them; the signing secret is shown at creation and at each
-//! rotation only.
+//! rotation only, and stored sealed ([`super::secrets`]).
 
 use chrono::{Duration, Utc};
 use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, tokens};
 use uuid::Uuid;
 
-use crate::repo::{self, EndpointRow};
+use crate::repo::{self, EndpointRow, NewEndpoint};
 use crate::settings::WebhookSettings;
 use crate::{errors, targets};
+
+use super::secrets;
 
 /// What an update asks for; `None` leaves a field as it is.
 pub struct EndpointChange<'a> {
@@ -59,16 +61,17 @@ pub async fn create<M>(
             ),
         ));
     }
-    let row = repo::insert_endpoint(
-        &mut tx,
-        tenant.gym_id,
-        &url,
-        description.trim(),
-        &event_types,
-        &secret,
-        tenant.user_id,
-    )
-    .await?;
+    let id = Uuid::now_v7();
+    let sealed = secrets::seal(ctx, tenant.gym_id, id, &secret)?;
+    let new = NewEndpoint {
+        id,
+        url: &url,
+        description: description.trim(),
+        event_types: &event_types,
+        secret_sealed: sealed.as_str(),
+        created_by: tenant.user_id,
+    };
+    let row = repo::insert_endpoint(&mut tx, tenant.gym_id, &new).await?;
     tx.commit().await?;
     Ok((row, secret))
 }
@@ -147,8 +150,9 @@ pub async fn rotate_secret<M>(
     let expires_at = (overlap > 0)
         .then(|| Utc::now() + Duration::seconds(i64::try_from(overlap).unwrap_or(i64::MAX / 2)));
     let secret = new_secret()?;
+    let sealed = secrets::seal(ctx, tenant.gym_id, id, &secret)?;
     let mut tx = tenant.begin(&ctx.db).await?;
-    let row = repo::rotate_secret(&mut tx, tenant.gym_id, id, &secret, expires_at)
+    let row = repo::rotate_secret(&mut tx, tenant.gym_id, id, sealed.as_str(), expires_at)
         .await?
         .ok_or_else(no_such_endpoint)?;
     tx.commit().await?;

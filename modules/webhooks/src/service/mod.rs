@@ -5,3 +5,4 @@
 pub mod attempts;
 pub mod deliveries;
 pub mod endpoints;
+pub mod secrets;

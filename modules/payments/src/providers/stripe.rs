@@ -1,0 +1,260 @@
+//! Stripe through async-stripe 1.0 (rc pinned exactly): Checkout Sessions for one-off and
+//! subscription products, Connect Express accounts and destination charges, refunds, and
+//! webhook classification after our own verifier ([`signature`]).
+//!
+//! The client's base URL comes from `payments.providers.stripe.base_url` (tests point it at a
+//! local fake), each attempt has `timeout_seconds`, and every mutating call goes out once with
+//! the caller's idempotency key (`RequestStrategy::Idempotent`): retries are the job queue's,
+//! with the same key, so they survive a crash.
+
+pub mod signature;
+pub mod transformers;
+
+use std::time::Duration;
+
+use ::stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
+use chrono::{DateTime, Utc};
+use kernel::config::Secret;
+use stripe_checkout::checkout_session::RetrieveCheckoutSession;
+use stripe_connect::account::{
+    CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesCardPayments,
+    CreateAccountCapabilitiesTransfers, CreateAccountType, RetrieveAccount,
+};
+use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_core::payment_intent::{RetrievePaymentIntent, SearchPaymentIntent};
+use stripe_core::refund::{CreateRefund, CreateRefundReason};
+
+use super::settings::StripeSettings;
+use super::{
+    AccountStatus, Checkout, CheckoutRequest, ConnectedAccountRequest, NormalizedEvent,
+    OnboardingLink, PaymentProvider, ProviderError, ProviderKind, ProviderPayment, ProviderResult,
+    Refund, RefundRequest, WebhookRequest, amounts, from_unix, header,
+};
+
+pub struct StripeProvider {
+    client: Client,
+}
+
+fn key(idempotency_key: &str) -> ProviderResult<RequestStrategy> {
+    IdempotencyKey::new(idempotency_key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|err| ProviderError::NotConfigured(format!("idempotency key: {err}")))
+}
+
+impl StripeProvider {
+    pub fn new(settings: &StripeSettings, secret_key: &Secret<String>) -> ProviderResult<Self> {
+        let client = ClientBuilder::new(secret_key.expose().clone())
+            .url(settings.base_url.clone())
+            .timeout(Duration::from_secs(settings.timeout_seconds))
+            // Retries belong to the job queue, which keeps the idempotency key across crashes.
+            .request_strategy(RequestStrategy::Once)
+            .app_info("GymAPI", Some(env!("CARGO_PKG_VERSION").to_string()), None)
+            .build()
+            .map_err(transformers::error)?;
+        Ok(Self { client })
+    }
+
+    /// The PaymentIntent behind a payment reference (a session's, or the intent itself).
+    async fn payment_intent_id(&self, provider_ref: &str) -> ProviderResult<String> {
+        if provider_ref.starts_with("cs_") {
+            let session = RetrieveCheckoutSession::new(provider_ref)
+                .send(&self.client)
+                .await
+                .map_err(transformers::error)?;
+            return session
+                .payment_intent
+                .map(|intent| intent.id().to_string())
+                .ok_or_else(|| ProviderError::Rejected {
+                    provider: ProviderKind::Stripe,
+                    status: 400,
+                    code: Some("no_payment_intent".into()),
+                    message: "this checkout session has no payment to refund".into(),
+                });
+        }
+        Ok(provider_ref.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for StripeProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Stripe
+    }
+
+    async fn create_checkout(&self, request: &CheckoutRequest) -> ProviderResult<Checkout> {
+        let session = transformers::checkout_session(request)?
+            .customize()
+            .request_strategy(key(&request.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        let checkout_url = session
+            .url
+            .clone()
+            .ok_or_else(|| ProviderError::Unexpected {
+                provider: ProviderKind::Stripe,
+                reason: "the checkout session has no url".into(),
+            })?;
+        Ok(Checkout {
+            provider_ref: session.id.to_string(),
+            checkout_url,
+            expires_at: transformers::expires_at(&session),
+        })
+    }
+
+    async fn fetch_payment(&self, provider_ref: &str) -> ProviderResult<ProviderPayment> {
+        if provider_ref.starts_with("cs_") {
+            let session = RetrieveCheckoutSession::new(provider_ref)
+                .expand(vec!["payment_intent.latest_charge".to_string()])
+                .send(&self.client)
+                .await
+                .map_err(transformers::error)?;
+            return transformers::payment_from_session(&session);
+        }
+        let intent = RetrievePaymentIntent::new(provider_ref)
+            .expand(vec!["latest_charge".to_string()])
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        transformers::payment_from_intent(&intent)
+    }
+
+    async fn find_by_external_reference(
+        &self,
+        external_reference: &str,
+    ) -> ProviderResult<Option<ProviderPayment>> {
+        // Our ids are UUIDs; anything else cannot be ours and must not reach the query.
+        if uuid::Uuid::parse_str(external_reference).is_err() {
+            return Ok(None);
+        }
+        let query = format!(
+            "metadata['{}']:'{external_reference}'",
+            transformers::PAYMENT_ID
+        );
+        let found = SearchPaymentIntent::new(query)
+            .expand(vec!["data.latest_charge".to_string()])
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        let payments = found
+            .data
+            .iter()
+            .map(transformers::payment_from_intent)
+            .collect::<ProviderResult<Vec<_>>>()?;
+        // A payer may have tried more than once: the one that went through wins.
+        let best = payments
+            .iter()
+            .find(|p| {
+                p.status != super::PaymentStatus::Pending
+                    && p.status != super::PaymentStatus::Failed
+            })
+            .or(payments.first())
+            .cloned();
+        Ok(best)
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> ProviderResult<Refund> {
+        let intent = self.payment_intent_id(&request.provider_ref).await?;
+        let mut refund = CreateRefund::new()
+            .payment_intent(intent)
+            .reason(CreateRefundReason::RequestedByCustomer);
+        if let Some(amount) = request.amount_minor {
+            refund = refund.amount(amounts::to_stripe(amount, &request.currency)?);
+        }
+        if let Some(reason) = &request.reason {
+            refund = refund.metadata(std::collections::HashMap::from([(
+                "reason".to_string(),
+                reason.chars().take(500).collect::<String>(),
+            )]));
+        }
+        if request.destination_charge {
+            // Both are prorated on a partial refund.
+            refund = refund.refund_application_fee(true).reverse_transfer(true);
+        }
+        let refund = refund
+            .customize()
+            .request_strategy(key(&request.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        transformers::refund_from(&refund)
+    }
+
+    fn verify_webhook(
+        &self,
+        request: &WebhookRequest<'_>,
+        now: DateTime<Utc>,
+        secrets: &[Secret<String>],
+    ) -> ProviderResult<Vec<NormalizedEvent>> {
+        signature::verify(
+            header(request.headers, signature::HEADER),
+            request.body,
+            secrets,
+            now.timestamp(),
+        )
+        .map_err(|err| ProviderError::InvalidSignature(err.to_string()))?;
+        let event: transformers::Envelope = serde_json::from_slice(request.body)
+            .map_err(|err| ProviderError::MalformedWebhook(err.to_string()))?;
+        Ok(transformers::classify(&event).into_iter().collect())
+    }
+
+    async fn create_connected_account(
+        &self,
+        request: &ConnectedAccountRequest,
+    ) -> ProviderResult<String> {
+        let mut capabilities = CreateAccountCapabilities::new();
+        capabilities.card_payments = Some(CreateAccountCapabilitiesCardPayments {
+            requested: Some(true),
+        });
+        capabilities.transfers = Some(CreateAccountCapabilitiesTransfers {
+            requested: Some(true),
+        });
+        let mut account = CreateAccount::new()
+            .type_(CreateAccountType::Express)
+            .capabilities(capabilities)
+            .metadata(std::collections::HashMap::from([(
+                "gym_id".to_string(),
+                request.gym_id.to_string(),
+            )]));
+        if let Some(email) = &request.email {
+            account = account.email(email.clone());
+        }
+        if let Some(country) = &request.country {
+            account = account.country(country.clone());
+        }
+        let account = account
+            .customize()
+            .request_strategy(key(&request.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        Ok(account.id.to_string())
+    }
+
+    async fn onboarding_link(
+        &self,
+        account: &str,
+        refresh_url: &str,
+        return_url: &str,
+    ) -> ProviderResult<OnboardingLink> {
+        // No idempotency key: a link is single-use, and a replayed one could be spent already.
+        let link = CreateAccountLink::new(account, CreateAccountLinkType::AccountOnboarding)
+            .refresh_url(refresh_url)
+            .return_url(return_url)
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        Ok(OnboardingLink {
+            url: link.url,
+            expires_at: from_unix(link.expires_at),
+        })
+    }
+
+    async fn account_status(&self, account: &str) -> ProviderResult<AccountStatus> {
+        let account = RetrieveAccount::new(account)
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        Ok(transformers::account_status(&account))
+    }
+}
