@@ -640,3 +640,76 @@ async fn api_keys_read_payments_with_payments_read_and_record_them_with_payments
     let page = app.as_(&reader).get("/api/v1/payments").expect(200).await;
     assert_eq!(items(&page).len(), 1);
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn payers_and_admins_hear_of_payments_and_refunds_and_members_of_their_membership(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = app.tenant_with_products("payments").await;
+    let member = app.add_new_member(&owner, gym, "member", "member").await;
+    let trainer = app.add_new_member(&owner, gym, "trainer", "trainer").await;
+    let plan = app.monthly_plan(&owner, gym).await;
+    let payment = app.pay_cash(&trainer, gym, &member, &plan).await;
+    app.refund(&owner, gym, &payment, Some(1000))
+        .expect(201)
+        .await;
+    app.jobs.drain().await.unwrap();
+    // Once more: the jobs ran already, and a second run writes nothing new.
+    app.jobs.drain().await.unwrap();
+
+    let app = &app;
+    let inbox = |who| async move {
+        let page = app
+            .as_(who)
+            .in_(gym)
+            .get("/api/v1/notifications")
+            .expect(200)
+            .await;
+        let mut notices: Vec<(String, String)> = items(&page)
+            .iter()
+            .filter(|n| n["kind"] != "member.added")
+            .map(|n| {
+                (
+                    n["kind"].as_str().unwrap().to_string(),
+                    n["title"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        notices.sort();
+        notices
+    };
+    let currency = plan["currency"].as_str().unwrap();
+    let money = |major: &str| format!("{major} {currency}");
+    assert_eq!(
+        inbox(&member).await,
+        [
+            (
+                "payment.refunded".to_string(),
+                format!("{} refunded to you", money("10.00"))
+            ),
+            (
+                "payment.succeeded".to_string(),
+                format!("Payment of {} received", money("30.00"))
+            ),
+            (
+                "subscription.changed".to_string(),
+                "Your membership is active".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        inbox(&owner).await,
+        [
+            (
+                "payment.refunded".to_string(),
+                format!("{} refunded to a member", money("10.00"))
+            ),
+            (
+                "payment.succeeded".to_string(),
+                format!("A member paid {}", money("30.00"))
+            ),
+        ]
+    );
+    assert_eq!(inbox(&trainer).await, [], "trainers are not told of money");
+}

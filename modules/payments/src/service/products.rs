@@ -212,7 +212,12 @@ pub(crate) fn in_tenant_currency<M>(
 
 /// Gives a new tenant the default credit packages, priced in its currency (idempotent).
 pub async fn seed_defaults(ctx: &AppContext, gym_id: Uuid) -> anyhow::Result<i32> {
-    let info = ctx.tenants.tenant(ctx, gym_id).await?;
+    let info = match ctx.tenants.tenant(ctx, gym_id).await {
+        Ok(info) => info,
+        // Deleted before the job ran: nothing to give products to.
+        Err(err) if err.status() == StatusCode::NOT_FOUND => return Ok(0),
+        Err(err) => return Err(err.into()),
+    };
     let scale = 10i64.pow(money::exponent(info.currency)?);
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
     let added = repo::seed_defaults(&mut tx, gym_id, info.currency.code(), scale).await?;
