@@ -41,7 +41,7 @@ pub use state::{Observed, Status};
 
 use std::sync::Arc;
 
-use kernel::http::document::FieldRule;
+use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, Schedule, Subscription};
 use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings};
 
@@ -120,6 +120,9 @@ impl Module for Payments {
     }
     fn field_rules(&self) -> &'static [FieldRule] {
         api::FIELD_RULES
+    }
+    fn links(&self) -> &'static [ApiLink] {
+        api::LINKS
     }
 }
 
