@@ -97,13 +97,7 @@ pub async fn get(
     gym_id: Uuid,
     id: Uuid,
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payments where gym_id = $1 and id = $2"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
+    super::by_id(conn, ("payments", COLUMNS, ""), gym_id, id).await
 }
 
 /// The payment, locked until the transaction ends: refunds of one payment queue up behind
@@ -113,13 +107,7 @@ pub async fn lock(
     gym_id: Uuid,
     id: Uuid,
 ) -> Result<Option<PaymentRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payments where gym_id = $1 and id = $2 for update"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
+    super::by_id(conn, ("payments", COLUMNS, "for update"), gym_id, id).await
 }
 
 /// Moves the payment to `to` if its status is one of `from`, never lowering what was

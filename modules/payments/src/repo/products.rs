@@ -113,13 +113,7 @@ pub async fn get(
     gym_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ProductRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from products where gym_id = $1 and id = $2"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
+    super::by_id(conn, ("products", COLUMNS, ""), gym_id, id).await
 }
 
 /// Products after `after` in id order (all, or the active ones only).

@@ -96,11 +96,5 @@ pub async fn get(
     gym_id: Uuid,
     id: Uuid,
 ) -> Result<Option<RefundRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from refunds where gym_id = $1 and id = $2"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
+    super::by_id(conn, ("refunds", COLUMNS, ""), gym_id, id).await
 }

@@ -148,13 +148,7 @@ pub async fn get(
     gym_id: Uuid,
     id: Uuid,
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from subscriptions where gym_id = $1 and id = $2"
-    ))
-    .bind(gym_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
+    super::by_id(conn, ("subscriptions", COLUMNS, ""), gym_id, id).await
 }
 
 /// Memberships older than `before`, newest first: one member's, or everyone's.
