@@ -17,6 +17,14 @@ A removal of a member names them in the path; the stateful phase finds the ids o
 added through the document's links, but whether it gets there depends on the order it
 explores in. Valid removals name a spare member of both of alice's tenants
 (FUZZ_SANDBOX_MEMBER), so one of them at least reaches the removal itself.
+
+Payments: valid cases name what exists. A payment's, a product's and a membership's path id
+become those scripts/fuzz made (FUZZ_PAYMENT_ID, FUZZ_PRODUCT_ID, FUZZ_SUBSCRIPTION_ID);
+manual payments are alice's own, without a product (a generated product id names nothing) and
+so with an amount; refunds take one minor unit, so a hundred of them fit the payment; prices
+are in the tenant's currency (the field is left out: any other is 422 `currency_mismatch`),
+and a product has the fields of its kind, which the schema of one request body cannot tie to
+`kind` (tests/api/payments.rs covers the refusals).
 """
 
 import os
@@ -38,6 +46,14 @@ ALICE = os.environ["FUZZ_ALICE_ID"]
 ADJUSTMENTS = "/api/v1/credits/adjustments"
 SPARE_MEMBER = os.environ["FUZZ_SANDBOX_MEMBER"]
 MEMBER = "/api/v1/members/{user_id}"
+PRODUCTS = "/api/v1/payments/products"
+PRODUCT = "/api/v1/payments/products/{id}"
+MANUAL = "/api/v1/payments/manual"
+PAYMENT_PATHS = ("/api/v1/payments/{id}", "/api/v1/payments/{id}/refunds")
+SUBSCRIPTION_CANCEL = "/api/v1/payments/subscriptions/{id}/cancel"
+PRODUCT_ID = os.environ["FUZZ_PRODUCT_ID"]
+PAYMENT_ID = os.environ["FUZZ_PAYMENT_ID"]
+SUBSCRIPTION_ID = os.environ["FUZZ_SUBSCRIPTION_ID"]
 
 
 def is_negative(case):
@@ -51,8 +67,43 @@ def revalidate(case):
         sync()
 
 
+def payments_case(case):
+    """Makes a valid payments case name what exists; True when the case was a payments one."""
+    path = case.operation.path
+    body = case.body if isinstance(case.body, dict) else None
+    if path in PAYMENT_PATHS or path == PRODUCT or path == SUBSCRIPTION_CANCEL:
+        known = {PRODUCT: PRODUCT_ID, SUBSCRIPTION_CANCEL: SUBSCRIPTION_ID}.get(path, PAYMENT_ID)
+        case.path_parameters = {**(case.path_parameters or {}), "id": known}
+    elif path not in (PRODUCTS, MANUAL):
+        return False
+    if body is not None:
+        body.pop("currency", None)
+        if path == MANUAL:
+            body["member_id"] = ALICE
+            body.pop("product_id", None)
+            body["amount_minor"] = abs(body.get("amount_minor") or 0) or 100
+        elif path == PRODUCT:
+            # The kind is not in the request: leave its kind's fields alone.
+            for field in ("credits", "interval", "interval_count"):
+                body.pop(field, None)
+        elif path == PRODUCTS and body.get("kind") == "plan":
+            body.pop("credits", None)
+            body.setdefault("interval", "month")
+        elif path == PRODUCTS and body.get("kind") == "credit_package":
+            body.pop("interval", None)
+            body.pop("interval_count", None)
+            body.setdefault("credits", 100)
+        elif path == PAYMENT_PATHS[1]:
+            body["amount_minor"] = 1
+    revalidate(case)
+    return True
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
+    if case.operation.path.startswith("/api/v1/payments/") and not is_negative(case):
+        if payments_case(case):
+            return
     if case.operation.path == ADJUSTMENTS:
         if not is_negative(case) and isinstance(case.body, dict) and "user_id" in case.body:
             case.body["user_id"] = ALICE

@@ -21,6 +21,12 @@ mod modules;
 mod near_cache;
 mod notifications;
 mod openapi;
+#[cfg(feature = "payments")]
+mod payments;
+#[cfg(feature = "payments")]
+mod payments_refunds;
+#[cfg(feature = "payments")]
+mod payments_subscriptions;
 mod ratelimit;
 mod rls;
 mod slow_clients;

@@ -135,6 +135,15 @@ pub trait TenantDirectory: Send + Sync {
         digest: &[u8],
     ) -> ApiResult<Option<ApiKeyAccess>>;
 
+    /// The people of `gym_id` whose role is at least `minimum` (say, the staff to tell about a
+    /// payment), in user id order; at most 1,000.
+    async fn people_with_role(
+        &self,
+        ctx: &AppContext,
+        gym_id: Uuid,
+        minimum: Role,
+    ) -> ApiResult<Vec<Uuid>>;
+
     /// Up to `limit` tenant ids greater than `after`, in id order (see [`EveryTenant`]).
     async fn tenant_ids_after(
         &self,

@@ -9,9 +9,13 @@
 //!   goes down, at most `max_streams_per_user` open per person and instance).
 //! - Tables: `notifications`, `notification_stream_tickets` (row-level security on `gym_id`).
 //! - Jobs: `notifications.member_added` tells a person they joined a tenant;
-//!   `notifications.member_role_changed` tells them their new role.
-//! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's); publishes
-//!   none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
+//!   `notifications.member_role_changed` tells them their new role;
+//!   `notifications.payment_notice` tells a payer and the staff (admins and owners) of a
+//!   payment that went through, failed or was refunded, and a member of each change of their
+//!   membership.
+//! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's),
+//!   `payment.succeeded`, `payment.failed`, `payment.refunded` and `subscription.changed`
+//!   (payments'); publishes none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
 //!   `notifications`; Redis when configured), so a stream open on any instance receives it.
 //! - Ports: none. Config: `[notifications]` ([`settings::NotificationSettings`]).
 //! - Problem codes: declared once, in `errors.rs`.
@@ -19,6 +23,7 @@
 mod api;
 mod errors;
 mod jobs;
+mod payment_notices;
 mod repo;
 mod service;
 pub mod settings;
@@ -47,10 +52,15 @@ impl Module for Notifications {
         vec![
             Arc::new(jobs::MemberAdded { ctx: ctx.clone() }),
             Arc::new(jobs::RoleChanged { ctx: ctx.clone() }),
+            Arc::new(payment_notices::PaymentNotice { ctx: ctx.clone() }),
         ]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
-        vec![
+        let payments = payment_notices::EVENTS.map(|event_type| Subscription {
+            event_type,
+            job_kind: payment_notices::PAYMENT_NOTICE,
+        });
+        [
             Subscription {
                 event_type: "member_added",
                 job_kind: jobs::MEMBER_ADDED,
@@ -60,6 +70,9 @@ impl Module for Notifications {
                 job_kind: jobs::ROLE_CHANGED,
             },
         ]
+        .into_iter()
+        .chain(payments)
+        .collect()
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         settings::NotificationSettings::read(settings).map(drop)

@@ -1,33 +1,56 @@
-//! Payments. This first slice is the credit ledger: class credits a tenant's people hold and
-//! spend. Purchases (Stripe, MercadoPago) come next and will grant credits through the same
-//! ledger.
+//! Payments: what a tenant sells (products), the payments for it and their refunds,
+//! memberships, and the class-credit ledger credit packages fill. Providers (Stripe,
+//! MercadoPago) plug in through [`advance`]: a checkout writes a `pending` payment
+//! ([`create_pending`], external reference = its id) and everything a provider later reports
+//! is applied through [`advance`], as manual payments and refunds already are.
 //!
-//! - Routes: `GET /api/v1/credits/balance`, `GET /api/v1/credits/transactions` (the caller's,
-//!   or with `user_id` a member's for staff), `POST /api/v1/credits/spend` (the caller's own
-//!   credits; honours `Idempotency-Key` like every POST), `POST /api/v1/credits/adjustments`
-//!   (owners and admins). API keys: `credits:read`, `credits:write`.
-//! - Tables: `credit_balances` (one row per person, `check (balance >= 0)`) and the
-//!   append-only `credit_transactions` (no update or delete for the app role), both with
-//!   row-level security on `gym_id`; all SQL in `repo.rs`.
-//! - Never negative, under any concurrency: a decrease is one conditional update of the
-//!   balance row in the transaction that appends the ledger row (`repo::apply`).
-//! - Events: `credits.changed` on every balance change (offered to integrators' webhooks).
-//! - Problems: `insufficient_credits` (409), in `errors.rs`.
-//! - Config: none yet. Jobs: none.
-//! - Both builds; on by default for a tenant, switched off like any optional module.
+//! - Routes: credits — `GET /api/v1/credits/balance`, `GET /api/v1/credits/transactions`,
+//!   `POST /api/v1/credits/spend`, `POST /api/v1/credits/adjustments` (owners and admins).
+//!   Products — `GET/POST /api/v1/payments/products`, `PATCH /api/v1/payments/products/{id}`
+//!   (writes: owners and admins). Payments — `GET /api/v1/payments` (own; staff all, by
+//!   `member_id` and `status`), `GET /api/v1/payments/{id}`, `POST /api/v1/payments/manual`
+//!   (trainer and up), `POST /api/v1/payments/{id}/refunds` (owners and admins).
+//!   Memberships — `GET /api/v1/payments/subscriptions/me`, `GET /api/v1/payments/subscriptions`
+//!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. API keys: `credits:read`,
+//!   `credits:write`, `payments:read`, `payments:write`.
+//! - Tables (row-level security on `gym_id`; SQL in `repo/`): `credit_balances`,
+//!   `credit_transactions` (append-only; a purchase's grant and a refund's reversal are unique
+//!   by `source`), `products`, `payments`, `refunds`, `subscriptions`.
+//! - Payment states: [`state`]; moves are conditional updates, so duplicates converge.
+//! - Jobs: `payments.seed_default_products` (on `gym_created` and `workspace_created`: the
+//!   four default credit packages), `payments.end_lapsed_subscriptions` (hourly: ends
+//!   memberships whose grace or cancelled period is over).
+//! - Events: `credits.changed`, `payment.succeeded`, `payment.failed`, `payment.refunded`,
+//!   `subscription.changed`, all public (webhooks; notifications tells members and staff).
+//! - Ports: dashboard figures (revenue this month, pending payments).
+//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`).
+//! - Problems: in `errors.rs`. Both builds; on by default for a tenant.
 
 mod api;
+mod dashboard;
 mod errors;
 pub mod providers;
+mod jobs;
 mod repo;
 mod service;
+pub mod settings;
+pub mod state;
 
-pub use api::CreditsApi;
+pub use repo::payments::{Method, NewPayment, PaymentRow, Provider};
+pub use service::payments::{Advanced, advance, create_pending};
+pub use state::{Observed, Status};
 
-use kernel::http::document::FieldRule;
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, PublicEvent};
+use std::sync::Arc;
+
+use kernel::http::document::{ApiLink, FieldRule};
+use kernel::jobs::{JobHandler, Schedule, Subscription};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings};
+
+use service::{credits, effects, subscriptions};
 
 pub struct Payments;
+
+static FIGURES: dashboard::PaymentFigures = dashboard::PaymentFigures;
 
 impl Module for Payments {
     fn code(&self) -> &'static str {
@@ -40,17 +63,67 @@ impl Module for Payments {
         &["tenancy"]
     }
     fn api_resources(&self) -> &'static [&'static str] {
-        &["credits"]
+        &["credits", "payments"]
     }
     fn public_events(&self) -> &'static [PublicEvent] {
-        &[PublicEvent {
-            event_type: service::CREDITS_CHANGED,
-            description: "A credit balance changed: `user_id`, `transaction_id`, `kind`, \
-                `delta` (signed), `balance` (after the change), `changed_by`.",
-        }]
+        &[
+            PublicEvent {
+                event_type: credits::CREDITS_CHANGED,
+                description: "A credit balance changed: `user_id`, `transaction_id`, `kind`, \
+                    `delta` (signed), `balance` (after the change), `changed_by`.",
+            },
+            PublicEvent {
+                event_type: effects::PAYMENT_SUCCEEDED,
+                description: "A payment was paid: `payment_id`, `user_id`, `product_id`, \
+                    `amount_minor`, `currency`, `provider`, `status`.",
+            },
+            PublicEvent {
+                event_type: effects::PAYMENT_FAILED,
+                description: "A payment failed: the payment's fields as in `payment.succeeded`.",
+            },
+            PublicEvent {
+                event_type: effects::PAYMENT_REFUNDED,
+                description: "Money was given back: the payment's fields (with \
+                    `refunded_minor`, the total so far), `refund_id`, `refund_amount_minor`, \
+                    `credits_reversed`, `reason`.",
+            },
+            PublicEvent {
+                event_type: subscriptions::SUBSCRIPTION_CHANGED,
+                description: "A membership started, was extended, fell past due, was \
+                    cancelled or ended: `subscription_id`, `user_id`, `product_id`, `status`, \
+                    `current_period_end`, `grace_until`, `payment_id` (when a payment caused it).",
+            },
+        ]
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        vec![
+            Arc::new(jobs::SeedDefaultProducts { ctx: ctx.clone() }),
+            Arc::new(jobs::EndLapsed { ctx: ctx.clone() }),
+        ]
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        vec![jobs::end_lapsed_schedule()]
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        ["gym_created", "workspace_created"]
+            .into_iter()
+            .map(|event_type| Subscription {
+                event_type,
+                job_kind: jobs::SEED_DEFAULT_PRODUCTS,
+            })
+            .collect()
+    }
+    fn ports(&self) -> Vec<Port> {
+        vec![Port::Dashboard(&FIGURES)]
+    }
+    fn check_settings(&self, settings: &Settings) -> Result<(), String> {
+        settings::PaymentSettings::read(settings).map(drop)
     }
     fn field_rules(&self) -> &'static [FieldRule] {
         api::FIELD_RULES
+    }
+    fn links(&self) -> &'static [ApiLink] {
+        api::LINKS
     }
 }
 
@@ -59,8 +132,8 @@ impl ModuleCode for Payments {
 }
 
 impl<B: Build> ModuleApi<B> for Payments {
-    type Api = CreditsApi;
-    fn api(&self, ctx: &AppContext) -> CreditsApi {
-        CreditsApi { ctx: ctx.clone() }
+    type Api = api::Apis;
+    fn api(&self, ctx: &AppContext) -> api::Apis {
+        api::apis(ctx)
     }
 }

@@ -175,6 +175,16 @@ impl TenantDirectory for TenancyDirectory {
         Ok(Some(access))
     }
 
+    async fn people_with_role(
+        &self,
+        ctx: &AppContext,
+        gym_id: Uuid,
+        minimum: Role,
+    ) -> ApiResult<Vec<Uuid>> {
+        let mut tx = db::read_tenant(&ctx.db, gym_id).await?;
+        Ok(repo::people_with_role(&mut tx, gym_id, minimum).await?)
+    }
+
     async fn tenant_ids_after(
         &self,
         ctx: &AppContext,

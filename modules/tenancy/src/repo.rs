@@ -400,6 +400,27 @@ pub async fn member_ids(conn: &mut PgConnection, gym_id: Uuid) -> Result<Vec<Uui
 
 /// Up to `limit` tenant ids after `after`, in order (`gyms` has no row-level security: it is
 /// the registry of tenants).
+/// Ids of `gym_id`'s people whose role is `minimum` or higher (at most 1,000).
+pub async fn people_with_role(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    minimum: Role,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let roles: Vec<&str> = [Role::Member, Role::Trainer, Role::Admin, Role::Owner]
+        .into_iter()
+        .filter(|role| *role >= minimum)
+        .map(Role::as_str)
+        .collect();
+    sqlx::query_scalar(
+        "select user_id from gym_members where gym_id = $1 and role = any($2)
+         order by user_id limit 1000",
+    )
+    .bind(gym_id)
+    .bind(roles)
+    .fetch_all(&mut *conn)
+    .await
+}
+
 pub async fn tenant_ids_after(
     db: impl PgExecutor<'_>,
     after: Option<Uuid>,

@@ -7,6 +7,8 @@ mod credits;
 mod identity;
 mod media;
 mod notifications;
+#[cfg(feature = "payments")]
+mod payments;
 mod request;
 mod tenancy;
 mod webhooks;

@@ -482,18 +482,29 @@ impl RouteIndex {
         Self { routes }
     }
 
+    /// The route a path reaches. Like the router, a literal segment wins over a parameter
+    /// (`/payments/products` is not `/payments/{id}`), earlier segments first.
     fn find(&self, path: &str) -> Option<&RouteEntry> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.routes.iter().find(|route| {
-            route.segments.len() == segments.len()
-                && route
+        self.routes
+            .iter()
+            .filter(|route| {
+                route.segments.len() == segments.len()
+                    && route
+                        .segments
+                        .iter()
+                        .zip(&segments)
+                        .all(|(expected, actual)| {
+                            expected.as_deref().is_none_or(|literal| literal == *actual)
+                        })
+            })
+            .max_by_key(|route| {
+                route
                     .segments
                     .iter()
-                    .zip(&segments)
-                    .all(|(expected, actual)| {
-                        expected.as_deref().is_none_or(|literal| literal == *actual)
-                    })
-        })
+                    .map(Option::is_some)
+                    .collect::<Vec<bool>>()
+            })
     }
 
     /// The `Allow` value for a concrete request path, if it matches a documented route.
@@ -793,5 +804,39 @@ mod tests {
             None,
             "404 decides there"
         );
+    }
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter_whatever_the_order() {
+        for order in [
+            ["/api/v1/things/{id}", "/api/v1/things/mine"],
+            ["/api/v1/things/mine", "/api/v1/things/{id}"],
+        ] {
+            let mut paths = serde_json::Map::new();
+            for path in order {
+                let query = if path.ends_with("mine") {
+                    "scope"
+                } else {
+                    "expand"
+                };
+                paths.insert(
+                    path.to_string(),
+                    json!({"get": {"parameters": [{"name": query, "in": "query"}]}}),
+                );
+            }
+            let index = RouteIndex::from_document(&json!({ "paths": paths }));
+            assert_eq!(
+                index.unknown_query_parameter("/api/v1/things/mine", "GET", "scope=1"),
+                None
+            );
+            assert_eq!(
+                index.unknown_query_parameter("/api/v1/things/42", "GET", "expand=1"),
+                None
+            );
+            assert_eq!(
+                index.unknown_query_parameter("/api/v1/things/mine", "GET", "expand=1"),
+                Some("expand")
+            );
+        }
     }
 }

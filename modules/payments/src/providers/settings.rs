@@ -65,19 +65,9 @@ pub struct MercadoPagoSettings {
 }
 
 impl ProviderSettings {
-    /// The `[payments.providers]` table of `settings`, checked.
+    /// The `[payments.providers]` table of `settings`, checked (with the rest of `[payments]`).
     pub fn read(settings: &Settings) -> Result<Self, String> {
-        let payments: serde_json::Value = settings
-            .section("payments")
-            .map_err(|err| err.to_string())?;
-        let providers = payments
-            .get("providers")
-            .cloned()
-            .ok_or("configuration section [payments.providers] is missing")?;
-        let providers: Self = serde_json::from_value(providers)
-            .map_err(|err| format!("configuration section [payments.providers]: {err}"))?;
-        providers.check()?;
-        Ok(providers)
+        crate::settings::PaymentSettings::read(settings).map(|section| section.providers)
     }
 
     pub fn check(&self) -> Result<(), String> {

@@ -1,47 +1,18 @@
-//! HTTP of the credit ledger: schemas and handlers, which call [`crate::service`].
+//! HTTP of the credit ledger: schemas and handlers, which call [`crate::service::credits`].
 
 use chrono::{DateTime, Utc};
 use kernel::http::JsonBody;
-use kernel::http::document::{FieldRule, NOT_BLANK_PATTERN, Rule};
 use kernel::pagination::{Page, PageCursor, PageLimit, PageRequest};
 use kernel::{ApiResult, AppContext, Tenant};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use crate::repo::{Kind, TransactionRow};
-use crate::{Payments, service};
-
-/// What the handlers check beyond the fields' types, for the document.
-pub(crate) const FIELD_RULES: &[FieldRule] = &[
-    FieldRule {
-        schema: "SpendCreditsRequest",
-        property: "reason",
-        rule: Rule::Pattern(NOT_BLANK_PATTERN),
-    },
-    FieldRule {
-        schema: "SpendCreditsRequest",
-        property: "reason",
-        rule: Rule::Example("Spin class, Monday 18:00"),
-    },
-    FieldRule {
-        schema: "CreditAdjustmentRequest",
-        property: "reason",
-        rule: Rule::Pattern(NOT_BLANK_PATTERN),
-    },
-    FieldRule {
-        schema: "CreditAdjustmentRequest",
-        property: "reason",
-        rule: Rule::Example("Goodwill: class cancelled by the gym"),
-    },
-];
-
-#[derive(Tags)]
-enum PaymentsTags {
-    /// Class credits: balances, their ledger, spends and admins' adjustments.
-    Credits,
-}
+use super::PaymentsTags;
+use crate::Payments;
+use crate::repo::credits::{Kind, TransactionRow};
+use crate::service::credits as service;
 
 /// What a ledger entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

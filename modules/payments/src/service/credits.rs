@@ -7,8 +7,10 @@ use kernel::{ApiError, ApiResult, AppContext, FieldError, Role, Tenant, events};
 use poem::http::StatusCode;
 use uuid::Uuid;
 
+use sqlx::PgConnection;
+
 use crate::errors;
-use crate::repo::{self, Kind, NewTransaction, TransactionRow};
+use crate::repo::credits::{self as repo, Kind, NewTransaction, TransactionRow};
 
 /// Largest number of credits one spend or adjustment moves.
 pub const MAX_AMOUNT: i64 = 1_000_000;
@@ -25,7 +27,7 @@ fn not_a_member() -> ApiError {
 /// Whose credits a request is about: the caller's own, or, for staff (trainer and up),
 /// `requested`'s when they belong to the tenant. Someone outside the tenant answers 404, as
 /// an unknown id does, so ids of other tenants reveal nothing.
-async fn subject<M>(
+pub(crate) async fn subject<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
     requested: Option<Uuid>,
@@ -118,7 +120,7 @@ pub async fn adjust<M>(
     change(ctx, tenant, user_id, Kind::Adjustment, amount, &reason).await
 }
 
-fn valid_reason(reason: &str, errors: &mut Vec<FieldError>) -> String {
+pub(crate) fn valid_reason(reason: &str, errors: &mut Vec<FieldError>) -> String {
     kernel::error::trimmed_name("reason", reason, MAX_REASON_CHARS, errors)
 }
 
@@ -141,28 +143,42 @@ async fn change<M>(
         amount,
         reason,
         created_by: tenant.user_id,
+        source: None,
     };
-    let row = repo::apply(&mut tx, &new).await?.ok_or_else(|| {
+    let row = record(&mut tx, &new).await?.ok_or_else(|| {
         ApiError::conflict(
             errors::INSUFFICIENT_CREDITS,
             format!("the balance does not cover {} credits", -amount),
         )
     })?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Applies `new` and publishes `credits.changed` in the caller's transaction; `None` (and
+/// nothing written) when a decrease is more than the balance. Purchases and refunds of the
+/// payments flows write their ledger rows through here, in the payment's transaction.
+pub(crate) async fn record(
+    conn: &mut PgConnection,
+    new: &NewTransaction<'_>,
+) -> ApiResult<Option<TransactionRow>> {
+    let Some(row) = repo::apply(conn, new).await? else {
+        return Ok(None);
+    };
     events::record(
-        &mut tx,
-        Some(tenant.gym_id),
+        conn,
+        Some(new.gym_id),
         CREDITS_CHANGED,
         serde_json::json!({
-            "gym_id": tenant.gym_id,
-            "user_id": user_id,
+            "gym_id": new.gym_id,
+            "user_id": new.user_id,
             "transaction_id": row.id,
-            "kind": kind,
+            "kind": new.kind,
             "delta": row.amount,
             "balance": row.balance_after,
-            "changed_by": tenant.user_id,
+            "changed_by": new.created_by,
         }),
     )
     .await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(Some(row))
 }

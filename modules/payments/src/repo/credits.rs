@@ -39,6 +39,9 @@ pub struct NewTransaction<'a> {
     pub amount: i64,
     pub reason: &'a str,
     pub created_by: Uuid,
+    /// What caused it, once per kind: `payment:<id>` for a purchase's grant, `refund:<id>`
+    /// for a refund's reversal (a unique index refuses a second row).
+    pub source: Option<&'a str>,
 }
 
 const RETURNING: &str =
@@ -65,8 +68,8 @@ pub async fn apply(
     let sql = format!(
         "with moved as ({moved})
          insert into credit_transactions
-             (gym_id, id, user_id, kind, amount, balance_after, reason, created_by)
-         select $1, $4, $2, $5, $3, balance, $6, $7 from moved
+             (gym_id, id, user_id, kind, amount, balance_after, reason, created_by, source)
+         select $1, $4, $2, $5, $3, balance, $6, $7, $8 from moved
          {RETURNING}"
     );
     sqlx::query_as(&sql)
@@ -77,8 +80,26 @@ pub async fn apply(
         .bind(new.kind)
         .bind(new.reason)
         .bind(new.created_by)
+        .bind(new.source)
         .fetch_optional(&mut *conn)
         .await
+}
+
+/// The balance of `user_id`, locked until the transaction ends (0 and nothing to lock for
+/// someone who never had credits): what a refund may still take back.
+pub async fn lock_balance(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    user_id: Uuid,
+) -> Result<i64, sqlx::Error> {
+    let balance: Option<i64> = sqlx::query_scalar(
+        "select balance from credit_balances where gym_id = $1 and user_id = $2 for update",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(balance.unwrap_or(0))
 }
 
 /// The balance of `user_id`; 0 for someone who never had credits.

@@ -1,0 +1,72 @@
+//! Background work: the default products of a new tenant, and the end of lapsed memberships.
+
+use std::time::Duration;
+
+use kernel::AppContext;
+use kernel::jobs::{Job, JobHandler, Schedule};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::service::{products, subscriptions};
+
+pub const SEED_DEFAULT_PRODUCTS: &str = "payments.seed_default_products";
+pub const END_LAPSED: &str = "payments.end_lapsed_subscriptions";
+
+/// Gives a new gym or workspace its default credit packages; subscribed to tenancy's
+/// `gym_created` and `workspace_created`. Idempotent, so a retried job adds nothing.
+pub struct SeedDefaultProducts {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    data: Created,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    gym_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for SeedDefaultProducts {
+    fn kind(&self) -> &'static str {
+        SEED_DEFAULT_PRODUCTS
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let Delivery { data } = serde_json::from_value(job.payload.clone())?;
+        products::seed_defaults(&self.ctx, data.gym_id).await?;
+        Ok(())
+    }
+}
+
+pub fn end_lapsed_schedule() -> Schedule {
+    Schedule {
+        name: "payments.end_lapsed_subscriptions.hourly",
+        every: Duration::from_secs(3600),
+        kind: END_LAPSED,
+        payload: serde_json::json!({}),
+    }
+}
+
+/// Ends memberships whose grace or paid period is over ([`subscriptions::end_lapsed`]);
+/// hourly.
+pub struct EndLapsed {
+    pub ctx: AppContext,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for EndLapsed {
+    fn kind(&self) -> &'static str {
+        END_LAPSED
+    }
+
+    async fn run(&self, _job: &Job) -> anyhow::Result<()> {
+        let ended = subscriptions::end_lapsed(&self.ctx).await?;
+        if ended > 0 {
+            tracing::info!(ended, "ended lapsed memberships");
+        }
+        Ok(())
+    }
+}
