@@ -3,12 +3,19 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Call, TestApp, expect_problem, redis, spawn_app_with, unique_email};
+use crate::helpers::{Call, Session, TestApp, expect_problem, redis, spawn_app_with, unique_email};
 
 /// A client address of its own, so runs (and the shared Redis) never see each other's counts.
 fn client_ip() -> String {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     format!("10.{}.{}.{}", bytes[0], bytes[1], bytes[2])
+}
+
+/// Signs up from an address of its own: sign-ups count against the per-address limit, and
+/// every test (and every other run sharing Redis) would otherwise sign up from 127.0.0.1.
+async fn register_from_a_new_address(app: &TestApp, tag: &str) -> Session {
+    app.register_with(tag, |call| call.header("X-Forwarded-For", client_ip()))
+        .await
 }
 
 async fn limited_app(pool: PgPool, with_redis: bool) -> TestApp {
@@ -83,7 +90,7 @@ async fn sign_in_attempts_are_limited_per_ip(app: TestApp) {
 }
 
 async fn signed_in_users_are_limited_per_user(app: TestApp) {
-    let user = app.register("limited").await;
+    let user = register_from_a_new_address(&app, "limited").await;
     let me_from_a_new_address = || {
         app.as_(&user)
             .get("/api/v1/users/me")
@@ -101,7 +108,7 @@ async fn signed_in_users_are_limited_per_user(app: TestApp) {
 /// Guessing one account's password from many addresses runs into the account's limit; the
 /// answer is the same for an e-mail nobody registered.
 async fn sign_in_attempts_are_limited_per_account(app: TestApp) {
-    let victim = app.register("victim").await;
+    let victim = register_from_a_new_address(&app, "victim").await;
     for email in [victim.email.clone(), unique_email("ghost")] {
         for _ in 0..2 {
             failed_sign_in_as(&app, &email, &client_ip())
@@ -113,7 +120,7 @@ async fn sign_in_attempts_are_limited_per_account(app: TestApp) {
         expect_problem(limited, 429, "rate_limited").await;
     }
     // Someone else signs in from the same addresses as ever.
-    let other = app.register("other").await;
+    let other = register_from_a_new_address(&app, "other").await;
     app.log_in(&other.email, crate::helpers::PASSWORD)
         .header("X-Forwarded-For", client_ip())
         .expect(200)

@@ -29,8 +29,8 @@
 mod api;
 mod dashboard;
 mod errors;
-pub mod providers;
 mod jobs;
+pub mod providers;
 mod repo;
 mod service;
 pub mod settings;

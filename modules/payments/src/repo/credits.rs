@@ -2,7 +2,7 @@
 //! transaction row-level security scopes to it as well.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 /// What a ledger row records: `purchase`, `spend`, `refund` or `adjustment` (see the
@@ -126,17 +126,17 @@ pub async fn transactions(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<TransactionRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, user_id, kind, amount, balance_after, reason, created_by, created_at
-         from credit_transactions
-         where gym_id = $1 and user_id = $2 and ($3::uuid is null or id < $3)
-         order by id desc
-         limit $4",
-    )
-    .bind(gym_id)
-    .bind(user_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
+    // One statement per shape (see `kernel::db::read_tenant`).
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "select id, user_id, kind, amount, balance_after, reason, created_by, created_at \
+         from credit_transactions where gym_id = ",
+    );
+    sql.push_bind(gym_id)
+        .push(" and user_id = ")
+        .push_bind(user_id);
+    if let Some(before) = before {
+        sql.push(" and id < ").push_bind(before);
+    }
+    sql.push(" order by id desc limit ").push_bind(limit);
+    sql.build_query_as().fetch_all(&mut *conn).await
 }

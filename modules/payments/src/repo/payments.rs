@@ -1,7 +1,7 @@
 //! Payments. Status moves go through [`transition`] only: one conditional update.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::state::Status;
@@ -151,20 +151,21 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<PaymentRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from payments
-         where gym_id = $1 and ($2::uuid is null or user_id = $2)
-             and ($3::text is null or status = $3) and ($4::uuid is null or id < $4)
-         order by id desc
-         limit $5"
-    ))
-    .bind(gym_id)
-    .bind(filter.user_id)
-    .bind(filter.status)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
+    // One statement per shape of filters (see `kernel::db::read_tenant`).
+    let mut sql =
+        QueryBuilder::<Postgres>::new(format!("select {COLUMNS} from payments where gym_id = "));
+    sql.push_bind(gym_id);
+    if let Some(user_id) = filter.user_id {
+        sql.push(" and user_id = ").push_bind(user_id);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" and status = ").push_bind(status);
+    }
+    if let Some(before) = before {
+        sql.push(" and id < ").push_bind(before);
+    }
+    sql.push(" order by id desc limit ").push_bind(limit);
+    sql.build_query_as().fetch_all(&mut *conn).await
 }
 
 /// Revenue since `since` in `currency` (minor units): what was paid minus what was refunded

@@ -1,7 +1,7 @@
 //! Products: membership plans and credit packages.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 /// What a product is.
@@ -124,18 +124,18 @@ pub async fn page(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<ProductRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from products
-         where gym_id = $1 and (active or not $2) and ($3::uuid is null or id > $3)
-         order by id
-         limit $4"
-    ))
-    .bind(gym_id)
-    .bind(active_only)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
+    // One statement per shape (see `kernel::db::read_tenant`).
+    let mut sql =
+        QueryBuilder::<Postgres>::new(format!("select {COLUMNS} from products where gym_id = "));
+    sql.push_bind(gym_id);
+    if active_only {
+        sql.push(" and active");
+    }
+    if let Some(after) = after {
+        sql.push(" and id > ").push_bind(after);
+    }
+    sql.push(" order by id limit ").push_bind(limit);
+    sql.build_query_as().fetch_all(&mut *conn).await
 }
 
 /// The default credit packages of a tenant (see the `payments__products` migration), unless

@@ -2,7 +2,7 @@
 //! cancellation and by the end of grace.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::payments::Provider;
@@ -159,17 +159,17 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from subscriptions
-         where gym_id = $1 and ($2::uuid is null or user_id = $2)
-             and ($3::uuid is null or id < $3)
-         order by id desc
-         limit $4"
-    ))
-    .bind(gym_id)
-    .bind(user_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
+    // One statement per shape (see `kernel::db::read_tenant`).
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "select {COLUMNS} from subscriptions where gym_id = "
+    ));
+    sql.push_bind(gym_id);
+    if let Some(user_id) = user_id {
+        sql.push(" and user_id = ").push_bind(user_id);
+    }
+    if let Some(before) = before {
+        sql.push(" and id < ").push_bind(before);
+    }
+    sql.push(" order by id desc limit ").push_bind(limit);
+    sql.build_query_as().fetch_all(&mut *conn).await
 }
