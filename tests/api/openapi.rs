@@ -9,7 +9,7 @@ fn committed_path() -> String {
     format!(
         "{}/openapi/{}.yaml",
         env!("CARGO_MANIFEST_DIR"),
-        gymapi::modules::BUILD.as_str()
+        gymapi::modules::SPEC_NAME
     )
 }
 
@@ -28,11 +28,8 @@ async fn committed_spec_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{path} is out of date; regenerate it with `UPDATE_OPENAPI=1 cargo test {} openapi` and commit it",
-        match gymapi::modules::BUILD {
-            kernel::Mode::Gym => "",
-            kernel::Mode::Trainer => "--no-default-features --features trainer",
-        }
+        "{path} is out of date; regenerate it with `UPDATE_OPENAPI=1 cargo test {} --test api openapi` and commit it",
+        gymapi::modules::SPEC_BUILD_FLAGS
     );
 }
 
