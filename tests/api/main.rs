@@ -24,6 +24,10 @@ mod openapi;
 mod ratelimit;
 mod rls;
 mod slow_clients;
+#[cfg(feature = "stories")]
+mod stories;
+#[cfg(not(feature = "stories"))]
+mod stories_absent;
 #[cfg(feature = "trainer")]
 mod trainer;
 mod webhooks;

@@ -47,6 +47,16 @@ async fn each_build_exposes_its_own_tenancy_routes() {
             assert!(!has("/api/v1/gyms"));
         }
     }
+    // Stories are in the gym build and in a trainer build only with the `stories` feature.
+    let story_paths: Vec<&String> = paths
+        .keys()
+        .filter(|path| path.starts_with("/api/v1/stories"))
+        .collect();
+    assert_eq!(
+        !story_paths.is_empty(),
+        cfg!(feature = "stories"),
+        "{story_paths:?}"
+    );
     for common in [
         "/api/v1/members",
         "/api/v1/modules",

@@ -1,14 +1,39 @@
-//! Stories: 24-hour posts of a tenant's people (images, videos, text, workouts, achievements).
-//! Compiled in with the `stories` feature (the gym build turns it on; the trainer build takes
-//! it with `--features trainer,stories`); on by default for a tenant, switched off like any
-//! optional module.
+//! Stories: 24-hour posts of a tenant's people (images, videos, text, workouts, achievements),
+//! with privacy, follows and close friends. Compiled in with the `stories` feature (the gym
+//! build turns it on; the trainer build takes it with `--features trainer,stories`); on by
+//! default for a tenant, switched off like any optional module.
 //!
+//! - Routes: `POST /api/v1/stories`, `GET/DELETE /api/v1/stories/{id}` (delete: the author,
+//!   admins and owners), `GET /api/v1/users/{user_id}/stories` (active, visible to the
+//!   caller), `GET /api/v1/stories/archive` (the caller's expired ones);
+//!   `POST/DELETE /api/v1/users/{user_id}/follow`, `GET /api/v1/users/{user_id}/followers`
+//!   and `/following`; `GET /api/v1/close-friends`, `PUT/DELETE /api/v1/close-friends/{user_id}`.
+//!   API keys: `stories:*`, `close-friends:*`.
+//! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories.
+//! - Media: image and video stories claim the author's own uploads through the kernel's
+//!   attachments port (holders `story:<id>`, `story-thumbnail:<id>`) and release them when
+//!   deleted.
+//! - Tables: `stories`, `story_follows`, `story_close_friends` (row-level security on
+//!   `gym_id`); all SQL in `repo.rs`.
+//! - Events: `story.created` (offered to integrators' webhooks).
+//! - Problems: in `errors.rs`.
 //! - Config: `[stories]` ([`settings::StoriesSettings`]): `default_lifetime_hours`,
 //!   `max_lifetime_hours`.
 
+mod api;
+mod errors;
+mod model;
+mod people;
+mod repo;
+mod service;
 mod settings;
+mod validate;
+mod visibility;
 
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Settings};
+pub use api::StoriesApi;
+
+use kernel::http::document::FieldRule;
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, PublicEvent, Settings};
 
 pub struct Stories;
 
@@ -22,10 +47,23 @@ impl Module for Stories {
     fn depends_on(&self) -> &'static [&'static str] {
         &["tenancy", "media"]
     }
+    fn api_resources(&self) -> &'static [&'static str] {
+        &["stories", "close-friends"]
+    }
+    fn public_events(&self) -> &'static [PublicEvent] {
+        &[PublicEvent {
+            event_type: service::STORY_CREATED,
+            description: "A member posted a story: `story_id`, `author_id`, `kind`, `privacy`, \
+                `expires_at`.",
+        }]
+    }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         let section: settings::StoriesSettings =
             settings.section("stories").map_err(|err| err.to_string())?;
         section.check()
+    }
+    fn field_rules(&self) -> &'static [FieldRule] {
+        api::FIELD_RULES
     }
 }
 
@@ -34,6 +72,8 @@ impl ModuleCode for Stories {
 }
 
 impl<B: Build> ModuleApi<B> for Stories {
-    type Api = ();
-    fn api(&self, _ctx: &AppContext) {}
+    type Api = StoriesApi;
+    fn api(&self, ctx: &AppContext) -> StoriesApi {
+        StoriesApi { ctx: ctx.clone() }
+    }
 }

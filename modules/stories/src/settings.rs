@@ -1,6 +1,7 @@
 //! The `[stories]` configuration section. Its defaults are written once, in
 //! `config/default.toml`.
 
+use kernel::Settings;
 use serde::Deserialize;
 
 /// How long stories live.
@@ -14,6 +15,14 @@ pub struct StoriesSettings {
 }
 
 impl StoriesSettings {
+    /// The section of `settings`; start-up refuses settings whose `[stories]` does not read
+    /// ([`kernel::Module::check_settings`]), so every context holds a readable one.
+    pub fn of(settings: &Settings) -> Self {
+        settings
+            .section("stories")
+            .unwrap_or_else(|err| unreachable!("[stories] is checked at start-up: {err}"))
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if self.max_lifetime_hours == 0 || self.max_lifetime_hours > 24 * 30 {
             return Err("stories.max_lifetime_hours must be from 1 to 720".into());
