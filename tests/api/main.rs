@@ -28,6 +28,8 @@ mod slow_clients;
 mod stories;
 #[cfg(not(feature = "stories"))]
 mod stories_absent;
+#[cfg(feature = "stories")]
+mod stories_feed;
 #[cfg(feature = "trainer")]
 mod trainer;
 mod webhooks;

@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use uuid::Uuid;
 
 use crate::Stories;
+use crate::feed;
 use crate::model::{
     Content, Privacy, StoryAchievement, StoryKind, StoryMedia, StoryText, StoryWorkout,
 };
@@ -73,6 +74,8 @@ pub struct Story {
     pub created_at: DateTime<Utc>,
     /// Gone from everyone's view but its author's after this (their archive keeps it).
     pub expires_at: DateTime<Utc>,
+    /// Whether you have viewed it (`POST /api/v1/stories/{story_id}/view`).
+    pub seen: bool,
 }
 
 impl Story {
@@ -94,8 +97,29 @@ impl Story {
             achievement: content.achievement,
             created_at: row.created_at,
             expires_at: row.expires_at,
+            seen: row.seen,
         }
     }
+}
+
+/// One author's active stories in your feed.
+#[derive(Debug, Object)]
+pub struct FeedGroup {
+    pub author_id: Uuid,
+    /// Whether any of them is one you have not viewed.
+    pub has_unseen: bool,
+    /// When the newest of them was posted.
+    pub latest_at: DateTime<Utc>,
+    /// Oldest first, each with `seen`.
+    pub stories: Vec<Story>,
+}
+
+/// Someone who viewed a story.
+#[derive(Debug, Object)]
+pub struct StoryViewer {
+    pub user_id: Uuid,
+    /// Their first view.
+    pub viewed_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Object)]
@@ -196,6 +220,81 @@ impl StoriesApi {
         };
         let row = service::create(&self.ctx, &tenant, draft).await?;
         Ok(Created::Story(Json(Story::new(row, tenant.user_id))))
+    }
+
+    /// Your feed: active stories by author
+    ///
+    /// Your own stories and those of the people you follow that you may see, one group per
+    /// author: yours first, then authors with stories you have not viewed (the most recent
+    /// first), then those you have seen entirely. Each group lists its stories oldest first
+    /// with `seen`. `limit` counts groups.
+    #[oai(path = "/stories/feed", method = "get", operation_id = "stories_feed")]
+    async fn feed(
+        &self,
+        #[oai(name = "X-Gym-ID")] tenant: Tenant<Stories>,
+        /// Groups per page, 1–100 (default 20).
+        limit: Query<Option<PageLimit>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<FeedGroup>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let groups = feed::feed(&self.ctx, &tenant, &page).await?;
+        let viewer = tenant.user_id;
+        Ok(Json(groups.map(|group| {
+            FeedGroup {
+                author_id: group.author_id,
+                has_unseen: group.unseen,
+                latest_at: group.latest,
+                stories: group
+                    .stories
+                    .into_iter()
+                    .map(|row| Story::new(row, viewer))
+                    .collect(),
+            }
+        })))
+    }
+
+    /// Mark a story as viewed
+    ///
+    /// Idempotent: the first view's time is kept, and repeats (concurrent ones too) count once.
+    /// 404 for a story you cannot see or that has expired.
+    #[oai(
+        path = "/stories/:story_id/view",
+        method = "post",
+        operation_id = "stories_view"
+    )]
+    async fn view(
+        &self,
+        #[oai(name = "X-Gym-ID")] tenant: Tenant<Stories>,
+        story_id: Path<Uuid>,
+    ) -> ApiResult<Done> {
+        feed::view(&self.ctx, &tenant, story_id.0).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Who viewed your story, newest first (its author only)
+    ///
+    /// Others who can see the story get 403 `not_story_author`.
+    #[oai(
+        path = "/stories/:story_id/viewers",
+        method = "get",
+        operation_id = "stories_viewers"
+    )]
+    async fn viewers(
+        &self,
+        #[oai(name = "X-Gym-ID")] tenant: Tenant<Stories>,
+        story_id: Path<Uuid>,
+        /// Page size, 1–100 (default 20).
+        limit: Query<Option<PageLimit>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<StoryViewer>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let rows = feed::viewers(&self.ctx, &tenant, story_id.0, &page).await?;
+        Ok(Json(rows.map(|row| StoryViewer {
+            user_id: row.viewer_id,
+            viewed_at: row.viewed_at,
+        })))
     }
 
     /// Your expired stories, newest first

@@ -8,12 +8,15 @@
 //!   caller), `GET /api/v1/stories/archive` (the caller's expired ones);
 //!   `POST/DELETE /api/v1/users/{user_id}/follow`, `GET /api/v1/users/{user_id}/followers`
 //!   and `/following`; `GET /api/v1/close-friends`, `PUT/DELETE /api/v1/close-friends/{user_id}`.
-//!   API keys: `stories:*`, `close-friends:*`.
+//!   `GET /api/v1/stories/feed` (the caller's and followed people's active stories by author,
+//!   own first, then unseen, most recent first; keyset-paginated by group),
+//!   `POST /api/v1/stories/{id}/view` (idempotent, first view's time kept),
+//!   `GET /api/v1/stories/{id}/viewers` (the author). API keys: `stories:*`, `close-friends:*`.
 //! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories.
 //! - Media: image and video stories claim the author's own uploads through the kernel's
 //!   attachments port (holders `story:<id>`, `story-thumbnail:<id>`) and release them when
 //!   deleted.
-//! - Tables: `stories`, `story_follows`, `story_close_friends` (row-level security on
+//! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views` (row-level security on
 //!   `gym_id`); all SQL in `repo.rs`.
 //! - Events: `story.created` (offered to integrators' webhooks).
 //! - Problems: in `errors.rs`.
@@ -22,6 +25,8 @@
 
 mod api;
 mod errors;
+mod feed;
+mod feed_repo;
 mod model;
 mod people;
 mod repo;

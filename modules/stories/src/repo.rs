@@ -23,10 +23,20 @@ pub struct StoryRow {
     pub content: Json<Content>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Whether the reader has viewed it.
+    pub seen: bool,
 }
 
-const COLUMNS: &str = "s.id, s.author_id, s.kind, s.caption, s.display_seconds, s.privacy, \
-    s.hidden_from, s.media, s.content, s.created_at, s.expires_at";
+/// The columns of a [`StoryRow`] for the `stories` row `s`, read by the user id the SQL
+/// expression `viewer` yields.
+pub(crate) fn columns(viewer: &str) -> String {
+    format!(
+        "s.id, s.author_id, s.kind, s.caption, s.display_seconds, s.privacy, s.hidden_from,
+         s.media, s.content, s.created_at, s.expires_at,
+         exists (select 1 from story_views v
+                 where v.gym_id = s.gym_id and v.story_id = s.id and v.viewer_id = {viewer}) as seen"
+    )
+}
 
 pub struct NewStory<'a> {
     pub gym_id: Uuid,
@@ -47,7 +57,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewStory<'_>) -> Result<Story
         "insert into stories as s (gym_id, id, author_id, kind, caption, display_seconds,
              privacy, hidden_from, media, content, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(hours => $11))
-         returning {COLUMNS}"
+         returning {}",
+        columns("$3")
     );
     sqlx::query_as(&sql)
         .bind(new.gym_id)
@@ -73,8 +84,9 @@ pub async fn visible_story(
     viewer: Uuid,
 ) -> Result<Option<StoryRow>, sqlx::Error> {
     let sql = format!(
-        "select {COLUMNS} from stories s
+        "select {} from stories s
          where s.gym_id = $1 and s.id = $2 and {}",
+        columns("$3"),
         visible("s", "$3")
     );
     sqlx::query_as(&sql)
@@ -95,11 +107,12 @@ pub async fn active_by_author(
     limit: i64,
 ) -> Result<Vec<StoryRow>, sqlx::Error> {
     let sql = format!(
-        "select {COLUMNS} from stories s
+        "select {} from stories s
          where s.gym_id = $1 and s.author_id = $2 and s.expires_at > now()
              and ($4::uuid is null or s.id > $4) and {}
          order by s.id
          limit $5",
+        columns("$3"),
         visible("s", "$3")
     );
     sqlx::query_as(&sql)
@@ -121,11 +134,12 @@ pub async fn archive(
     limit: i64,
 ) -> Result<Vec<StoryRow>, sqlx::Error> {
     let sql = format!(
-        "select {COLUMNS} from stories s
+        "select {} from stories s
          where s.gym_id = $1 and s.author_id = $2 and s.expires_at <= now()
              and ($3::uuid is null or s.id < $3) and {}
          order by s.id desc
          limit $4",
+        columns("$2"),
         visible("s", "$2")
     );
     sqlx::query_as(&sql)
@@ -143,8 +157,10 @@ pub async fn lock(
     gym_id: Uuid,
     id: Uuid,
 ) -> Result<Option<StoryRow>, sqlx::Error> {
-    let sql =
-        format!("select {COLUMNS} from stories s where s.gym_id = $1 and s.id = $2 for update");
+    let sql = format!(
+        "select {} from stories s where s.gym_id = $1 and s.id = $2 for update of s",
+        columns("s.author_id")
+    );
     sqlx::query_as(&sql)
         .bind(gym_id)
         .bind(id)

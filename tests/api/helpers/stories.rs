@@ -147,3 +147,104 @@ pub async fn expire(pool: &PgPool, story: Uuid) {
     .await
     .expect("the story exists");
 }
+
+/// A member made without the sign-up round trip (for tests that need hundreds): a user row,
+/// a membership and an access token signed with the test key.
+pub struct BulkMember {
+    pub user_id: Uuid,
+    pub token: String,
+}
+
+impl super::Credential for BulkMember {
+    fn bearer(&self) -> &str {
+        &self.token
+    }
+}
+
+/// `count` new members of `gym`, written straight to the tables.
+pub async fn bulk_members(pool: &PgPool, gym: Uuid, count: usize) -> Vec<BulkMember> {
+    let secret = super::test_settings(&[])
+        .auth
+        .jwt_secret
+        .expect("tests set a JWT secret");
+    let now = chrono::Utc::now().timestamp();
+    let mut members = Vec::with_capacity(count);
+    for _ in 0..count {
+        let user_id = Uuid::now_v7();
+        sqlx::query(
+            "insert into users (id, email, password_hash, first_name, last_name)
+             values ($1, $2, 'not-a-hash', 'Bulk', 'Member')",
+        )
+        .bind(user_id)
+        .bind(format!("bulk-{}@example.com", user_id.simple()))
+        .execute(pool)
+        .await
+        .expect("a user row");
+        sqlx::query("insert into gym_members (gym_id, user_id, role) values ($1, $2, 'member')")
+            .bind(gym)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .expect("a membership");
+        let claims = json!({"sub": user_id, "iat": now, "exp": now + 3600, "iss": "gymapi", "aud": "gymapi"});
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.expose().as_bytes()),
+        )
+        .expect("the token signs");
+        members.push(BulkMember { user_id, token });
+    }
+    members
+}
+
+impl TestApp {
+    pub fn view_story(
+        &self,
+        who: &(impl super::Credential + ?Sized),
+        gym: Uuid,
+        story: Uuid,
+    ) -> Call {
+        self.as_(who)
+            .in_(gym)
+            .post(&format!("/api/v1/stories/{story}/view"))
+    }
+
+    pub fn viewers(&self, who: &Session, gym: Uuid, story: Uuid) -> Call {
+        self.as_(who)
+            .in_(gym)
+            .get(&format!("/api/v1/stories/{story}/viewers"))
+    }
+
+    /// Every page of `who`'s feed, `limit` groups at a time: each group as its author and its
+    /// stories' `(id, seen)`.
+    pub async fn whole_feed(
+        &self,
+        who: &Session,
+        gym: Uuid,
+        limit: u32,
+    ) -> Vec<(Uuid, Vec<(Uuid, bool)>)> {
+        let mut groups = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/stories/feed?limit={limit}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.as_(who).in_(gym).get(&path).expect(200).await;
+            for group in super::items(&page) {
+                let stories = group["stories"]
+                    .as_array()
+                    .expect("stories")
+                    .iter()
+                    .map(|s| (uuid_of(&s["id"]), s["seen"].as_bool().expect("seen")))
+                    .collect();
+                groups.push((uuid_of(&group["author_id"]), stories));
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return groups,
+            }
+        }
+    }
+}
