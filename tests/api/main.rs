@@ -30,6 +30,8 @@ mod stories;
 mod stories_absent;
 #[cfg(feature = "stories")]
 mod stories_feed;
+#[cfg(feature = "stories")]
+mod stories_interactions;
 #[cfg(feature = "trainer")]
 mod trainer;
 mod webhooks;

@@ -28,8 +28,17 @@ async fn committed_spec_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{path} is out of date; regenerate it with `UPDATE_OPENAPI=1 cargo test {} --test api openapi` and commit it",
-        gymapi::modules::SPEC_BUILD_FLAGS
+        "{path} is out of date; regenerate it with `{}` and commit it",
+        [
+            "UPDATE_OPENAPI=1 cargo test",
+            gymapi::modules::SPEC_BUILD_FLAGS,
+            "--test api openapi"
+        ]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
     );
 }
 

@@ -10,7 +10,10 @@
 //! - Tables: `notifications`, `notification_stream_tickets` (row-level security on `gym_id`).
 //! - Jobs: `notifications.member_added` tells a person they joined a tenant;
 //!   `notifications.member_role_changed` tells them their new role.
-//! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's); publishes
+//! - Jobs: `notifications.requested` writes what another module asked for through the kernel's
+//!   `notification_requested` event (stories' replies and reactions, ...).
+//! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's) and
+//!   `notification_requested` (any module's); publishes
 //!   none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
 //!   `notifications`; Redis when configured), so a stream open on any instance receives it.
 //! - Ports: none. Config: `[notifications]` ([`settings::NotificationSettings`]).
@@ -47,6 +50,7 @@ impl Module for Notifications {
         vec![
             Arc::new(jobs::MemberAdded { ctx: ctx.clone() }),
             Arc::new(jobs::RoleChanged { ctx: ctx.clone() }),
+            Arc::new(jobs::Requested { ctx: ctx.clone() }),
         ]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
@@ -58,6 +62,10 @@ impl Module for Notifications {
             Subscription {
                 event_type: "member_role_changed",
                 job_kind: jobs::ROLE_CHANGED,
+            },
+            Subscription {
+                event_type: kernel::events::NOTIFICATION_REQUESTED,
+                job_kind: jobs::REQUESTED,
             },
         ]
     }

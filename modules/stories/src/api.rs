@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::Stories;
 use crate::feed;
+use crate::interactions;
+use crate::interactions_repo::ReplyRow;
 use crate::model::{
     Content, Privacy, StoryAchievement, StoryKind, StoryMedia, StoryText, StoryWorkout,
 };
@@ -31,6 +33,16 @@ pub(crate) const FIELD_RULES: &[FieldRule] = &[
     FieldRule {
         schema: "StoryText",
         property: "text",
+        rule: Rule::Pattern(kernel::http::document::NOT_BLANK_PATTERN),
+    },
+    FieldRule {
+        schema: "ReactionRequest",
+        property: "emoji",
+        rule: Rule::Example("🔥"),
+    },
+    FieldRule {
+        schema: "ReplyRequest",
+        property: "message",
         rule: Rule::Pattern(kernel::http::document::NOT_BLANK_PATTERN),
     },
 ];
@@ -120,6 +132,66 @@ pub struct StoryViewer {
     pub user_id: Uuid,
     /// Their first view.
     pub viewed_at: DateTime<Utc>,
+    /// Their reaction to the story, if any.
+    #[oai(skip_serializing_if_is_none)]
+    pub reaction: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ReactionRequest {
+    /// One emoji (1–16 characters, no spaces).
+    #[oai(validator(max_length = 16))]
+    pub emoji: String,
+}
+
+/// Your reaction to a story.
+#[derive(Debug, Object)]
+pub struct StoryReaction {
+    pub story_id: Uuid,
+    pub emoji: String,
+    /// Your first reaction to it.
+    pub created_at: DateTime<Utc>,
+    /// Your last change of it.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// To the story's author, 1–1,000 characters.
+    #[oai(validator(max_length = 1000))]
+    pub message: String,
+}
+
+/// A reply to a story, which only its author reads.
+#[derive(Debug, Object)]
+pub struct StoryReply {
+    pub id: Uuid,
+    pub story_id: Uuid,
+    /// Who replied.
+    pub user_id: Uuid,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ReplyRow> for StoryReply {
+    fn from(row: ReplyRow) -> Self {
+        Self {
+            id: row.id,
+            story_id: row.story_id,
+            user_id: row.user_id,
+            message: row.message,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum Replied {
+    /// Sent; the author is notified.
+    #[oai(status = 201)]
+    Created(Json<StoryReply>),
 }
 
 #[derive(Debug, Object)]
@@ -184,6 +256,17 @@ enum Done {
     NoContent,
 }
 
+/// Lists of people (followers, following, close friends) and viewers are keyed by a time and
+/// a user id: their cursors carry both.
+fn person_cursor_example() -> Option<PageCursor> {
+    kernel::pagination::example_cursor::<(DateTime<Utc>, Uuid)>()
+}
+
+/// The feed is keyed by its groups' sort key: own, unseen, latest, author.
+fn feed_cursor_example() -> Option<PageCursor> {
+    kernel::pagination::example_cursor::<crate::feed_repo::GroupKey>()
+}
+
 pub struct StoriesApi {
     pub ctx: AppContext,
 }
@@ -235,6 +318,7 @@ impl StoriesApi {
         /// Groups per page, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
+        #[oai(example = "feed_cursor_example")]
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<FeedGroup>>> {
         let page = PageRequest::new(limit.0, cursor.0);
@@ -287,6 +371,7 @@ impl StoriesApi {
         /// Page size, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
+        #[oai(example = "person_cursor_example")]
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<StoryViewer>>> {
         let page = PageRequest::new(limit.0, cursor.0);
@@ -294,7 +379,74 @@ impl StoriesApi {
         Ok(Json(rows.map(|row| StoryViewer {
             user_id: row.viewer_id,
             viewed_at: row.viewed_at,
+            reaction: row.reaction,
         })))
+    }
+
+    /// React to a story
+    ///
+    /// One reaction per person and story: sending another replaces it. The author is notified
+    /// of a first reaction. 410 `story_expired` once the story has expired; 404 for a story
+    /// you cannot see.
+    #[oai(
+        path = "/stories/:story_id/reactions",
+        method = "post",
+        operation_id = "stories_react"
+    )]
+    async fn react(
+        &self,
+        #[oai(name = "X-Gym-ID")] tenant: Tenant<Stories>,
+        story_id: Path<Uuid>,
+        body: JsonBody<ReactionRequest>,
+    ) -> ApiResult<Json<StoryReaction>> {
+        let row = interactions::react(&self.ctx, &tenant, story_id.0, &body.emoji).await?;
+        Ok(Json(StoryReaction {
+            story_id: story_id.0,
+            emoji: row.emoji,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    /// Reply to a story
+    ///
+    /// The reply goes to the story's author, as a notification, and only they read it. 410
+    /// `story_expired` once the story has expired; 404 for a story you cannot see.
+    #[oai(
+        path = "/stories/:story_id/replies",
+        method = "post",
+        operation_id = "stories_reply"
+    )]
+    async fn reply(
+        &self,
+        #[oai(name = "X-Gym-ID")] tenant: Tenant<Stories>,
+        story_id: Path<Uuid>,
+        body: JsonBody<ReplyRequest>,
+    ) -> ApiResult<Replied> {
+        let row = interactions::reply(&self.ctx, &tenant, story_id.0, &body.message).await?;
+        Ok(Replied::Created(Json(row.into())))
+    }
+
+    /// The replies to your story, newest first (its author only)
+    ///
+    /// Others who can see the story get 403 `not_story_author`.
+    #[oai(
+        path = "/stories/:story_id/replies",
+        method = "get",
+        operation_id = "stories_replies"
+    )]
+    async fn replies(
+        &self,
+        #[oai(name = "X-Gym-ID")] tenant: Tenant<Stories>,
+        story_id: Path<Uuid>,
+        /// Page size, 1–100 (default 20).
+        limit: Query<Option<PageLimit>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<PageCursor>>,
+    ) -> ApiResult<Json<Page<StoryReply>>> {
+        let page = PageRequest::new(limit.0, cursor.0);
+        let rows = interactions::replies(&self.ctx, &tenant, story_id.0, &page).await?;
+        Ok(Json(rows.map(StoryReply::from)))
     }
 
     /// Your expired stories, newest first
@@ -423,6 +575,7 @@ impl StoriesApi {
         /// Page size, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
+        #[oai(example = "person_cursor_example")]
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<PersonEntry>>> {
         let page = PageRequest::new(limit.0, cursor.0);
@@ -444,6 +597,7 @@ impl StoriesApi {
         /// Page size, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
+        #[oai(example = "person_cursor_example")]
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<PersonEntry>>> {
         let page = PageRequest::new(limit.0, cursor.0);
@@ -464,6 +618,7 @@ impl StoriesApi {
         /// Page size, 1–100 (default 20).
         limit: Query<Option<PageLimit>>,
         /// `next_cursor` of the previous page.
+        #[oai(example = "person_cursor_example")]
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<PersonEntry>>> {
         let page = PageRequest::new(limit.0, cursor.0);

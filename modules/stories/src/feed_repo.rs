@@ -144,6 +144,7 @@ pub async fn view(
 pub struct ViewerRow {
     pub viewer_id: Uuid,
     pub viewed_at: DateTime<Utc>,
+    pub reaction: Option<String>,
 }
 
 /// The story's viewers but its author, newest first, after the `(viewed_at, viewer_id)` key.
@@ -156,7 +157,9 @@ pub async fn viewers(
 ) -> Result<Vec<ViewerRow>, sqlx::Error> {
     let (at, viewer) = after.unzip();
     sqlx::query_as(
-        "select v.viewer_id, v.viewed_at from story_views v
+        "select v.viewer_id, v.viewed_at, r.emoji as reaction from story_views v
+         left join story_reactions r
+             on r.gym_id = v.gym_id and r.story_id = v.story_id and r.user_id = v.viewer_id
          where v.gym_id = $1 and v.story_id = $2 and v.viewer_id <> $3
              and ($4::timestamptz is null or (v.viewed_at, v.viewer_id) < ($4, $5))
          order by v.viewed_at desc, v.viewer_id desc

@@ -11,12 +11,19 @@
 //!   `GET /api/v1/stories/feed` (the caller's and followed people's active stories by author,
 //!   own first, then unseen, most recent first; keyset-paginated by group),
 //!   `POST /api/v1/stories/{id}/view` (idempotent, first view's time kept),
-//!   `GET /api/v1/stories/{id}/viewers` (the author). API keys: `stories:*`, `close-friends:*`.
+//!   `GET /api/v1/stories/{id}/viewers` (the author, with each viewer's reaction);
+//!   `POST /api/v1/stories/{id}/reactions` (one per person, changeable),
+//!   `POST /api/v1/stories/{id}/replies`, `GET /api/v1/stories/{id}/replies` (the author);
+//!   an expired story takes neither (410 `story_expired`). API keys: `stories:*`,
+//!   `close-friends:*`.
+//! - Notifications: replies and first reactions tell the author, through the kernel's
+//!   `notification_requested` event.
 //! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories.
 //! - Media: image and video stories claim the author's own uploads through the kernel's
 //!   attachments port (holders `story:<id>`, `story-thumbnail:<id>`) and release them when
 //!   deleted.
-//! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views` (row-level security on
+//! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views`,
+//!   `story_reactions`, `story_replies` (row-level security on
 //!   `gym_id`); all SQL in `repo.rs`.
 //! - Events: `story.created` (offered to integrators' webhooks).
 //! - Problems: in `errors.rs`.
@@ -27,6 +34,8 @@ mod api;
 mod errors;
 mod feed;
 mod feed_repo;
+mod interactions;
+mod interactions_repo;
 mod model;
 mod people;
 mod repo;

@@ -15,9 +15,24 @@
 /// are primary-key probes, so the predicate costs two index lookups at most per story.
 pub fn visible(story: &str, viewer: &str) -> String {
     format!(
-        "({story}.author_id = {viewer} or (
-            {story}.expires_at > now()
-            and not ({viewer} = any({story}.hidden_from))
+        "({story}.author_id = {viewer} or ({story}.expires_at > now() and {}))",
+        audience(story, viewer)
+    )
+}
+
+/// [`visible`] but for the expiry: whether `viewer` could see the story while it was active.
+/// Only for telling an expired story (410) from one that was never theirs (404).
+pub fn reachable(story: &str, viewer: &str) -> String {
+    format!(
+        "({story}.author_id = {viewer} or {})",
+        audience(story, viewer)
+    )
+}
+
+/// Whether the story's privacy and `hidden_from` let `viewer`, who is not its author, see it.
+fn audience(story: &str, viewer: &str) -> String {
+    format!(
+        "(not ({viewer} = any({story}.hidden_from))
             and case {story}.privacy
                 when 'public' then true
                 when 'followers' then exists (
@@ -29,6 +44,6 @@ pub fn visible(story: &str, viewer: &str) -> String {
                     where c.gym_id = {story}.gym_id and c.owner_id = {story}.author_id
                         and c.friend_id = {viewer})
                 else false
-            end))"
+            end)"
     )
 }
