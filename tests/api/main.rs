@@ -29,6 +29,8 @@ mod stories;
 #[cfg(not(feature = "stories"))]
 mod stories_absent;
 #[cfg(feature = "stories")]
+mod stories_expiry;
+#[cfg(feature = "stories")]
 mod stories_feed;
 #[cfg(feature = "stories")]
 mod stories_interactions;

@@ -25,13 +25,17 @@
 //! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views`,
 //!   `story_reactions`, `story_replies` (row-level security on
 //!   `gym_id`); all SQL in `repo.rs`.
-//! - Events: `story.created` (offered to integrators' webhooks).
+//! - Events: `story.created`, `story.expired` (offered to integrators' webhooks).
+//! - Jobs: `stories.expire`, every minute ([`expiry`]): marks expired stories, publishes
+//!   `story.expired`, releases their uploads after `media_grace_hours`; safe on several
+//!   instances at once.
 //! - Problems: in `errors.rs`.
 //! - Config: `[stories]` ([`settings::StoriesSettings`]): `default_lifetime_hours`,
-//!   `max_lifetime_hours`.
+//!   `max_lifetime_hours`, `media_grace_hours`.
 
 mod api;
 mod errors;
+mod expiry;
 mod feed;
 mod feed_repo;
 mod interactions;
@@ -46,7 +50,10 @@ mod visibility;
 
 pub use api::StoriesApi;
 
+use std::sync::Arc;
+
 use kernel::http::document::FieldRule;
+use kernel::jobs::{JobHandler, Schedule};
 use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, PublicEvent, Settings};
 
 pub struct Stories;
@@ -65,11 +72,24 @@ impl Module for Stories {
         &["stories", "close-friends"]
     }
     fn public_events(&self) -> &'static [PublicEvent] {
-        &[PublicEvent {
-            event_type: service::STORY_CREATED,
-            description: "A member posted a story: `story_id`, `author_id`, `kind`, `privacy`, \
-                `expires_at`.",
-        }]
+        &[
+            PublicEvent {
+                event_type: service::STORY_CREATED,
+                description: "A member posted a story: `story_id`, `author_id`, `kind`, \
+                    `privacy`, `expires_at`.",
+            },
+            PublicEvent {
+                event_type: expiry::STORY_EXPIRED,
+                description: "A story expired (published by the expiry job, within about a \
+                    minute): `story_id`, `author_id`, `kind`, `expires_at`.",
+            },
+        ]
+    }
+    fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
+        vec![Arc::new(expiry::Expire { ctx: ctx.clone() })]
+    }
+    fn schedules(&self) -> Vec<Schedule> {
+        vec![expiry::schedule()]
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         let section: settings::StoriesSettings =

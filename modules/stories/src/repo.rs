@@ -273,3 +273,68 @@ pub async fn people(
         .fetch_all(&mut *conn)
         .await
 }
+
+/// A story the expiry job just marked.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExpiredRow {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub kind: StoryKind,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Marks up to `limit` expired stories not marked yet; rows another instance holds are left
+/// to it.
+pub async fn mark_expired(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    limit: i64,
+) -> Result<Vec<ExpiredRow>, sqlx::Error> {
+    sqlx::query_as(
+        "update stories s set expired_at = now()
+         from (select id from stories
+               where gym_id = $1 and expired_at is null and expires_at <= now()
+               order by expires_at
+               limit $2
+               for update skip locked) due
+         where s.gym_id = $1 and s.id = due.id
+         returning s.id, s.author_id, s.kind, s.expires_at",
+    )
+    .bind(gym_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// A story whose uploads the expiry job releases.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeldMediaRow {
+    pub id: Uuid,
+    pub media: Json<StoryMedia>,
+}
+
+/// Marks up to `limit` stories expired more than `grace_hours` ago as having released their
+/// uploads, and returns them for the release.
+pub async fn release_media(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    grace_hours: i32,
+    limit: i64,
+) -> Result<Vec<HeldMediaRow>, sqlx::Error> {
+    sqlx::query_as(
+        "update stories s set media_released_at = now()
+         from (select id from stories
+               where gym_id = $1 and media is not null and media_released_at is null
+                   and expires_at <= now() - make_interval(hours => $2)
+               order by expires_at
+               limit $3
+               for update skip locked) due
+         where s.gym_id = $1 and s.id = due.id
+         returning s.id, s.media",
+    )
+    .bind(gym_id)
+    .bind(grace_hours)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}

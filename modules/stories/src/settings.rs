@@ -12,6 +12,9 @@ pub struct StoriesSettings {
     pub default_lifetime_hours: u32,
     /// The longest lifetime a request may ask for (and the default may be).
     pub max_lifetime_hours: u32,
+    /// How long after a story expires the expiry job releases its uploads (media's sweep then
+    /// deletes them).
+    pub media_grace_hours: u32,
 }
 
 impl StoriesSettings {
