@@ -7,7 +7,6 @@ use kernel::pagination::{Page, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, Tenant};
 use uuid::Uuid;
 
-use crate::errors;
 use crate::feed_repo::{self, GroupKey, ViewerRow};
 use crate::repo::StoryRow;
 use crate::service;
@@ -83,13 +82,7 @@ pub async fn viewers<M>(
     story_id: Uuid,
     page: &PageRequest,
 ) -> ApiResult<Page<ViewerRow>> {
-    let story = service::get(ctx, tenant, story_id).await?;
-    if story.author_id != tenant.user_id {
-        return Err(ApiError::forbidden(
-            errors::NOT_STORY_AUTHOR,
-            "only the story's author sees who viewed it",
-        ));
-    }
+    let story = service::own_story(ctx, tenant, story_id, "sees who viewed it").await?;
     let after = page.after()?;
     let mut tx = tenant.read(&ctx.db).await?;
     let rows =

@@ -159,13 +159,7 @@ pub async fn replies<M>(
     story_id: Uuid,
     page: &PageRequest,
 ) -> ApiResult<Page<ReplyRow>> {
-    let story = service::get(ctx, tenant, story_id).await?;
-    if story.author_id != tenant.user_id {
-        return Err(ApiError::forbidden(
-            errors::NOT_STORY_AUTHOR,
-            "only the story's author reads its replies",
-        ));
-    }
+    service::own_story(ctx, tenant, story_id, "reads its replies").await?;
     let before = page.after()?;
     let mut tx = tenant.read(&ctx.db).await?;
     let rows = repo::replies(&mut tx, tenant.gym_id, story_id, before, page.fetch_limit()).await?;

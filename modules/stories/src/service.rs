@@ -249,6 +249,24 @@ pub async fn get<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult
         .ok_or_else(no_story)
 }
 
+/// The caller's own story, for what only its author may do (`what`, for the 403 others who
+/// can see it get; anyone else gets 404).
+pub async fn own_story<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    id: Uuid,
+    what: &str,
+) -> ApiResult<StoryRow> {
+    let story = get(ctx, tenant, id).await?;
+    if story.author_id != tenant.user_id {
+        return Err(ApiError::forbidden(
+            errors::NOT_STORY_AUTHOR,
+            format!("only the story's author {what}"),
+        ));
+    }
+    Ok(story)
+}
+
 /// Deletes a story: its author may, and admins and owners (moderation). Its uploads are
 /// released, so media's sweep deletes them.
 pub async fn delete<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<()> {
