@@ -23,6 +23,22 @@ pub const BUILD_CONFIG: &str = include_str!("../config/gym.toml");
 pub const BUILD_CONFIG: &str = include_str!("../config/trainer.toml");
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
+/// This build's committed API document, `openapi/<SPEC_NAME>.yaml`: one per product, and one
+/// for the trainer build that also sells stories (`--features trainer,stories`).
+#[cfg(feature = "gym")]
+pub const SPEC_NAME: &str = "gym";
+#[cfg(all(feature = "trainer", not(feature = "stories")))]
+pub const SPEC_NAME: &str = "trainer";
+#[cfg(all(feature = "trainer", feature = "stories"))]
+pub const SPEC_NAME: &str = "trainer-stories";
+/// The cargo flags that build it, for messages that say how to regenerate it.
+#[cfg(feature = "gym")]
+pub const SPEC_BUILD_FLAGS: &str = "";
+#[cfg(all(feature = "trainer", not(feature = "stories")))]
+pub const SPEC_BUILD_FLAGS: &str = "--no-default-features --features trainer";
+#[cfg(all(feature = "trainer", feature = "stories"))]
+pub const SPEC_BUILD_FLAGS: &str = "--no-default-features --features trainer,stories";
+
 // The modules of this build, dependencies first: one line each. A module compiled in only
 // with a feature carries `#[cfg(feature = "...")]` before its line.
 kernel::modules! {
@@ -35,4 +51,6 @@ kernel::modules! {
     media::Media,
     #[cfg(feature = "payments")]
     payments::Payments,
+    #[cfg(feature = "stories")]
+    stories::Stories,
 }

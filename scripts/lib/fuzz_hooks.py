@@ -16,7 +16,9 @@ adjustment of 0 (refused, 422) is a value the schema's range cannot leave out
 A removal of a member names them in the path; the stateful phase finds the ids of members it
 added through the document's links, but whether it gets there depends on the order it
 explores in. Valid removals name a spare member of both of alice's tenants
-(FUZZ_SANDBOX_MEMBER), so one of them at least reaches the removal itself.
+(FUZZ_SANDBOX_MEMBER), whom the hook adds back to the sandbox first (as alice, with
+FUZZ_ALICE_TOKEN and FUZZ_SANDBOX_MEMBER_EMAIL at FUZZ_BASE_URL), so every one of them reaches
+the removal itself.
 
 Payments: valid cases name what exists. A payment's, a product's and a membership's path id
 become those scripts/fuzz made (FUZZ_PAYMENT_ID, FUZZ_PRODUCT_ID, FUZZ_SUBSCRIPTION_ID);
@@ -25,9 +27,19 @@ so with an amount; refunds take one minor unit, so a hundred of them fit the pay
 are in the tenant's currency (the field is left out: any other is 422 `currency_mismatch`),
 and a product has the fields of its kind, which the schema of one request body cannot tie to
 `kind` (tests/api/payments.rs covers the refusals).
+
+
+Stories (builds with the stories module): a new story needs the one part its `kind` takes, a
+rule across fields no schema states, so valid creates post a text story (with the privacy that
+was generated). Valid follows, close-friend changes and people lists name the spare member (a
+made-up user id is nobody: 404), and valid reads and views of a story name alice's story
+(FUZZ_STORY), which deletes leave alone; the stateful phase deletes the stories it creates.
 """
 
+import json
 import os
+import urllib.error
+import urllib.request
 
 import schemathesis
 
@@ -45,6 +57,9 @@ SANDBOX = os.environ["FUZZ_SANDBOX_TENANT"]
 ALICE = os.environ["FUZZ_ALICE_ID"]
 ADJUSTMENTS = "/api/v1/credits/adjustments"
 SPARE_MEMBER = os.environ["FUZZ_SANDBOX_MEMBER"]
+SPARE_EMAIL = os.environ["FUZZ_SANDBOX_MEMBER_EMAIL"]
+ALICE_TOKEN = os.environ["FUZZ_ALICE_TOKEN"]
+BASE_URL = os.environ["FUZZ_BASE_URL"]
 MEMBER = "/api/v1/members/{user_id}"
 PRODUCTS = "/api/v1/payments/products"
 PRODUCT = "/api/v1/payments/products/{id}"
@@ -54,6 +69,28 @@ SUBSCRIPTION_CANCEL = "/api/v1/payments/subscriptions/{id}/cancel"
 PRODUCT_ID = os.environ["FUZZ_PRODUCT_ID"]
 PAYMENT_ID = os.environ["FUZZ_PAYMENT_ID"]
 SUBSCRIPTION_ID = os.environ["FUZZ_SUBSCRIPTION_ID"]
+STORY = os.environ.get("FUZZ_STORY", "")
+STORIES = "/api/v1/stories"
+PEOPLE = ("/api/v1/users/{user_id}/", "/api/v1/close-friends/{user_id}")
+PRIVACY = ("public", "followers", "close_friends", "private")
+
+
+def restore_spare_member():
+    """Adds the spare member back to the sandbox (409 when they are there already)."""
+    request = urllib.request.Request(
+        BASE_URL + "/api/v1/members",
+        data=json.dumps({"email": SPARE_EMAIL, "role": "member"}).encode(),
+        headers={
+            "Authorization": "Bearer " + ALICE_TOKEN,
+            "X-Gym-ID": SANDBOX,
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except urllib.error.HTTPError:
+        pass
 
 
 def is_negative(case):
@@ -99,11 +136,39 @@ def payments_case(case):
     return True
 
 
+def stories(case):
+    """Valid story cases reach past 404 and 422; True when the case was one of them."""
+    if is_negative(case):
+        return False
+    path, method = case.operation.path, case.method.upper()
+    if path == STORIES and method == "POST" and isinstance(case.body, dict):
+        privacy = case.body.get("privacy")
+        case.body = {
+            "kind": "text",
+            "privacy": privacy if privacy in PRIVACY else "public",
+            "text": {"text": "Fuzzed", "background_color": "#336699"},
+        }
+        revalidate(case)
+        return True
+    params = case.path_parameters or {}
+    if "user_id" in params and path.startswith(PEOPLE):
+        case.path_parameters = {**params, "user_id": SPARE_MEMBER}
+        revalidate(case)
+        return True
+    if "story_id" in params and STORY and method != "DELETE":
+        case.path_parameters = {**params, "story_id": STORY}
+        revalidate(case)
+        return True
+    return False
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     if case.operation.path.startswith("/api/v1/payments/") and not is_negative(case):
         if payments_case(case):
             return
+    if stories(case):
+        return
     if case.operation.path == ADJUSTMENTS:
         if not is_negative(case) and isinstance(case.body, dict) and "user_id" in case.body:
             case.body["user_id"] = ALICE
@@ -113,6 +178,7 @@ def before_call(context, case, **kwargs):
         return
     if case.operation.path == MEMBER and case.method.upper() == "DELETE" and not is_negative(case):
         case.path_parameters = {**(case.path_parameters or {}), "user_id": SPARE_MEMBER}
+        restore_spare_member()
         revalidate(case)
     if not case.operation.path.startswith(SANDBOXED) or not case.headers:
         return

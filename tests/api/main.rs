@@ -30,6 +30,16 @@ mod payments_subscriptions;
 mod ratelimit;
 mod rls;
 mod slow_clients;
+#[cfg(feature = "stories")]
+mod stories;
+#[cfg(not(feature = "stories"))]
+mod stories_absent;
+#[cfg(feature = "stories")]
+mod stories_expiry;
+#[cfg(feature = "stories")]
+mod stories_feed;
+#[cfg(feature = "stories")]
+mod stories_interactions;
 #[cfg(feature = "trainer")]
 mod trainer;
 mod webhooks;

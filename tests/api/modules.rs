@@ -68,7 +68,7 @@ async fn module_switches_are_guarded(pool: PgPool) {
         let on = app.set_module(&owner, gym, &code, true).expect(200).await;
         assert_eq!(on["enabled"], true);
     }
-    app.set_module(&owner, gym, "stories", true)
+    app.set_module(&owner, gym, "rowing-league", true)
         .expect_problem(404, "unknown_module")
         .await;
     let modules = app

@@ -8,6 +8,32 @@ use uuid::Uuid;
 
 use crate::jobs::{self, DISPATCH_EVENT, NewJob};
 
+/// The event a module records to have someone notified: the notifications module (when the
+/// build has it) turns each into one in-app notification, so modules notify without knowing
+/// that module, in the transaction of the change that causes it.
+pub const NOTIFICATION_REQUESTED: &str = "notification_requested";
+
+/// What [`NOTIFICATION_REQUESTED`] carries: who is told what, in which tenant.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NotificationRequest {
+    pub gym_id: Uuid,
+    pub user_id: Uuid,
+    /// Stable dotted kind clients can branch on: `story.reply`, `story.reaction`, ...
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+}
+
+/// Records [`NOTIFICATION_REQUESTED`] for `request`, in the caller's transaction.
+pub async fn request_notification(
+    conn: &mut PgConnection,
+    request: &NotificationRequest,
+) -> Result<Uuid, sqlx::Error> {
+    let payload = serde_json::to_value(request).map_err(|err| sqlx::Error::Encode(err.into()))?;
+    record(conn, Some(request.gym_id), NOTIFICATION_REQUESTED, payload).await
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     gym_id: Option<Uuid>,

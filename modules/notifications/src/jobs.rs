@@ -62,6 +62,45 @@ impl JobHandler for MemberAdded {
     }
 }
 
+pub const REQUESTED: &str = "notifications.requested";
+
+/// Writes the notification another module asked for ([`kernel::events::NOTIFICATION_REQUESTED`]).
+pub struct Requested {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct RequestDelivery {
+    event_id: Uuid,
+    data: kernel::events::NotificationRequest,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Requested {
+    fn kind(&self) -> &'static str {
+        REQUESTED
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let delivery: RequestDelivery = serde_json::from_value(job.payload.clone())?;
+        let request = delivery.data;
+        service::notify(
+            &self.ctx,
+            NewNotification {
+                id: delivery.event_id,
+                gym_id: request.gym_id,
+                user_id: request.user_id,
+                kind: &request.kind,
+                title: &request.title,
+                body: &request.body,
+                data: request.data,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 pub const ROLE_CHANGED: &str = "notifications.member_role_changed";
 
 /// Tells a person their role in a tenant changed.

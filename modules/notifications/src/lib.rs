@@ -13,9 +13,12 @@
 //!   `notifications.payment_notice` tells a payer and the staff (admins and owners) of a
 //!   payment that went through, failed or was refunded, and a member of each change of their
 //!   membership.
+//! - Jobs: `notifications.requested` writes what another module asked for through the kernel's
+//!   `notification_requested` event (stories' replies and reactions, ...).
 //! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's),
 //!   `payment.succeeded`, `payment.failed`, `payment.refunded` and `subscription.changed`
-//!   (payments'); publishes none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
+//!   (payments') and `notification_requested` (any module's); publishes none. Each new
+//!   notification goes out on the kernel's [`kernel::PubSub`] (topic
 //!   `notifications`; Redis when configured), so a stream open on any instance receives it.
 //! - Ports: none. Config: `[notifications]` ([`settings::NotificationSettings`]).
 //! - Problem codes: declared once, in `errors.rs`.
@@ -53,6 +56,7 @@ impl Module for Notifications {
             Arc::new(jobs::MemberAdded { ctx: ctx.clone() }),
             Arc::new(jobs::RoleChanged { ctx: ctx.clone() }),
             Arc::new(payment_notices::PaymentNotice { ctx: ctx.clone() }),
+            Arc::new(jobs::Requested { ctx: ctx.clone() }),
         ]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
@@ -68,6 +72,10 @@ impl Module for Notifications {
             Subscription {
                 event_type: "member_role_changed",
                 job_kind: jobs::ROLE_CHANGED,
+            },
+            Subscription {
+                event_type: kernel::events::NOTIFICATION_REQUESTED,
+                job_kind: jobs::REQUESTED,
             },
         ]
         .into_iter()

@@ -10,6 +10,8 @@ mod notifications;
 #[cfg(feature = "payments")]
 mod payments;
 mod request;
+#[cfg(feature = "stories")]
+mod stories;
 mod tenancy;
 mod webhooks;
 
@@ -22,6 +24,8 @@ use uuid::Uuid;
 pub use identity::{PASSWORD, Session, unique_email};
 pub use media::{IMAGE_LIMIT, MediaApp, Part, file, mp4, multipart, png};
 pub use request::{Call, Caller, Credential};
+#[cfg(feature = "stories")]
+pub use stories::{StoryWorld, bulk_members, expire, text_story};
 pub use webhooks::{Received, Receiver, endpoint_path, signed_with, v1_count};
 
 pub struct TestApp {

@@ -1,0 +1,91 @@
+//! The feed and views: the caller's own stories and those of the people they follow, grouped
+//! by author (own first, then authors with unseen stories, most recent first, then the rest),
+//! and the views that decide what is unseen.
+
+use chrono::{DateTime, Utc};
+use kernel::pagination::{Page, PageRequest};
+use kernel::{ApiError, ApiResult, AppContext, Tenant};
+use uuid::Uuid;
+
+use crate::feed_repo::{self, GroupKey, ViewerRow};
+use crate::repo::StoryRow;
+use crate::service;
+
+/// One author's active stories in the caller's feed, oldest first.
+pub struct FeedGroup {
+    pub author_id: Uuid,
+    pub unseen: bool,
+    pub latest: DateTime<Utc>,
+    pub stories: Vec<StoryRow>,
+}
+
+/// A page of the caller's feed, by author group.
+pub async fn feed<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    page: &PageRequest,
+) -> ApiResult<Page<FeedGroup>> {
+    let after: Option<GroupKey> = page.after()?;
+    let mut tx = tenant.read(&ctx.db).await?;
+    let groups = feed_repo::groups(
+        &mut tx,
+        tenant.gym_id,
+        tenant.user_id,
+        after,
+        page.fetch_limit(),
+    )
+    .await?;
+    let groups = page.finish(groups, |group| group.key());
+    let authors: Vec<Uuid> = groups.items.iter().map(|group| group.author_id).collect();
+    let stories = feed_repo::stories_of(&mut tx, tenant.gym_id, tenant.user_id, &authors).await?;
+    let mut by_author = std::collections::HashMap::<Uuid, Vec<StoryRow>>::new();
+    for story in stories {
+        by_author.entry(story.author_id).or_default().push(story);
+    }
+    // A story that expired between the two reads can leave a group empty: it is dropped.
+    let next_cursor = groups.next_cursor;
+    let items = groups
+        .items
+        .into_iter()
+        .filter_map(|group| {
+            let stories = by_author.remove(&group.author_id)?;
+            Some(FeedGroup {
+                author_id: group.author_id,
+                unseen: group.unseen,
+                latest: group.latest,
+                stories,
+            })
+        })
+        .collect();
+    Ok(Page { items, next_cursor })
+}
+
+/// Records the caller's view of a story they may see (404 otherwise); a repeat keeps the
+/// first view's time.
+pub async fn view<M>(ctx: &AppContext, tenant: &Tenant<M>, story_id: Uuid) -> ApiResult<()> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    let found = feed_repo::view(&mut tx, tenant.gym_id, story_id, tenant.user_id).await?;
+    if !found {
+        return Err(ApiError::not_found(
+            "no story with this id that you can see",
+        ));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Who viewed the caller's story, newest first: its author only (others who can see it get
+/// 403, others 404).
+pub async fn viewers<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    story_id: Uuid,
+    page: &PageRequest,
+) -> ApiResult<Page<ViewerRow>> {
+    let story = service::own_story(ctx, tenant, story_id, "sees who viewed it").await?;
+    let after = page.after()?;
+    let mut tx = tenant.read(&ctx.db).await?;
+    let rows =
+        feed_repo::viewers(&mut tx, tenant.gym_id, &story, after, page.fetch_limit()).await?;
+    Ok(page.finish(rows, |row| (row.viewed_at, row.viewer_id)))
+}

@@ -1,0 +1,176 @@
+//! The SQL of the feed and of views. The feed reads only the active end of each followed
+//! author's stories (`stories_author_expiry_idx`), so its cost follows the follows and the
+//! active stories, never the expired history.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::repo::{StoryRow, columns};
+use crate::visibility::visible;
+
+/// One author's place in the caller's feed. Groups sort by the whole key, descending: the
+/// caller's own first, then authors with unseen stories, the most recent first.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupRow {
+    pub own: bool,
+    pub unseen: bool,
+    pub latest: DateTime<Utc>,
+    pub author_id: Uuid,
+}
+
+/// The sort key of a group, which the feed's cursor carries.
+pub type GroupKey = (bool, bool, DateTime<Utc>, Uuid);
+
+impl GroupRow {
+    pub fn key(&self) -> GroupKey {
+        (self.own, self.unseen, self.latest, self.author_id)
+    }
+}
+
+/// The stories the feed may show `viewer`: the active ones of `viewer` and of everyone they
+/// follow, that the visibility rule lets them see.
+fn feed_stories(viewer: &str) -> String {
+    format!(
+        "select s.* from (
+             select {viewer} as author_id
+             union all
+             select followee_id from story_follows where gym_id = $1 and follower_id = {viewer}
+         ) authors
+         cross join lateral (
+             select * from stories s
+             where s.gym_id = $1 and s.author_id = authors.author_id and s.expires_at > now()
+         ) s
+         where {}",
+        visible("s", viewer)
+    )
+}
+
+/// Up to `limit` author groups after `after`, in feed order.
+pub async fn groups(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    viewer: Uuid,
+    after: Option<GroupKey>,
+    limit: i64,
+) -> Result<Vec<GroupRow>, sqlx::Error> {
+    let sql = format!(
+        "with feed as ({}),
+         groups as (
+             select author_id = $2 as own,
+                 bool_or(not exists (
+                     select 1 from story_views v
+                     where v.gym_id = $1 and v.story_id = feed.id and v.viewer_id = $2)) as unseen,
+                 max(created_at) as latest,
+                 author_id
+             from feed group by author_id
+         )
+         select own, unseen, latest, author_id from groups
+         where $3::boolean is null or (own, unseen, latest, author_id) < ($3, $4, $5, $6)
+         order by own desc, unseen desc, latest desc, author_id desc
+         limit $7",
+        feed_stories("$2")
+    );
+    let (own, unseen, latest, author) = match after {
+        Some((own, unseen, latest, author)) => {
+            (Some(own), Some(unseen), Some(latest), Some(author))
+        }
+        None => (None, None, None, None),
+    };
+    sqlx::query_as(&sql)
+        .bind(gym_id)
+        .bind(viewer)
+        .bind(own)
+        .bind(unseen)
+        .bind(latest)
+        .bind(author)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// The active stories of `authors` that `viewer` may see, by author, oldest first.
+pub async fn stories_of(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    viewer: Uuid,
+    authors: &[Uuid],
+) -> Result<Vec<StoryRow>, sqlx::Error> {
+    let sql = format!(
+        "select {} from stories s
+         where s.gym_id = $1 and s.author_id = any($3) and s.expires_at > now() and {}
+         order by s.author_id, s.id",
+        columns("$2"),
+        visible("s", "$2")
+    );
+    sqlx::query_as(&sql)
+        .bind(gym_id)
+        .bind(viewer)
+        .bind(authors)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// Records that `viewer` viewed the story, keeping the first view's time: one statement, and
+/// a repeat (or a concurrent twin) does nothing. `false` when the story is not one `viewer`
+/// may see.
+pub async fn view(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    story_id: Uuid,
+    viewer: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "with story as (
+             select s.id from stories s
+             where s.gym_id = $1 and s.id = $2 and s.expires_at > now() and {}
+         ), recorded as (
+             insert into story_views (gym_id, story_id, viewer_id)
+             select $1, id, $3 from story
+             on conflict do nothing
+         )
+         select exists (select 1 from story)",
+        visible("s", "$3")
+    );
+    sqlx::query_scalar(&sql)
+        .bind(gym_id)
+        .bind(story_id)
+        .bind(viewer)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ViewerRow {
+    pub viewer_id: Uuid,
+    pub viewed_at: DateTime<Utc>,
+    pub reaction: Option<String>,
+}
+
+/// The story's viewers but its author, newest first, after the `(viewed_at, viewer_id)` key.
+pub async fn viewers(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    story: &StoryRow,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ViewerRow>, sqlx::Error> {
+    let (at, viewer) = after.unzip();
+    sqlx::query_as(
+        "select v.viewer_id, v.viewed_at, r.emoji as reaction from story_views v
+         left join story_reactions r
+             on r.gym_id = v.gym_id and r.story_id = v.story_id and r.user_id = v.viewer_id
+         where v.gym_id = $1 and v.story_id = $2 and v.viewer_id <> $3
+             and ($4::timestamptz is null or (v.viewed_at, v.viewer_id) < ($4, $5))
+         order by v.viewed_at desc, v.viewer_id desc
+         limit $6",
+    )
+    .bind(gym_id)
+    .bind(story.id)
+    .bind(story.author_id)
+    .bind(at)
+    .bind(viewer)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}

@@ -1,0 +1,65 @@
+//! Follows and close-friends lists: the relations the visibility rule reads.
+
+use kernel::pagination::{Page, PageRequest};
+use kernel::{ApiError, ApiResult, AppContext, Tenant};
+use uuid::Uuid;
+
+use crate::repo::{self, People};
+use crate::service::require_member;
+
+pub use crate::repo::PersonRow;
+
+/// Puts `user_id` on the caller's list (`Following`: the caller follows them).
+pub async fn add<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    list: People,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    if user_id == tenant.user_id {
+        return Err(ApiError::field("user_id", "must be someone other than you"));
+    }
+    require_member(ctx, tenant, user_id).await?;
+    let mut tx = tenant.begin(&ctx.db).await?;
+    repo::add_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Takes `user_id` off the caller's list; someone not on it changes nothing (a non-member is
+/// 404 all the same, as everywhere).
+pub async fn remove<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    list: People,
+    user_id: Uuid,
+) -> ApiResult<()> {
+    require_member(ctx, tenant, user_id).await?;
+    let mut tx = tenant.begin(&ctx.db).await?;
+    repo::remove_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `owner`'s list, newest first; 404 when `owner` is not a member.
+pub async fn list<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    list: People,
+    owner: Uuid,
+    page: &PageRequest,
+) -> ApiResult<Page<PersonRow>> {
+    require_member(ctx, tenant, owner).await?;
+    let after = page.after()?;
+    let mut tx = tenant.read(&ctx.db).await?;
+    let rows = repo::people(
+        &mut tx,
+        list,
+        tenant.gym_id,
+        owner,
+        after,
+        page.fetch_limit(),
+    )
+    .await?;
+    Ok(page.finish(rows, |row| (row.since, row.user_id)))
+}

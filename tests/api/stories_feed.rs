@@ -1,0 +1,203 @@
+//! The feed and views: grouping and order across pages, expiry without the job, privacy, and
+//! views counted once per viewer whatever the concurrency.
+
+use futures_util::future::join_all;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{
+    StoryWorld, bulk_members, expire, items, rows_in, spawn_app, text_story, uuid_of,
+};
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn the_feed_puts_your_own_first_then_unseen_authors_newest_first_then_seen_ones(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner, gym) = app.owner_with_tenant("feed").await;
+    let me = app.add_new_member(&owner, gym, "me", "member").await;
+    let mut authors = Vec::new();
+    for tag in ["ann", "ben", "cai", "dee"] {
+        let author = app.add_new_member(&owner, gym, tag, "member").await;
+        app.follow(&me, gym, author.user_id).expect(204).await;
+        authors.push(author);
+    }
+    let stranger = app.add_new_member(&owner, gym, "stranger", "member").await;
+    let post = |who| {
+        let call = app.post_story(who, gym, &text_story("public"));
+        async move { uuid_of(&call.expect(201).await["id"]) }
+    };
+    // Posted in this order: ann, ben, cai twice, dee, mine, the stranger's (not followed).
+    let ann = post(&authors[0]).await;
+    let ben = post(&authors[1]).await;
+    let cai = [post(&authors[2]).await, post(&authors[2]).await];
+    let dee = post(&authors[3]).await;
+    let mine = post(&me).await;
+    post(&stranger).await;
+    // ben's and one of cai's are seen; dee's has expired (the job has not run).
+    app.view_story(&me, gym, ben).expect(204).await;
+    app.view_story(&me, gym, cai[0]).expect(204).await;
+    expire(&pool, dee).await;
+
+    let feed = app.whole_feed(&me, gym, 1).await;
+    let expected = vec![
+        (me.user_id, vec![(mine, false)]),
+        // Unseen: cai (newest, half seen), then ann.
+        (authors[2].user_id, vec![(cai[0], true), (cai[1], false)]),
+        (authors[0].user_id, vec![(ann, false)]),
+        // Fully seen.
+        (authors[1].user_id, vec![(ben, true)]),
+    ];
+    assert_eq!(feed, expected, "one group a page, four pages");
+    assert_eq!(app.whole_feed(&me, gym, 100).await, expected, "one page");
+
+    // Seeing the rest of cai's moves cai behind ann; a new story of ben brings ben forward.
+    app.view_story(&me, gym, cai[1]).expect(204).await;
+    let ben_again = post(&authors[1]).await;
+    let order: Vec<Uuid> = app
+        .whole_feed(&me, gym, 2)
+        .await
+        .into_iter()
+        .map(|(author, _)| author)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            me.user_id,
+            authors[1].user_id,
+            authors[0].user_id,
+            authors[2].user_id
+        ]
+    );
+    let _ = ben_again;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn the_feed_and_the_viewers_follow_the_visibility_rule(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let world = StoryWorld::new(&app).await;
+    let gym = world.gym;
+    // The close friend and the member follow the author too, so the feed would hold them.
+    for fan in [&world.close_friend, &world.member] {
+        app.follow(fan, gym, world.author.user_id).expect(204).await;
+    }
+    let close = world.post(&app, "close_friends").await;
+    let private = world.post(&app, "private").await;
+    let in_feed = |feed: Vec<(Uuid, Vec<(Uuid, bool)>)>| -> Vec<Uuid> {
+        feed.into_iter()
+            .flat_map(|(_, stories)| stories.into_iter().map(|(id, _)| id))
+            .collect()
+    };
+    assert_eq!(
+        in_feed(app.whole_feed(&world.close_friend, gym, 10).await),
+        [close]
+    );
+    assert!(in_feed(app.whole_feed(&world.member, gym, 10).await).is_empty());
+    assert!(in_feed(app.whole_feed(&world.hidden, gym, 10).await).is_empty());
+    assert_eq!(
+        in_feed(app.whole_feed(&world.author, gym, 10).await),
+        [close, private]
+    );
+    assert!(in_feed(app.whole_feed(&world.outsider, world.other_gym, 10).await).is_empty());
+
+    // Views: only by those who may see it; 404 otherwise, as for an unknown story.
+    app.view_story(&world.close_friend, gym, close)
+        .expect(204)
+        .await;
+    for viewer in [&world.member, &world.hidden, &world.follower] {
+        app.view_story(viewer, gym, close)
+            .expect_problem(404, "not_found")
+            .await;
+    }
+    app.view_story(&world.outsider, world.other_gym, close)
+        .expect_problem(404, "not_found")
+        .await;
+    // Viewers: the author only; someone who sees the story is 403, anyone else 404.
+    let viewers = app.viewers(&world.author, gym, close).expect(200).await;
+    let ids: Vec<Uuid> = items(&viewers)
+        .iter()
+        .map(|v| uuid_of(&v["user_id"]))
+        .collect();
+    assert_eq!(ids, [world.close_friend.user_id]);
+    app.viewers(&world.close_friend, gym, close)
+        .expect_problem(403, "not_story_author")
+        .await;
+    app.viewers(&world.member, gym, close)
+        .expect_problem(404, "not_found")
+        .await;
+    app.viewers(&world.outsider, world.other_gym, close)
+        .expect_problem(404, "not_found")
+        .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_view_counts_once_per_viewer_and_keeps_the_first_time(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let world = StoryWorld::new(&app).await;
+    let story = world.post(&app, "public").await;
+
+    // One viewer, fifty concurrent views: one row.
+    let answers =
+        join_all((0..50).map(|_| app.view_story(&world.member, world.gym, story).send())).await;
+    assert!(answers.iter().all(|answer| answer.status() == 204));
+    let first = app
+        .viewers(&world.author, world.gym, story)
+        .expect(200)
+        .await;
+    assert_eq!(items(&first).len(), 1);
+    app.view_story(&world.member, world.gym, story)
+        .expect(204)
+        .await;
+    let again = app
+        .viewers(&world.author, world.gym, story)
+        .expect(200)
+        .await;
+    assert_eq!(
+        again["items"][0]["viewed_at"],
+        first["items"][0]["viewed_at"]
+    );
+
+    // Two hundred viewers at once: two hundred views, listed across pages.
+    let crowd = bulk_members(&pool, world.gym, 200).await;
+    let answers = join_all(
+        crowd
+            .iter()
+            .map(|who| app.view_story(who, world.gym, story).send()),
+    )
+    .await;
+    assert!(answers.iter().all(|answer| answer.status() == 204));
+    assert_eq!(rows_in(&pool, "story_views").await, 201);
+    let mut listed = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .as_(&world.author)
+            .in_(world.gym)
+            .get(&format!(
+                "/api/v1/stories/{story}/viewers?limit=100{cursor}"
+            ))
+            .expect(200)
+            .await;
+        listed.extend(items(&page).iter().map(|v| uuid_of(&v["user_id"])));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 201);
+    assert!(crowd.iter().all(|who| listed.contains(&who.user_id)));
+
+    // The author's own view marks it seen for them but is no view of theirs to list.
+    app.view_story(&world.author, world.gym, story)
+        .expect(204)
+        .await;
+    let mine = app.story(&world.author, world.gym, story).expect(200).await;
+    assert_eq!(mine["seen"], true);
+    assert_eq!(rows_in(&pool, "story_views").await, 202);
+
+    // An expired story takes no views.
+    expire(&pool, story).await;
+    app.view_story(&world.follower, world.gym, story)
+        .expect_problem(404, "not_found")
+        .await;
+}
