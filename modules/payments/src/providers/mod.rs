@@ -41,6 +41,7 @@
 
 pub mod amounts;
 mod credentials;
+mod hmac_match;
 pub mod mercadopago;
 pub mod settings;
 pub mod stripe;

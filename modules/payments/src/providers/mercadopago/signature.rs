@@ -12,6 +12,8 @@ use hmac::{Hmac, Mac};
 use kernel::config::Secret;
 use sha2::Sha256;
 
+use crate::providers::hmac_match::any_matches;
+
 pub const SIGNATURE_HEADER: &str = "x-signature";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -99,16 +101,7 @@ pub fn verify(
         return Err(SignatureError::Malformed("no v1 signature"));
     }
     let manifest = manifest(signed.data_id, signed.request_id, ts_text);
-    let matched = secrets.iter().any(|secret| {
-        signatures.iter().any(|signature| {
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
-                return false;
-            };
-            mac.update(manifest.as_bytes());
-            mac.verify_slice(signature).is_ok()
-        })
-    });
-    if !matched {
+    if !any_matches(secrets, &signatures, &[manifest.as_bytes()]) {
         return Err(SignatureError::NoMatch);
     }
     let at = seconds(ts);

@@ -11,6 +11,8 @@ use hmac::{Hmac, Mac};
 use kernel::config::Secret;
 use sha2::Sha256;
 
+use crate::providers::hmac_match::any_matches;
+
 pub const HEADER: &str = "stripe-signature";
 
 /// Stripe's libraries refuse a `t` further than this from the clock, either way.
@@ -67,19 +69,8 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed("no v1 signature"));
     }
-    let matched = secrets.iter().any(|secret| {
-        signatures.iter().any(|signature| {
-            // HMAC takes keys of any length.
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
-                return false;
-            };
-            mac.update(timestamp_text.as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            mac.verify_slice(signature).is_ok()
-        })
-    });
-    if !matched {
+    let signed: [&[u8]; 3] = [timestamp_text.as_bytes(), b".", body];
+    if !any_matches(secrets, &signatures, &signed) {
         return Err(SignatureError::NoMatch);
     }
     let age = now - timestamp;
