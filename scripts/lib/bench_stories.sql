@@ -36,11 +36,13 @@ insert into stories (gym_id, id, author_id, kind, display_seconds, privacy, cont
         now() - make_interval(secs => (n::bigint * 7919) % 82800), now() - make_interval(secs => (n::bigint * 7919) % 82800) + interval '24 hours'
     from generate_series(1, :active) as n
     join bench_people p on p.i = 1 + n % :members;
--- The expired history: posted over the last 60 days, each gone a day later.
-insert into stories (gym_id, id, author_id, kind, display_seconds, privacy, content, created_at, expires_at)
+-- The expired history: posted over the last 60 days, each gone a day later, and marked by
+-- the expiry job (as it is within a minute in a running deployment).
+insert into stories (gym_id, id, author_id, kind, display_seconds, privacy, content, created_at, expires_at, expired_at)
     select :'gym', gen_random_uuid(), p.id, 'text', 5, 'public',
         '{"text": {"text": "Old news", "background_color": "#000000"}}',
         now() - interval '25 hours' - make_interval(secs => (n::bigint * 7919) % 5184000),
+        now() - interval '1 hour' - make_interval(secs => (n::bigint * 7919) % 5184000),
         now() - interval '1 hour' - make_interval(secs => (n::bigint * 7919) % 5184000)
     from generate_series(1, :expired) as n
     join bench_people p on p.i = 1 + n % :members;

@@ -201,3 +201,75 @@ async fn a_view_counts_once_per_viewer_and_keeps_the_first_time(pool: PgPool) {
         .expect_problem(404, "not_found")
         .await;
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_cached_feed_shows_every_change_of_its_order_on_the_next_read(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (owner, gym) = app.owner_with_tenant("feed-cache").await;
+    let me = app.add_new_member(&owner, gym, "me", "member").await;
+    let ann = app.add_new_member(&owner, gym, "ann", "member").await;
+    let ben = app.add_new_member(&owner, gym, "ben", "member").await;
+    let post = |who, privacy| {
+        let call = app.post_story(who, gym, &text_story(privacy));
+        async move { uuid_of(&call.expect(201).await["id"]) }
+    };
+    // Every read below follows a read that cached the order.
+    let feed = || app.whole_feed(&me, gym, 20);
+
+    app.follow(&me, gym, ann.user_id).expect(204).await;
+    let a1 = post(&ann, "public").await;
+    assert_eq!(feed().await, [(ann.user_id, vec![(a1, false)])]);
+
+    let b1 = post(&ben, "close_friends").await;
+    app.follow(&me, gym, ben.user_id).expect(204).await;
+    assert_eq!(
+        feed().await,
+        [(ann.user_id, vec![(a1, false)])],
+        "a close-friends story is not for me yet"
+    );
+
+    app.add_close_friend(&ben, gym, me.user_id)
+        .expect(204)
+        .await;
+    assert_eq!(
+        feed().await,
+        [
+            (ben.user_id, vec![(b1, false)]),
+            (ann.user_id, vec![(a1, false)])
+        ],
+        "becoming a close friend brings it in, newest first"
+    );
+
+    app.view_story(&me, gym, b1).expect(204).await;
+    assert_eq!(
+        feed().await,
+        [
+            (ann.user_id, vec![(a1, false)]),
+            (ben.user_id, vec![(b1, true)])
+        ],
+        "a seen author goes behind the unseen ones"
+    );
+
+    let b2 = post(&ben, "public").await;
+    assert_eq!(
+        feed().await,
+        [
+            (ben.user_id, vec![(b1, true), (b2, false)]),
+            (ann.user_id, vec![(a1, false)])
+        ],
+        "a new story brings its author forward"
+    );
+
+    app.delete_story(&ben, gym, b2).expect(204).await;
+    assert_eq!(
+        feed().await,
+        [
+            (ann.user_id, vec![(a1, false)]),
+            (ben.user_id, vec![(b1, true)])
+        ],
+        "a deleted story takes its place with it"
+    );
+
+    app.unfollow(&me, gym, ann.user_id).expect(204).await;
+    assert_eq!(feed().await, [(ben.user_id, vec![(b1, true)])]);
+}

@@ -7,7 +7,8 @@ use kernel::pagination::{Page, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, Tenant};
 use uuid::Uuid;
 
-use crate::feed_repo::{self, GroupKey, ViewerRow};
+use crate::feed_cache;
+use crate::feed_repo::{self, GroupKey, GroupRow, Viewed, ViewerRow};
 use crate::repo::StoryRow;
 use crate::service;
 
@@ -19,30 +20,43 @@ pub struct FeedGroup {
     pub stories: Vec<StoryRow>,
 }
 
-/// A page of the caller's feed, by author group.
+/// A page of the caller's feed, by author group. The first page's order may come from
+/// [`feed_cache`]; the stories are always read afresh.
 pub async fn feed<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
     page: &PageRequest,
 ) -> ApiResult<Page<FeedGroup>> {
     let after: Option<GroupKey> = page.after()?;
+    let (gym_id, viewer) = (tenant.gym_id, tenant.user_id);
+    let cached = match after {
+        None => feed_cache::order(ctx, gym_id, viewer).await,
+        Some(_) => None,
+    };
     let mut tx = tenant.read(&ctx.db).await?;
-    let groups = feed_repo::groups(
-        &mut tx,
-        tenant.gym_id,
-        tenant.user_id,
-        after,
-        page.fetch_limit(),
-    )
-    .await?;
+    let groups = match (cached, after) {
+        (Some(order), _) => head(order, page.fetch_limit()),
+        (None, None) => {
+            let order =
+                feed_repo::groups(&mut tx, gym_id, viewer, None, feed_cache::CACHED_GROUPS).await?;
+            head(
+                feed_cache::keep(ctx, gym_id, viewer, order).await,
+                page.fetch_limit(),
+            )
+        }
+        (None, after) => {
+            feed_repo::groups(&mut tx, gym_id, viewer, after, page.fetch_limit()).await?
+        }
+    };
     let groups = page.finish(groups, |group| group.key());
     let authors: Vec<Uuid> = groups.items.iter().map(|group| group.author_id).collect();
-    let stories = feed_repo::stories_of(&mut tx, tenant.gym_id, tenant.user_id, &authors).await?;
+    let stories = feed_repo::stories_of(&mut tx, gym_id, viewer, &authors).await?;
     let mut by_author = std::collections::HashMap::<Uuid, Vec<StoryRow>>::new();
     for story in stories {
         by_author.entry(story.author_id).or_default().push(story);
     }
-    // A story that expired between the two reads can leave a group empty: it is dropped.
+    // A story deleted, expired or hidden since the order was made can leave a group empty: it
+    // is dropped. Whether a group is unseen is told by its stories as they are now.
     let next_cursor = groups.next_cursor;
     let items = groups
         .items
@@ -51,7 +65,7 @@ pub async fn feed<M>(
             let stories = by_author.remove(&group.author_id)?;
             Some(FeedGroup {
                 author_id: group.author_id,
-                unseen: group.unseen,
+                unseen: stories.iter().any(|story| !story.seen),
                 latest: group.latest,
                 stories,
             })
@@ -60,17 +74,26 @@ pub async fn feed<M>(
     Ok(Page { items, next_cursor })
 }
 
+/// The first `rows` groups of a feed's order.
+fn head(mut order: Vec<GroupRow>, rows: i64) -> Vec<GroupRow> {
+    order.truncate(usize::try_from(rows).unwrap_or(0));
+    order
+}
+
 /// Records the caller's view of a story they may see (404 otherwise); a repeat keeps the
 /// first view's time.
 pub async fn view<M>(ctx: &AppContext, tenant: &Tenant<M>, story_id: Uuid) -> ApiResult<()> {
     let mut tx = tenant.begin(&ctx.db).await?;
-    let found = feed_repo::view(&mut tx, tenant.gym_id, story_id, tenant.user_id).await?;
-    if !found {
+    let viewed = feed_repo::view(&mut tx, tenant.gym_id, story_id, tenant.user_id).await?;
+    if viewed == Viewed::NotVisible {
         return Err(ApiError::not_found(
             "no story with this id that you can see",
         ));
     }
     tx.commit().await?;
+    if viewed == Viewed::First {
+        feed_cache::forget(ctx, tenant.gym_id, [tenant.user_id]).await;
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! The SQL of the feed and of views. The feed reads only the active end of each followed
-//! author's stories (`stories_author_expiry_idx`), so its cost follows the follows and the
-//! active stories, never the expired history.
+//! author's stories (`stories_active_author_idx`, of the stories the expiry job has not marked
+//! expired), so its cost follows the follows and the active stories, never the expired
+//! history. A story the job has marked is expired (`expired_at` is set only after
+//! `expires_at`), so leaving those out changes no answer.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -11,7 +13,7 @@ use crate::visibility::visible;
 
 /// One author's place in the caller's feed. Groups sort by the whole key, descending: the
 /// caller's own first, then authors with unseen stories, the most recent first.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct GroupRow {
     pub own: bool,
     pub unseen: bool,
@@ -39,7 +41,8 @@ fn feed_stories(viewer: &str) -> String {
          ) authors
          cross join lateral (
              select * from stories s
-             where s.gym_id = $1 and s.author_id = authors.author_id and s.expires_at > now()
+             where s.gym_id = $1 and s.author_id = authors.author_id
+                 and s.expired_at is null and s.expires_at > now()
          ) s
          where {}",
         visible("s", viewer)
@@ -98,7 +101,8 @@ pub async fn stories_of(
 ) -> Result<Vec<StoryRow>, sqlx::Error> {
     let sql = format!(
         "select {} from stories s
-         where s.gym_id = $1 and s.author_id = any($3) and s.expires_at > now() and {}
+         where s.gym_id = $1 and s.author_id = any($3)
+             and s.expired_at is null and s.expires_at > now() and {}
          order by s.author_id, s.id",
         columns("$2"),
         visible("s", "$2")
@@ -111,15 +115,25 @@ pub async fn stories_of(
         .await
 }
 
+/// What recording a view found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewed {
+    /// No story with this id that `viewer` may see.
+    NotVisible,
+    /// The first view of it by `viewer`.
+    First,
+    /// Seen before; the first view's time stands.
+    Again,
+}
+
 /// Records that `viewer` viewed the story, keeping the first view's time: one statement, and
-/// a repeat (or a concurrent twin) does nothing. `false` when the story is not one `viewer`
-/// may see.
+/// a repeat (or a concurrent twin) does nothing.
 pub async fn view(
     conn: &mut PgConnection,
     gym_id: Uuid,
     story_id: Uuid,
     viewer: Uuid,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Viewed, sqlx::Error> {
     let sql = format!(
         "with story as (
              select s.id from stories s
@@ -128,16 +142,37 @@ pub async fn view(
              insert into story_views (gym_id, story_id, viewer_id)
              select $1, id, $3 from story
              on conflict do nothing
+             returning 1
          )
-         select exists (select 1 from story)",
+         select exists (select 1 from story), exists (select 1 from recorded)",
         visible("s", "$3")
     );
-    sqlx::query_scalar(&sql)
+    let (found, first): (bool, bool) = sqlx::query_as(&sql)
         .bind(gym_id)
         .bind(story_id)
         .bind(viewer)
         .fetch_one(&mut *conn)
-        .await
+        .await?;
+    Ok(match (found, first) {
+        (false, _) => Viewed::NotVisible,
+        (true, true) => Viewed::First,
+        (true, false) => Viewed::Again,
+    })
+}
+
+/// Who follows `author`: the people whose feeds show their stories.
+pub async fn followers_of(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    author: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select follower_id from story_follows where gym_id = $1 and followee_id = $2",
+    )
+    .bind(gym_id)
+    .bind(author)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

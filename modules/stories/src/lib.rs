@@ -37,6 +37,7 @@ mod api;
 mod errors;
 mod expiry;
 mod feed;
+mod feed_cache;
 mod feed_repo;
 mod interactions;
 mod interactions_repo;

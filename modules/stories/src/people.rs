@@ -4,6 +4,7 @@ use kernel::pagination::{Page, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, Tenant};
 use uuid::Uuid;
 
+use crate::feed_cache;
 use crate::repo::{self, People};
 use crate::service::require_member;
 
@@ -23,6 +24,12 @@ pub async fn add<M>(
     let mut tx = tenant.begin(&ctx.db).await?;
     repo::add_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
     tx.commit().await?;
+    feed_cache::forget(
+        ctx,
+        tenant.gym_id,
+        [whose_feed_changes(tenant, list, user_id)],
+    )
+    .await;
     Ok(())
 }
 
@@ -38,7 +45,22 @@ pub async fn remove<M>(
     let mut tx = tenant.begin(&ctx.db).await?;
     repo::remove_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
     tx.commit().await?;
+    feed_cache::forget(
+        ctx,
+        tenant.gym_id,
+        [whose_feed_changes(tenant, list, user_id)],
+    )
+    .await;
     Ok(())
+}
+
+/// Whose feed a change to the caller's list reorders: the caller's, when they follow or
+/// unfollow; the friend's, whom the caller's close-friends stories now reach or no longer do.
+fn whose_feed_changes<M>(tenant: &Tenant<M>, list: People, user_id: Uuid) -> Uuid {
+    match list {
+        People::Following | People::Followers => tenant.user_id,
+        People::CloseFriends => user_id,
+    }
 }
 
 /// `owner`'s list, newest first; 404 when `owner` is not a member.

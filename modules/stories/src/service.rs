@@ -8,6 +8,7 @@ use poem::http::StatusCode;
 use uuid::Uuid;
 
 use crate::errors;
+use crate::feed_cache;
 use crate::model::{Content, Privacy, StoryKind, StoryMedia};
 use crate::repo::{self, NewStory, StoryRow};
 use crate::settings::StoriesSettings;
@@ -147,7 +148,9 @@ pub async fn create<M>(
         }),
     )
     .await?;
+    let audience = feed_cache::audience(ctx, &mut tx, tenant.gym_id, tenant.user_id).await?;
     tx.commit().await?;
+    feed_cache::forget(ctx, tenant.gym_id, audience).await;
     Ok(row)
 }
 
@@ -310,7 +313,9 @@ pub async fn delete<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiRes
         }
     }
     repo::delete(&mut tx, tenant.gym_id, id).await?;
+    let audience = feed_cache::audience(ctx, &mut tx, tenant.gym_id, row.author_id).await?;
     tx.commit().await?;
+    feed_cache::forget(ctx, tenant.gym_id, audience).await;
     Ok(())
 }
 

@@ -15,6 +15,9 @@ pub struct StoriesSettings {
     /// How long after a story expires the expiry job releases its uploads (media's sweep then
     /// deletes them).
     pub media_grace_hours: u32,
+    /// How long the order of a person's feed is kept ([`crate::feed_cache`]); 0 computes it
+    /// for every request.
+    pub feed_cache_seconds: u32,
 }
 
 impl StoriesSettings {
@@ -36,6 +39,9 @@ impl StoriesSettings {
                 "stories.default_lifetime_hours must be from 1 to stories.max_lifetime_hours"
                     .into(),
             );
+        }
+        if self.feed_cache_seconds > 3600 {
+            return Err("stories.feed_cache_seconds must be from 0 to 3600".into());
         }
         Ok(())
     }
