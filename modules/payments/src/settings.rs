@@ -13,6 +13,45 @@ pub struct PaymentSettings {
     pub grace_days: u32,
     /// `[payments.providers]`: the deployment's provider defaults.
     pub providers: ProviderSettings,
+    /// `[payments.connect]`: Stripe Connect onboarding of trainer workspaces.
+    pub connect: ConnectSettings,
+}
+
+/// Where Stripe sends a trainer from the onboarding page. Both are pages of the trainer's app,
+/// not API routes: Stripe opens them in the browser, without our bearer token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSettings {
+    /// Stripe sends the trainer here when a link expired or was used already: the page calls
+    /// `GET /api/v1/payments/connect/onboarding-link` (signed in) and follows the new link.
+    pub refresh_url: String,
+    /// Stripe sends the trainer here on leaving onboarding, finished or not: the page reads
+    /// `GET /api/v1/payments/connect/status`.
+    pub return_url: String,
+}
+
+impl ConnectSettings {
+    /// Absolute http(s) URLs; https in live mode (Stripe refuses plain http there).
+    fn check(&self, live: bool) -> Result<(), String> {
+        for (name, value) in [("refresh_url", &self.refresh_url), ("return_url", &self.return_url)] {
+            let url = url::Url::parse(value).ok().filter(url::Url::has_host);
+            match url.as_ref().map(url::Url::scheme) {
+                Some("https") => {}
+                Some("http") if !live => {}
+                Some("http") => {
+                    return Err(format!(
+                        "payments.connect.{name} must be https in live mode: `{value}`"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "payments.connect.{name} is not an absolute http(s) URL: `{value}`"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl PaymentSettings {
@@ -25,6 +64,7 @@ impl PaymentSettings {
             return Err("payments.grace_days must be between 1 and 90".into());
         }
         section.providers.check()?;
+        section.connect.check(!section.providers.test_mode())?;
         Ok(section)
     }
 
