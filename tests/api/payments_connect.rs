@@ -10,7 +10,7 @@ use payments::providers::ConnectSplit;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::helpers::{Session, TestApp, rows_in, spawn_app_with};
@@ -22,7 +22,10 @@ const REFRESH_URL: &str = "https://coach.example.com/payouts/refresh";
 const RETURN_URL: &str = "https://coach.example.com/payouts/done";
 
 fn fixture(name: &str) -> String {
-    let file = format!("{}/tests/fixtures/stripe/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file = format!(
+        "{}/tests/fixtures/stripe/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&file).unwrap_or_else(|err| panic!("{file}: {err}"))
 }
 
@@ -57,7 +60,10 @@ async fn app_with_stripe(pool: PgPool, fake: &MockServer, extra: &[(&str, Value)
             "payments.providers.stripe.base_url",
             json!(format!("{}/", fake.uri())),
         ),
-        ("payments.providers.stripe.secret_key", json!("sk_test_platform")),
+        (
+            "payments.providers.stripe.secret_key",
+            json!("sk_test_platform"),
+        ),
         ("payments.connect.refresh_url", json!(REFRESH_URL)),
         ("payments.connect.return_url", json!(RETURN_URL)),
     ];
@@ -128,7 +134,8 @@ async fn stored_account(pool: &PgPool, gym: Uuid) -> Option<(String, bool, bool)
 
 impl TestApp {
     fn onboarding_link(&self, who: &Session) -> crate::helpers::Call {
-        self.as_(who).get("/api/v1/payments/connect/onboarding-link")
+        self.as_(who)
+            .get("/api/v1/payments/connect/onboarding-link")
     }
 
     fn connect_status(&self, who: &Session) -> crate::helpers::Call {
@@ -145,9 +152,7 @@ impl TestApp {
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn a_trainer_signs_up_while_stripe_is_down_and_gets_an_account_once_it_is_back(
-    pool: PgPool,
-) {
+async fn a_trainer_signs_up_while_stripe_is_down_and_gets_an_account_once_it_is_back(pool: PgPool) {
     let fake = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/accounts"))
@@ -155,7 +160,12 @@ async fn a_trainer_signs_up_while_stripe_is_down_and_gets_an_account_once_it_is_
         .mount(&fake)
         .await;
     // Backoff long enough to see it: the retry waits for its time.
-    let app = app_with_stripe(pool.clone(), &fake, &[("jobs.retry_base_ms", json!(60_000))]).await;
+    let app = app_with_stripe(
+        pool.clone(),
+        &fake,
+        &[("jobs.retry_base_ms", json!(60_000))],
+    )
+    .await;
 
     let (owner, gym) = app.owner_with_tenant("coach").await;
 
@@ -175,7 +185,10 @@ async fn a_trainer_signs_up_while_stripe_is_down_and_gets_an_account_once_it_is_
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(wait > 30.0, "retried after a backoff, not at once ({wait} s)");
+    assert!(
+        wait > 30.0,
+        "retried after a backoff, not at once ({wait} s)"
+    );
     assert!(
         app.jobs.drain().await.unwrap().is_empty(),
         "nothing runs before the backoff is over"
@@ -295,7 +308,10 @@ async fn the_owner_gets_a_fresh_link_each_time_and_the_account_is_made_once(pool
         "https://connect.stripe.com/setup/e/acct_1QabcDEFghiJKL0a/kO7Xb2Lq9mNp"
     );
     let expires_at = link["expires_at"].as_str().unwrap_or_default();
-    assert!(expires_at.starts_with("2025-12-02T10:06:40"), "{expires_at}");
+    assert!(
+        expires_at.starts_with("2025-12-02T10:06:40"),
+        "{expires_at}"
+    );
     assert_eq!(
         stored_account(&pool, gym).await,
         Some((ACCOUNT.to_string(), false, false))
@@ -318,7 +334,11 @@ async fn the_owner_gets_a_fresh_link_each_time_and_the_account_is_made_once(pool
         assert_eq!(form["type"], "account_onboarding");
         assert_eq!(form["refresh_url"], REFRESH_URL);
         assert_eq!(form["return_url"], RETURN_URL);
-        assert_eq!(idempotency_key(minted), None, "a replayed link could be spent");
+        assert_eq!(
+            idempotency_key(minted),
+            None,
+            "a replayed link could be spent"
+        );
     }
 }
 
@@ -349,7 +369,11 @@ async fn the_status_comes_from_stripe_and_is_stale_while_stripe_is_down(pool: Pg
     assert_eq!(status["details_submitted"], false);
     assert_eq!(
         status["requirements"],
-        json!(["external_account", "individual.dob.day", "tos_acceptance.date"])
+        json!([
+            "external_account",
+            "individual.dob.day",
+            "tos_acceptance.date"
+        ])
     );
     assert_eq!(status["stale"], false);
     assert_eq!(
@@ -375,7 +399,10 @@ async fn account_updated_refreshes_the_status_and_checkouts_then_split_to_the_tr
     let app = app_with_stripe(
         pool.clone(),
         &fake,
-        &[("payments.providers.stripe.application_fee_basis_points", json!(500))],
+        &[(
+            "payments.providers.stripe.application_fee_basis_points",
+            json!(500),
+        )],
     )
     .await;
     let (owner, gym) = app.owner_with_tenant("coach").await;
@@ -402,7 +429,9 @@ async fn account_updated_refreshes_the_status_and_checkouts_then_split_to_the_tr
         })
     );
     assert_eq!(
-        app.destination(gym, 999).await.map(|split| split.application_fee_minor),
+        app.destination(gym, 999)
+            .await
+            .map(|split| split.application_fee_minor),
         Some(49),
         "5% of 9.99, rounded down"
     );

@@ -33,7 +33,10 @@ pub struct ConnectSettings {
 impl ConnectSettings {
     /// Absolute http(s) URLs; https in live mode (Stripe refuses plain http there).
     fn check(&self, live: bool) -> Result<(), String> {
-        for (name, value) in [("refresh_url", &self.refresh_url), ("return_url", &self.return_url)] {
+        for (name, value) in [
+            ("refresh_url", &self.refresh_url),
+            ("return_url", &self.return_url),
+        ] {
             let url = url::Url::parse(value).ok().filter(url::Url::has_host);
             match url.as_ref().map(url::Url::scheme) {
                 Some("https") => {}

@@ -58,8 +58,7 @@ impl JobHandler for CreateConnectedAccount {
             );
             return Ok(());
         };
-        match connect::ensure_account(&self.ctx, &*stripe, data.gym_id, data.owner_user_id).await
-        {
+        match connect::ensure_account(&self.ctx, &*stripe, data.gym_id, data.owner_user_id).await {
             Ok(_) => Ok(()),
             Err(ConnectError::Provider(err)) if !err.is_retryable() => {
                 tracing::error!(

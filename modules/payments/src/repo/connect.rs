@@ -83,19 +83,15 @@ pub async fn store_status(
 /// `account.updated` names the account, not our tenant.
 pub async fn tenant_of(pool: &sqlx::PgPool, account_id: &str) -> Result<Option<Uuid>, sqlx::Error> {
     let mut tx = kernel::db::begin(pool).await?;
-    sqlx::query(
-        "select set_config('app.stripe_account', $1, true), set_config('role', $2, true)",
-    )
-    .bind(account_id)
-    .bind(kernel::db::APP_ROLE)
-    .execute(&mut *tx)
-    .await?;
-    let gym_id = sqlx::query_scalar(
-        "select gym_id from connected_accounts where account_id = $1",
-    )
-    .bind(account_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    sqlx::query("select set_config('app.stripe_account', $1, true), set_config('role', $2, true)")
+        .bind(account_id)
+        .bind(kernel::db::APP_ROLE)
+        .execute(&mut *tx)
+        .await?;
+    let gym_id = sqlx::query_scalar("select gym_id from connected_accounts where account_id = $1")
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     tx.rollback().await?;
     Ok(gym_id)
 }

@@ -95,7 +95,10 @@ pub async fn destination(
 /// `NormalizedEvent::object_ref` (the `acct_…` id).
 pub async fn account_updated(ctx: &AppContext, account_ref: &str) -> anyhow::Result<()> {
     let Some(gym_id) = repo::tenant_of(&ctx.db, account_ref).await? else {
-        tracing::info!(account = account_ref, "account.updated for an account of no tenant");
+        tracing::info!(
+            account = account_ref,
+            "account.updated for an account of no tenant"
+        );
         return Ok(());
     };
     let Some(stripe) = platform(ctx)? else {
@@ -118,7 +121,9 @@ pub async fn account_updated(ctx: &AppContext, account_ref: &str) -> anyhow::Res
 
 /// The platform's Stripe provider, built with the deployment's secret key; `None` when the
 /// deployment has none.
-pub(crate) fn platform(ctx: &AppContext) -> Result<Option<Arc<dyn PaymentProvider>>, ProviderError> {
+pub(crate) fn platform(
+    ctx: &AppContext,
+) -> Result<Option<Arc<dyn PaymentProvider>>, ProviderError> {
     let settings = PaymentSettings::of(&ctx.settings);
     if settings.providers.stripe.secret_key.is_none() {
         return Ok(None);
