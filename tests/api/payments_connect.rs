@@ -486,3 +486,27 @@ async fn only_the_workspace_s_owner_and_admins_see_its_account(pool: PgPool) {
         .expect_problem(403, "insufficient_role")
         .await;
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
+fn rotating_webhook_secrets_and_connect_pages_come_from_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "GYMAPI_PAYMENTS__PROVIDERS__STRIPE__CONNECT_WEBHOOK_SECRETS",
+            r#"["whsec_new","whsec_old"]"#,
+        );
+        jail.set_env("GYMAPI_PAYMENTS__CONNECT__RETURN_URL", RETURN_URL);
+        let settings = gymapi::load_settings().expect("valid");
+        let payments = payments::settings::PaymentSettings::read(&settings).expect("valid");
+        let secrets: Vec<&String> = payments
+            .providers
+            .stripe
+            .connect_webhook_secrets
+            .iter()
+            .map(|secret| secret.expose())
+            .collect();
+        assert_eq!(secrets, ["whsec_new", "whsec_old"]);
+        assert_eq!(payments.connect.return_url, RETURN_URL);
+        Ok(())
+    });
+}

@@ -78,3 +78,37 @@ impl PaymentSettings {
             .unwrap_or_else(|err| unreachable!("start-up refuses an invalid [payments]: {err}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectSettings;
+
+    fn pages(refresh_url: &str, return_url: &str) -> ConnectSettings {
+        ConnectSettings {
+            refresh_url: refresh_url.into(),
+            return_url: return_url.into(),
+        }
+    }
+
+    #[test]
+    fn connect_pages_are_absolute_and_https_in_live_mode() {
+        let local = pages(
+            "http://localhost:3000/refresh",
+            "http://localhost:3000/done",
+        );
+        assert!(local.check(false).is_ok());
+        let refused = local.check(true).unwrap_err();
+        assert!(refused.contains("refresh_url must be https"), "{refused}");
+        let hosted = pages("https://coach.example.com/r", "https://coach.example.com/d");
+        assert!(hosted.check(true).is_ok());
+        for wrong in ["/payouts/done", "ftp://coach.example.com/d", "https://"] {
+            let refused = pages("https://coach.example.com/r", wrong)
+                .check(false)
+                .unwrap_err();
+            assert!(
+                refused.contains("return_url is not an absolute"),
+                "{wrong}: {refused}"
+            );
+        }
+    }
+}
