@@ -13,7 +13,7 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{Session, TestApp, rows_in, spawn_app_with};
+use crate::helpers::{Credential, Session, TestApp, rows_in, spawn_app_with};
 
 const JOB: &str = "payments.create_connected_account";
 /// The account in `account_created.json` and `account_enabled.json`.
@@ -138,7 +138,7 @@ impl TestApp {
             .get("/api/v1/payments/connect/onboarding-link")
     }
 
-    fn connect_status(&self, who: &Session) -> crate::helpers::Call {
+    fn connect_status(&self, who: &impl Credential) -> crate::helpers::Call {
         self.as_(who).get("/api/v1/payments/connect/status")
     }
 
@@ -484,6 +484,17 @@ async fn only_the_workspace_s_owner_and_admins_see_its_account(pool: PgPool) {
     assert_eq!(seen["account_id"], ACCOUNT);
     app.onboarding_link(&admin)
         .expect_problem(403, "insufficient_role")
+        .await;
+
+    // An integrator's key reads the status like its owner, but mints no onboarding link.
+    let key = app.create_api_key(&owner, gym, &["payments:read"]).await;
+    assert_eq!(
+        app.connect_status(&key).expect(200).await["account_id"],
+        ACCOUNT
+    );
+    app.as_(&key)
+        .get("/api/v1/payments/connect/onboarding-link")
+        .expect_problem(403, "api_key_not_allowed")
         .await;
 }
 

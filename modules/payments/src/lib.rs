@@ -14,10 +14,10 @@
 //!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. API keys: `credits:read`,
 //!   `credits:write`, `payments:read`, `payments:write`.
 //!   Trainer build only (Stripe Connect, [`service::connect`]):
-//!   `GET /api/v1/payments/connect/onboarding-link` (owner: a fresh single-use link, creating
-//!   the workspace's account first if needed), `GET /api/v1/payments/connect/status` (owners
-//!   and admins: read from Stripe and stored; the stored one flagged `stale` when Stripe is
-//!   down). The gym build's API does not have them.
+//!   `GET /api/v1/payments/connect/onboarding-link` (owner, no API keys: a fresh single-use
+//!   link, creating the workspace's account first if needed),
+//!   `GET /api/v1/payments/connect/status` (owners and admins: read from Stripe and stored; the
+//!   stored one flagged `stale` when Stripe is down). The gym build's API does not have them.
 //! - Tables (row-level security on `gym_id`; SQL in `repo/`): `credit_balances`,
 //!   `credit_transactions` (append-only; a purchase's grant and a refund's reversal are unique
 //!   by `source`), `products`, `payments`, `refunds`, `subscriptions`, `connected_accounts`

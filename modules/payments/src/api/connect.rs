@@ -67,7 +67,8 @@ impl ConnectApi {
     /// Creates the account first when the workspace has none yet. Each link works once and
     /// for a few minutes: call this each time the trainer starts or resumes onboarding (also
     /// from the page at `payments.connect.refresh_url`, where Stripe sends an expired link).
-    /// Reaching the return page does not mean onboarding is done: read the status. 409
+    /// Reaching the return page does not mean onboarding is done: read the status. API keys
+    /// are refused (403 `api_key_not_allowed`): the link is for the trainer's browser. 409
     /// `connect_not_configured` when the deployment has no Stripe key; 503
     /// `provider_unavailable` when Stripe cannot be reached.
     #[oai(

@@ -243,10 +243,13 @@ fn platform_or_problem(ctx: &AppContext) -> ApiResult<Option<Arc<dyn PaymentProv
     platform(ctx).map_err(provider_problem)
 }
 
-/// A fresh single-use onboarding link for the caller's workspace (owner only), creating its
-/// connected account first when the job has not.
+/// A fresh single-use onboarding link for the caller's workspace (its owner in person, not an
+/// API key), creating its connected account first when the job has not.
 pub async fn onboarding_link<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<OnboardingLink> {
     tenant.require(Role::Owner)?;
+    // The link opens the trainer's payout identity and bank details: for the trainer's own
+    // browser, never an integrator's key (which would also create the account on a read).
+    tenant.require_person()?;
     let stripe = platform_or_problem(ctx)?.ok_or_else(not_configured)?;
     let account = ensure_account(ctx, &*stripe, tenant.gym_id, tenant.user_id)
         .await
