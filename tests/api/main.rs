@@ -23,6 +23,8 @@ mod notifications;
 mod openapi;
 #[cfg(feature = "payments")]
 mod payments;
+#[cfg(feature = "trainer")]
+mod payments_connect;
 #[cfg(feature = "payments")]
 mod payments_refunds;
 #[cfg(feature = "payments")]

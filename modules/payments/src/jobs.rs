@@ -1,4 +1,7 @@
-//! Background work: the default products of a new tenant, and the end of lapsed memberships.
+//! Background work: the default products of a new tenant, the end of lapsed memberships, and
+//! a trainer workspace's Stripe Connect account ([`connect`]).
+
+pub mod connect;
 
 use std::time::Duration;
 

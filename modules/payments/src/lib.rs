@@ -13,17 +13,31 @@
 //!   Memberships — `GET /api/v1/payments/subscriptions/me`, `GET /api/v1/payments/subscriptions`
 //!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. API keys: `credits:read`,
 //!   `credits:write`, `payments:read`, `payments:write`.
+//!   Trainer build only (Stripe Connect, [`service::connect`]):
+//!   `GET /api/v1/payments/connect/onboarding-link` (owner, no API keys: a fresh single-use
+//!   link, creating the workspace's account first if needed),
+//!   `GET /api/v1/payments/connect/status` (owners and admins: read from Stripe and stored; the
+//!   stored one flagged `stale` when Stripe is down). The gym build's API does not have them.
 //! - Tables (row-level security on `gym_id`; SQL in `repo/`): `credit_balances`,
 //!   `credit_transactions` (append-only; a purchase's grant and a refund's reversal are unique
-//!   by `source`), `products`, `payments`, `refunds`, `subscriptions`.
+//!   by `source`), `products`, `payments`, `refunds`, `subscriptions`, `connected_accounts`
+//!   (a trainer workspace's Stripe account and its last known status; readable across tenants
+//!   only by account id, for `account.updated`).
 //! - Payment states: [`state`]; moves are conditional updates, so duplicates converge.
 //! - Jobs: `payments.seed_default_products` (on `gym_created` and `workspace_created`: the
 //!   four default credit packages), `payments.end_lapsed_subscriptions` (hourly: ends
-//!   memberships whose grace or cancelled period is over).
+//!   memberships whose grace or cancelled period is over), `payments.create_connected_account`
+//!   (on `workspace_created`, trainer build: the workspace's Stripe Express account, made with
+//!   the deployment's key and the idempotency key `connect-account:<gym_id>`; retried with
+//!   backoff while Stripe is unreachable; without a key it logs why and ends).
+//! - Connect for the checkout and webhook flows: [`destination`] (the `ConnectSplit` of a
+//!   trainer's checkout, with the application fee rounded down) and [`account_updated`]
+//!   (refreshes a stored account status on Stripe's `account.updated`).
 //! - Events: `credits.changed`, `payment.succeeded`, `payment.failed`, `payment.refunded`,
 //!   `subscription.changed`, all public (webhooks; notifications tells members and staff).
 //! - Ports: dashboard figures (revenue this month, pending payments).
-//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`).
+//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`; `[payments.providers]`;
+//!   `[payments.connect]` `refresh_url` and `return_url`, the trainer app's onboarding pages).
 //! - Problems: in `errors.rs`. Both builds; on by default for a tenant.
 
 mod api;
@@ -37,6 +51,7 @@ pub mod settings;
 pub mod state;
 
 pub use repo::payments::{Method, NewPayment, PaymentRow, Provider};
+pub use service::connect::{account_updated, application_fee_minor, destination};
 pub use service::payments::{Advanced, advance, create_pending};
 pub use state::{Observed, Status};
 
@@ -44,7 +59,9 @@ use std::sync::Arc;
 
 use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, Schedule, Subscription};
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings};
+use kernel::{
+    AppContext, GymBuild, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings, TrainerBuild,
+};
 
 use service::{credits, effects, subscriptions};
 
@@ -99,19 +116,26 @@ impl Module for Payments {
         vec![
             Arc::new(jobs::SeedDefaultProducts { ctx: ctx.clone() }),
             Arc::new(jobs::EndLapsed { ctx: ctx.clone() }),
+            Arc::new(jobs::connect::CreateConnectedAccount { ctx: ctx.clone() }),
         ]
     }
     fn schedules(&self) -> Vec<Schedule> {
         vec![jobs::end_lapsed_schedule()]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
-        ["gym_created", "workspace_created"]
+        let mut subscriptions: Vec<Subscription> = ["gym_created", "workspace_created"]
             .into_iter()
             .map(|event_type| Subscription {
                 event_type,
                 job_kind: jobs::SEED_DEFAULT_PRODUCTS,
             })
-            .collect()
+            .collect();
+        // Only trainer sign-ups publish it; the job does nothing outside the trainer build.
+        subscriptions.push(Subscription {
+            event_type: "workspace_created",
+            job_kind: jobs::connect::CREATE_CONNECTED_ACCOUNT,
+        });
+        subscriptions
     }
     fn ports(&self) -> Vec<Port> {
         vec![Port::Dashboard(&FIGURES)]
@@ -131,9 +155,17 @@ impl ModuleCode for Payments {
     const CODE: &'static str = "payments";
 }
 
-impl<B: Build> ModuleApi<B> for Payments {
+impl ModuleApi<GymBuild> for Payments {
     type Api = api::Apis;
     fn api(&self, ctx: &AppContext) -> api::Apis {
         api::apis(ctx)
+    }
+}
+
+/// The trainer build also onboards each workspace to Stripe Connect.
+impl ModuleApi<TrainerBuild> for Payments {
+    type Api = (api::Apis, api::ConnectApi);
+    fn api(&self, ctx: &AppContext) -> Self::Api {
+        (api::apis(ctx), api::ConnectApi { ctx: ctx.clone() })
     }
 }

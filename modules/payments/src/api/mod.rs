@@ -1,10 +1,12 @@
 //! The module's HTTP API: schemas and handlers per area, which call [`crate::service`].
 
+mod connect;
 mod credits;
 mod payments;
 mod products;
 mod subscriptions;
 
+pub use connect::ConnectApi;
 pub use credits::CreditsApi;
 pub use payments::PaymentsApi;
 pub use products::ProductsApi;

@@ -3,6 +3,7 @@
 //! integration to come) uses; what a succeeded, failed or refunded payment causes lives in
 //! [`effects`].
 
+pub mod connect;
 pub mod credits;
 pub mod effects;
 pub mod payments;
