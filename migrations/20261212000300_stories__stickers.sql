@@ -27,6 +27,15 @@ create table story_stickers (
     -- When the countdown's followers were told it ended (the job's mark, so a rerun tells
     -- nobody twice).
     notified_at timestamptz,
+    -- Running totals of its responses, kept by the statement that records each one: every
+    -- read of stories shows results, and counting the responses there instead costs a page
+    -- of stories about a second once its stickers have thousands (measured: 120 stickers of
+    -- 2,000 responses each, 1.0 s against 1–5 ms). Responses, quiz answers that were right,
+    -- the sum of slider values, and the votes for each option, by index.
+    responses integer not null default 0,
+    correct integer not null default 0,
+    value_sum bigint not null default 0,
+    votes integer[] not null default '{0,0,0,0}',
     created_at timestamptz not null default now(),
     primary key (gym_id, id),
     unique (gym_id, story_id, id),
@@ -70,10 +79,11 @@ create table story_sticker_responses (
 );
 create unique index story_sticker_responses_once_idx
     on story_sticker_responses (gym_id, sticker_id, user_id) where kind <> 'question';
--- A sticker's responses, newest first: its results, a question's answers, the per-sticker
--- counts of insights.
+-- A sticker's responses: its results and the per-sticker counts of insights (by its
+-- prefix), and each reader's own response to the stickers they see, questions included,
+-- which the partial unique index cannot serve.
 create index story_sticker_responses_sticker_idx
-    on story_sticker_responses (gym_id, sticker_id, created_at desc);
+    on story_sticker_responses (gym_id, sticker_id, user_id);
 
 alter table story_stickers enable row level security;
 alter table story_stickers force row level security;

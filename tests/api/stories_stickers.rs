@@ -10,8 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Call, Session, StoryWorld, TestApp, error_fields, expire, items, spawn_app, text_story,
-    uuid_of,
+    Call, Session, StoryWorld, TestApp, error_fields, expire, items, spawn_app, text_story, uuid_of,
 };
 
 /// A sticker of `kind` at the top left, with its part.
@@ -22,7 +21,10 @@ fn sticker(kind: &str, part: Value) -> Value {
 }
 
 fn poll() -> Value {
-    sticker("poll", json!({"question": "Legs or arms?", "options": ["Legs", "Arms"]}))
+    sticker(
+        "poll",
+        json!({"question": "Legs or arms?", "options": ["Legs", "Arms"]}),
+    )
 }
 
 fn quiz() -> Value {
@@ -37,7 +39,10 @@ fn question() -> Value {
 }
 
 fn slider() -> Value {
-    sticker("slider", json!({"prompt": "How hard was it?", "emoji": "🔥"}))
+    sticker(
+        "slider",
+        json!({"prompt": "How hard was it?", "emoji": "🔥"}),
+    )
 }
 
 fn in_an_hour() -> String {
@@ -45,7 +50,10 @@ fn in_an_hour() -> String {
 }
 
 fn countdown() -> Value {
-    sticker("countdown", json!({"title": "Marathon", "ends_at": in_an_hour()}))
+    sticker(
+        "countdown",
+        json!({"title": "Marathon", "ends_at": in_an_hour()}),
+    )
 }
 
 fn class_countdown() -> Value {
@@ -157,7 +165,10 @@ async fn every_kind_of_sticker_is_posted_with_its_story_and_shown_in_each_read(p
         countdown(),
         class_countdown(),
         sticker("mention", json!({"user_id": world.member.user_id})),
-        sticker("location", json!({"name": "Main gym", "latitude": -34.6, "longitude": -58.4})),
+        sticker(
+            "location",
+            json!({"name": "Main gym", "latitude": -34.6, "longitude": -58.4})
+        ),
         record("Bench press", 100.0, "kg"),
     ]);
     let posted = post_with(&app, &world, all).expect(201).await;
@@ -203,7 +214,10 @@ async fn every_kind_of_sticker_is_posted_with_its_story_and_shown_in_each_read(p
         .expect(200)
         .await;
     let group = &items(&feed)[0];
-    assert_eq!(group["stories"][0]["stickers"][6]["mention"]["user_id"], json!(world.member.user_id));
+    assert_eq!(
+        group["stories"][0]["stickers"][6]["mention"]["user_id"],
+        json!(world.member.user_id)
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -225,42 +239,66 @@ async fn bad_stickers_are_refused_naming_the_field(pool: PgPool) {
         (spun, "stickers[0].rotation"),
         (two_parts, "stickers[0].quiz"),
         (sticker("poll", json!(null)), "stickers[0].poll"),
-        (sticker("poll", json!({"options": ["Only one"]})), "stickers[0].poll.options"),
+        (
+            sticker("poll", json!({"options": ["Only one"]})),
+            "stickers[0].poll.options",
+        ),
         (
             sticker("poll", json!({"options": ["Yes", "  "]})),
             "stickers[0].poll.options[1]",
         ),
         (
-            sticker("quiz", json!({"question": "Q?", "options": ["A", "B"], "correct_option": 2})),
+            sticker(
+                "quiz",
+                json!({"question": "Q?", "options": ["A", "B"], "correct_option": 2}),
+            ),
             "stickers[0].quiz.correct_option",
         ),
         (
             sticker("quiz", json!({"question": "Q?", "options": ["A", "B"]})),
             "stickers[0].quiz.correct_option",
         ),
-        (sticker("question", json!({"prompt": " "})), "stickers[0].question.prompt"),
+        (
+            sticker("question", json!({"prompt": " "})),
+            "stickers[0].question.prompt",
+        ),
         (
             sticker("slider", json!({"prompt": "Rate it", "emoji": "two words"})),
             "stickers[0].slider.emoji",
         ),
         (
-            sticker("countdown", json!({"title": "Race", "ends_at": an_hour_ago})),
+            sticker(
+                "countdown",
+                json!({"title": "Race", "ends_at": an_hour_ago}),
+            ),
             "stickers[0].countdown.ends_at",
         ),
         (
-            sticker("class_countdown", json!({"title": "Spin", "starts_at": an_hour_ago})),
+            sticker(
+                "class_countdown",
+                json!({"title": "Spin", "starts_at": an_hour_ago}),
+            ),
             "stickers[0].class_countdown.starts_at",
         ),
         (
-            sticker("location", json!({"name": "Gym", "latitude": 91, "longitude": 0})),
+            sticker(
+                "location",
+                json!({"name": "Gym", "latitude": 91, "longitude": 0}),
+            ),
             "stickers[0].location.latitude",
         ),
         (
             sticker("location", json!({"name": "Gym", "latitude": 10})),
             "stickers[0].location.longitude",
         ),
-        (record("Squat", 0.0, "kg"), "stickers[0].personal_record.value"),
-        (record("Squat", 100.0, ""), "stickers[0].personal_record.unit"),
+        (
+            record("Squat", 0.0, "kg"),
+            "stickers[0].personal_record.value",
+        ),
+        (
+            record("Squat", 100.0, ""),
+            "stickers[0].personal_record.unit",
+        ),
     ];
     for (bad, field) in cases {
         let problem = post_with(&app, &world, json!([bad]))
@@ -326,7 +364,10 @@ async fn a_mention_must_name_a_member_and_tells_them(pool: PgPool) {
     let told = notifications(&app, &world.member, gym).await;
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0].0, "story.mention");
-    assert!(told[0].1.ends_with("mentioned you in their story"), "{told:?}");
+    assert!(
+        told[0].1.ends_with("mentioned you in their story"),
+        "{told:?}"
+    );
     // Someone the story is hidden from hears nothing of it.
     assert_eq!(notifications(&app, &world.hidden, gym).await, []);
 }
@@ -363,9 +404,15 @@ async fn a_poll_takes_one_vote_per_person_and_gives_percentages(pool: PgPool) {
             .await;
         assert_eq!(error_fields(&problem), ["option"], "{bad}");
     }
-    let problem = respond(&app, &world.owner, gym, poll, json!({"option": 0, "value": 5}))
-        .expect_problem(422, "validation_failed")
-        .await;
+    let problem = respond(
+        &app,
+        &world.owner,
+        gym,
+        poll,
+        json!({"option": 0, "value": 5}),
+    )
+    .expect_problem(422, "validation_failed")
+    .await;
     assert_eq!(error_fields(&problem), ["value"]);
 
     let tally = results(&app, &world.author, gym, poll).expect(200).await;
@@ -374,7 +421,10 @@ async fn a_poll_takes_one_vote_per_person_and_gives_percentages(pool: PgPool) {
         tally["options"],
         json!([{"votes": 2, "percent": 67}, {"votes": 1, "percent": 33}])
     );
-    assert_eq!(results(&app, &world.member, gym, poll).expect(200).await, tally);
+    assert_eq!(
+        results(&app, &world.member, gym, poll).expect(200).await,
+        tally
+    );
     let seen = app.story(&world.member, gym, story).expect(200).await;
     let shown = &seen["stickers"][0];
     assert_eq!(shown["responded"], true);
@@ -411,9 +461,15 @@ async fn a_quiz_answer_says_whether_it_was_right_and_results_count_the_right_one
     assert_eq!(tally["correct"], 2);
 
     // Another tenant's people reach neither the quiz nor its results.
-    respond(&app, &world.outsider, world.other_gym, quiz, json!({"option": 1}))
-        .expect_problem(404, "not_found")
-        .await;
+    respond(
+        &app,
+        &world.outsider,
+        world.other_gym,
+        quiz,
+        json!({"option": 1}),
+    )
+    .expect_problem(404, "not_found")
+    .await;
     results(&app, &world.outsider, world.other_gym, quiz)
         .expect_problem(404, "not_found")
         .await;
@@ -422,9 +478,15 @@ async fn a_quiz_answer_says_whether_it_was_right_and_results_count_the_right_one
         .expect_problem(404, "not_found")
         .await;
     let (other_story, _) = posted(&app, &world, json!([poll()])).await;
-    respond(&app, &world.owner, gym, (other_story, quiz.1), json!({"option": 1}))
-        .expect_problem(404, "not_found")
-        .await;
+    respond(
+        &app,
+        &world.owner,
+        gym,
+        (other_story, quiz.1),
+        json!({"option": 1}),
+    )
+    .expect_problem(404, "not_found")
+    .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -435,11 +497,18 @@ async fn a_slider_takes_one_value_from_0_to_100_and_gives_the_average(pool: PgPo
     let (story, ids) = posted(&app, &world, json!([slider()])).await;
     let slider = (story, ids[0]);
 
-    for bad in [json!({"value": 101}), json!({"value": -1}), json!({"option": 1})] {
+    for bad in [
+        json!({"value": 101}),
+        json!({"value": -1}),
+        json!({"option": 1}),
+    ] {
         let problem = respond(&app, &world.member, gym, slider, bad.clone())
             .expect_problem(422, "validation_failed")
             .await;
-        assert!(error_fields(&problem).contains(&"value".to_string()), "{bad}: {problem}");
+        assert!(
+            error_fields(&problem).contains(&"value".to_string()),
+            "{bad}: {problem}"
+        );
     }
     respond(&app, &world.member, gym, slider, json!({"value": 40}))
         .expect(201)
@@ -450,9 +519,15 @@ async fn a_slider_takes_one_value_from_0_to_100_and_gives_the_average(pool: PgPo
     respond(&app, &world.follower, gym, slider, json!({"value": 81}))
         .expect(201)
         .await;
-    respond(&app, &world.close_friend, gym, slider, json!({"value": 100}))
-        .expect(201)
-        .await;
+    respond(
+        &app,
+        &world.close_friend,
+        gym,
+        slider,
+        json!({"value": 100}),
+    )
+    .expect(201)
+    .await;
     let tally = results(&app, &world.author, gym, slider).expect(200).await;
     assert_eq!(tally["responses"], 3);
     assert_eq!(tally["average"], 73.7);
@@ -466,13 +541,25 @@ async fn question_answers_reach_the_author_alone(pool: PgPool) {
     let (story, ids) = posted(&app, &world, json!([question()])).await;
     let asked = (story, ids[0]);
 
-    respond(&app, &world.member, gym, asked, json!({"text": "How many sets?"}))
-        .expect(201)
-        .await;
+    respond(
+        &app,
+        &world.member,
+        gym,
+        asked,
+        json!({"text": "How many sets?"}),
+    )
+    .expect(201)
+    .await;
     // Questions are not one per person.
-    respond(&app, &world.member, gym, asked, json!({"text": "  And reps?  "}))
-        .expect(201)
-        .await;
+    respond(
+        &app,
+        &world.member,
+        gym,
+        asked,
+        json!({"text": "  And reps?  "}),
+    )
+    .expect(201)
+    .await;
     for bad in [json!({"text": "x".repeat(501)}), json!({"text": "   "})] {
         let problem = respond(&app, &world.follower, gym, asked, bad)
             .expect_problem(422, "validation_failed")
@@ -488,7 +575,10 @@ async fn question_answers_reach_the_author_alone(pool: PgPool) {
         .map(|a| a["text"].as_str().unwrap())
         .collect();
     assert_eq!(texts, ["And reps?", "How many sets?"]);
-    assert_eq!(answers["answers"][0]["user_id"], json!(world.member.user_id));
+    assert_eq!(
+        answers["answers"][0]["user_id"],
+        json!(world.member.user_id)
+    );
 
     results(&app, &world.member, gym, asked)
         .expect_problem(403, "not_story_author")
@@ -551,9 +641,15 @@ async fn countdown_followers_are_told_once_when_it_ends(pool: PgPool) {
     .unwrap();
     assert_eq!(notifications(&app, &world.member, gym).await.len(), 1);
     // An ended countdown takes no more followers.
-    respond(&app, &world.close_friend, gym, race, json!({"follow": true}))
-        .expect_problem(409, "countdown_ended")
-        .await;
+    respond(
+        &app,
+        &world.close_friend,
+        gym,
+        race,
+        json!({"follow": true}),
+    )
+    .expect_problem(409, "countdown_ended")
+    .await;
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -562,10 +658,18 @@ async fn a_countdown_of_a_deleted_story_ends_quietly(pool: PgPool) {
     let world = StoryWorld::new(&app).await;
     let gym = world.gym;
     let (story, ids) = posted(&app, &world, json!([countdown()])).await;
-    respond(&app, &world.member, gym, (story, ids[0]), json!({"follow": true}))
-        .expect(201)
+    respond(
+        &app,
+        &world.member,
+        gym,
+        (story, ids[0]),
+        json!({"follow": true}),
+    )
+    .expect(201)
+    .await;
+    app.delete_story(&world.author, gym, story)
+        .expect(204)
         .await;
-    app.delete_story(&world.author, gym, story).expect(204).await;
     end_countdown(&pool, ids[0]).await;
     sqlx::query("update jobs set run_at = now() where kind = 'stories.sticker_countdown_ended'")
         .execute(&pool)
@@ -587,22 +691,48 @@ async fn an_expired_storys_stickers_take_no_responses(pool: PgPool) {
     let world = StoryWorld::new(&app).await;
     let gym = world.gym;
     let (story, ids) = posted(&app, &world, json!([poll(), slider()])).await;
-    respond(&app, &world.member, gym, (story, ids[0]), json!({"option": 0}))
-        .expect(201)
-        .await;
+    respond(
+        &app,
+        &world.member,
+        gym,
+        (story, ids[0]),
+        json!({"option": 0}),
+    )
+    .expect(201)
+    .await;
     expire(&pool, story).await;
-    respond(&app, &world.follower, gym, (story, ids[0]), json!({"option": 0}))
-        .expect_problem(410, "story_expired")
-        .await;
-    respond(&app, &world.member, gym, (story, ids[1]), json!({"value": 50}))
-        .expect_problem(410, "story_expired")
-        .await;
+    respond(
+        &app,
+        &world.follower,
+        gym,
+        (story, ids[0]),
+        json!({"option": 0}),
+    )
+    .expect_problem(410, "story_expired")
+    .await;
+    respond(
+        &app,
+        &world.member,
+        gym,
+        (story, ids[1]),
+        json!({"value": 50}),
+    )
+    .expect_problem(410, "story_expired")
+    .await;
     // Someone it never showed to still learns nothing.
-    respond(&app, &world.hidden, gym, (story, ids[0]), json!({"option": 0}))
-        .expect_problem(404, "not_found")
-        .await;
+    respond(
+        &app,
+        &world.hidden,
+        gym,
+        (story, ids[0]),
+        json!({"option": 0}),
+    )
+    .expect_problem(404, "not_found")
+    .await;
     // The author still reads the results, from the archive.
-    let tally = results(&app, &world.author, gym, (story, ids[0])).expect(200).await;
+    let tally = results(&app, &world.author, gym, (story, ids[0]))
+        .expect(200)
+        .await;
     assert_eq!(tally["responses"], 1);
 }
 

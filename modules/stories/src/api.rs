@@ -357,17 +357,15 @@ impl StoriesApi {
         let page = PageRequest::new(limit.0, cursor.0);
         let groups = feed::feed(&self.ctx, &tenant, &page).await?;
         let viewer = tenant.user_id;
-        let mut groups = groups.map(|group| {
-            FeedGroup {
-                author_id: group.author_id,
-                has_unseen: group.unseen,
-                latest_at: group.latest,
-                stories: group
-                    .stories
-                    .into_iter()
-                    .map(|row| Story::new(row, viewer))
-                    .collect(),
-            }
+        let mut groups = groups.map(|group| FeedGroup {
+            author_id: group.author_id,
+            has_unseen: group.unseen,
+            latest_at: group.latest,
+            stories: group
+                .stories
+                .into_iter()
+                .map(|row| Story::new(row, viewer))
+                .collect(),
         });
         let stories = groups.items.iter_mut().flat_map(|group| &mut group.stories);
         stickers::fill(&self.ctx, &tenant, stories).await?;

@@ -40,7 +40,7 @@
 //!   countdown sticker, enqueued with its story to run when it ends
 //!   ([`stickers::countdown`]): tells all its followers in one step, once; nothing when the
 //!   story was deleted.
-//! - Problems: in `errors.rs`.
+//! - Problems: in `errors.rs` and `stickers/errors.rs`.
 //! - Config: `[stories]` ([`settings::StoriesSettings`]): `default_lifetime_hours`,
 //!   `max_lifetime_hours`, `media_grace_hours`.
 

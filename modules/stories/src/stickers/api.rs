@@ -178,16 +178,16 @@ impl StorySticker {
     /// The sticker as `reader` gets it.
     pub fn new(row: StickerRow, reader: Uuid) -> Self {
         let own = row.author_id == reader;
-        let sees_results =
-            row.kind.takes_responses() && (own || row.responded) && (own || row.kind != StickerKind::Question);
+        let sees_results = row.kind.takes_responses()
+            && (own || row.responded)
+            && (own || row.kind != StickerKind::Question);
         let results = sees_results.then(|| StickerResults::new(&row, None));
-        let your_response = (row.responded && row.kind != StickerKind::Question).then_some(
-            YourStickerResponse {
+        let your_response =
+            (row.responded && row.kind != StickerKind::Question).then_some(YourStickerResponse {
                 option: row.my_option.map(i32::from),
                 correct: row.my_correct,
                 value: row.my_value.map(i32::from),
-            },
-        );
+            });
         let mut data = row.data.0;
         if let Some(quiz) = &mut data.quiz
             && !own

@@ -109,9 +109,8 @@ pub async fn who_may_see(
         .await
 }
 
-/// A sticker as one reader gets it: its columns, the reader's own response, and its
-/// aggregate results, counted only when the reader may see them (the author, or someone who
-/// has responded); otherwise they read as none.
+/// A sticker as one reader gets it: its columns, the reader's own response, and its running
+/// totals (which the service shows only to those who may see them).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StickerRow {
     pub id: Uuid,
@@ -132,7 +131,7 @@ pub struct StickerRow {
     pub responses: i64,
     /// Quizzes: right answers.
     pub correct: i64,
-    /// Sliders: the mean value.
+    /// Sliders: the mean value (none before the first).
     pub average: Option<f64>,
     /// Polls and quizzes: the votes for each option, by index.
     pub votes: Vec<i64>,
@@ -151,7 +150,9 @@ pub async fn of_stories(
         "select k.id, k.story_id, s.author_id, k.kind, k.x, k.y, k.width, k.height, k.rotation,
              k.data, mine.user_id is not null as responded, mine.option as my_option,
              mine.correct as my_correct, mine.value as my_value,
-             counts.responses, counts.correct, counts.average, counts.votes
+             k.responses::int8 as responses, k.correct::int8 as correct,
+             case when k.responses > 0 then k.value_sum::float8 / k.responses end as average,
+             k.votes::int8[] as votes
          from story_stickers k
          join stories s on s.gym_id = k.gym_id and s.id = k.story_id
          left join lateral (
@@ -160,18 +161,6 @@ pub async fn of_stories(
              order by r.created_at
              limit 1
          ) mine on true
-         cross join lateral (
-             select count(r.id) as responses,
-                 count(r.id) filter (where r.correct) as correct,
-                 avg(r.value)::float8 as average,
-                 array[count(r.id) filter (where r.option = 0),
-                       count(r.id) filter (where r.option = 1),
-                       count(r.id) filter (where r.option = 2),
-                       count(r.id) filter (where r.option = 3)] as votes
-             from story_sticker_responses r
-             where r.gym_id = k.gym_id and r.sticker_id = k.id
-                 and (s.author_id = $3 or mine.user_id is not null)
-         ) counts
          where k.gym_id = $1 and k.story_id = any($2) and ($4::uuid is null or k.id = $4)
          order by k.story_id, k.ordinal",
     )
@@ -236,8 +225,9 @@ pub struct ResponseRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Records `user`'s response; `None` when the sticker takes one per person and they have
-/// given it (a concurrent twin included).
+/// Records `user`'s response and adds it to the sticker's totals, in one statement; `None`
+/// when the sticker takes one per person and they have given it (a concurrent twin
+/// included).
 pub async fn respond(
     conn: &mut PgConnection,
     gym_id: Uuid,
@@ -247,11 +237,26 @@ pub async fn respond(
     response: &NewResponse<'_>,
 ) -> Result<Option<ResponseRow>, sqlx::Error> {
     sqlx::query_as(
-        "insert into story_sticker_responses
-             (gym_id, id, sticker_id, story_id, user_id, kind, option, correct, value, text)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         on conflict (gym_id, sticker_id, user_id) where kind <> 'question' do nothing
-         returning id, option, correct, value, text, created_at",
+        "with added as (
+             insert into story_sticker_responses
+                 (gym_id, id, sticker_id, story_id, user_id, kind, option, correct, value, text)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             on conflict (gym_id, sticker_id, user_id) where kind <> 'question' do nothing
+             returning id, option, correct, value, text, created_at
+         ), counted as (
+             update story_stickers k set
+                 responses = k.responses + 1,
+                 correct = k.correct + coalesce(added.correct::int, 0),
+                 value_sum = k.value_sum + coalesce(added.value, 0),
+                 votes = array[
+                     k.votes[1] + coalesce((added.option = 0)::int, 0),
+                     k.votes[2] + coalesce((added.option = 1)::int, 0),
+                     k.votes[3] + coalesce((added.option = 2)::int, 0),
+                     k.votes[4] + coalesce((added.option = 3)::int, 0)]
+             from added
+             where k.gym_id = $1 and k.id = $3
+         )
+         select id, option, correct, value, text, created_at from added",
     )
     .bind(gym_id)
     .bind(Uuid::now_v7())

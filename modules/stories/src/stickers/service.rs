@@ -14,11 +14,11 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::countdown::COUNTDOWN_ENDED_JOB;
-use super::model::{StickerKind, StickerRequest};
-use super::repo::{self, AnswerRow, NewResponse, NewSticker, ResponseRow, StickerRow};
 use super::errors::{
     ALREADY_RESPONDED, COUNTDOWN_ENDED, RESPOND_FIRST, STICKER_TAKES_NO_RESPONSES,
 };
+use super::model::{StickerKind, StickerRequest};
+use super::repo::{self, AnswerRow, NewResponse, NewSticker, ResponseRow, StickerRow};
 use super::validate;
 use crate::errors::{NOT_STORY_AUTHOR, STORY_EXPIRED};
 use crate::repo::StoryRow;
@@ -176,7 +176,10 @@ async fn compare_records(
         };
         record.previous_best = best;
         record.new_record = best.is_none_or(|best| record.value > best);
-        bests.insert(key, Some(best.map_or(record.value, |best| best.max(record.value))));
+        bests.insert(
+            key,
+            Some(best.map_or(record.value, |best| best.max(record.value))),
+        );
     }
     Ok(())
 }
@@ -272,7 +275,12 @@ pub async fn respond<M>(
         kind == StickerKind::Slider,
         &mut errors,
     );
-    wanted("follow", draft.follow.is_some(), kind.counts_down(), &mut errors);
+    wanted(
+        "follow",
+        draft.follow.is_some(),
+        kind.counts_down(),
+        &mut errors,
+    );
     let options = target.data.0.option_count() as i32;
     if let Some(option) = draft.option
         && chooses

@@ -123,11 +123,10 @@ pub fn sticker(
         check.options("quiz.options", &quiz.options);
         match quiz.correct_option {
             None => check.push("quiz.correct_option", "is required"),
-            Some(correct) if correct < 0 || correct as usize >= quiz.options.len() => check
-                .push(
-                    "quiz.correct_option",
-                    "must be the index of one of the options, from 0",
-                ),
+            Some(correct) if correct < 0 || correct as usize >= quiz.options.len() => check.push(
+                "quiz.correct_option",
+                "must be the index of one of the options, from 0",
+            ),
             Some(_) => {}
         }
     }
@@ -178,8 +177,7 @@ pub fn sticker(
     if let Some(record) = &sticker.personal_record {
         check.text("personal_record.exercise", &record.exercise, MAX_TEXT_CHARS);
         check.text("personal_record.unit", &record.unit, MAX_UNIT_CHARS);
-        if !(record.value.is_finite() && record.value > 0.0 && record.value <= MAX_RECORD_VALUE)
-        {
+        if !(record.value.is_finite() && record.value > 0.0 && record.value <= MAX_RECORD_VALUE) {
             check.push(
                 "personal_record.value",
                 "must be greater than 0 and at most 1000000",
@@ -203,8 +201,14 @@ fn parts(sticker: &StickerRequest, check: &mut Check<'_>) {
         (StickerKind::Slider, sticker.slider.is_some()),
         (StickerKind::Mention, sticker.mention.is_some()),
         (StickerKind::Location, sticker.location.is_some()),
-        (StickerKind::PersonalRecord, sticker.personal_record.is_some()),
-        (StickerKind::ClassCountdown, sticker.class_countdown.is_some()),
+        (
+            StickerKind::PersonalRecord,
+            sticker.personal_record.is_some(),
+        ),
+        (
+            StickerKind::ClassCountdown,
+            sticker.class_countdown.is_some(),
+        ),
     ];
     for (part, there) in present {
         if part == kind && !there {
