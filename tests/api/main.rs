@@ -42,6 +42,8 @@ mod stories_expiry;
 mod stories_feed;
 #[cfg(feature = "stories")]
 mod stories_interactions;
+#[cfg(feature = "stories")]
+mod stories_stickers;
 #[cfg(feature = "trainer")]
 mod trainer;
 mod webhooks;

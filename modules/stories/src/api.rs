@@ -21,6 +21,7 @@ use crate::model::{
 use crate::people::{self, PersonRow};
 use crate::repo::{People, StoryRow};
 use crate::service::{self, StoryDraft};
+use crate::stickers::{self, StickerRequest, StorySticker};
 use crate::validate::COLOR_PATTERN;
 
 /// What the handlers check beyond the fields' types, for the document.
@@ -43,6 +44,27 @@ pub(crate) const FIELD_RULES: &[FieldRule] = &[
     FieldRule {
         schema: "ReplyRequest",
         property: "message",
+        rule: Rule::Pattern(kernel::http::document::NOT_BLANK_PATTERN),
+    },
+    // Stickers.
+    FieldRule {
+        schema: "StickerCountdown",
+        property: "ends_at",
+        rule: Rule::Example("2030-01-01T18:00:00Z"),
+    },
+    FieldRule {
+        schema: "StickerClassCountdown",
+        property: "starts_at",
+        rule: Rule::Example("2030-01-01T18:00:00Z"),
+    },
+    FieldRule {
+        schema: "StickerSlider",
+        property: "emoji",
+        rule: Rule::Example("🔥"),
+    },
+    FieldRule {
+        schema: "StickerResponseRequest",
+        property: "text",
         rule: Rule::Pattern(kernel::http::document::NOT_BLANK_PATTERN),
     },
 ];
@@ -88,6 +110,9 @@ pub struct Story {
     pub expires_at: DateTime<Utc>,
     /// Whether you have viewed it (`POST /api/v1/stories/{story_id}/view`).
     pub seen: bool,
+    /// Its stickers, in the order they were posted, each with your response and the results
+    /// you may see.
+    pub stickers: Vec<StorySticker>,
 }
 
 impl Story {
@@ -110,6 +135,7 @@ impl Story {
             created_at: row.created_at,
             expires_at: row.expires_at,
             seen: row.seen,
+            stickers: Vec::new(),
         }
     }
 }
@@ -223,6 +249,10 @@ pub struct CreateStoryRequest {
     pub workout: Option<StoryWorkout>,
     /// Achievement stories.
     pub achievement: Option<StoryAchievement>,
+    /// Up to 10 interactive stickers, placed on the story; each takes the part its `kind`
+    /// names (`poll`, `quiz`, ...). Errors name the sticker's field, e.g. `stickers[2].x`.
+    #[oai(validator(max_items = 10))]
+    pub stickers: Option<Vec<StickerRequest>>,
 }
 
 /// Someone on a list: a follower, someone followed, a close friend.
@@ -300,9 +330,12 @@ impl StoriesApi {
                 workout: body.workout,
                 achievement: body.achievement,
             },
+            stickers: body.stickers.unwrap_or_default(),
         };
         let row = service::create(&self.ctx, &tenant, draft).await?;
-        Ok(Created::Story(Json(Story::new(row, tenant.user_id))))
+        let mut story = Story::new(row, tenant.user_id);
+        stickers::fill(&self.ctx, &tenant, [&mut story]).await?;
+        Ok(Created::Story(Json(story)))
     }
 
     /// Your feed: active stories by author
@@ -324,18 +357,19 @@ impl StoriesApi {
         let page = PageRequest::new(limit.0, cursor.0);
         let groups = feed::feed(&self.ctx, &tenant, &page).await?;
         let viewer = tenant.user_id;
-        Ok(Json(groups.map(|group| {
-            FeedGroup {
-                author_id: group.author_id,
-                has_unseen: group.unseen,
-                latest_at: group.latest,
-                stories: group
-                    .stories
-                    .into_iter()
-                    .map(|row| Story::new(row, viewer))
-                    .collect(),
-            }
-        })))
+        let mut groups = groups.map(|group| FeedGroup {
+            author_id: group.author_id,
+            has_unseen: group.unseen,
+            latest_at: group.latest,
+            stories: group
+                .stories
+                .into_iter()
+                .map(|row| Story::new(row, viewer))
+                .collect(),
+        });
+        let stories = groups.items.iter_mut().flat_map(|group| &mut group.stories);
+        stickers::fill(&self.ctx, &tenant, stories).await?;
+        Ok(Json(groups))
     }
 
     /// Mark a story as viewed
@@ -465,7 +499,9 @@ impl StoriesApi {
     ) -> ApiResult<Json<Page<Story>>> {
         let page = PageRequest::new(limit.0, cursor.0);
         let rows = service::archive(&self.ctx, &tenant, &page).await?;
-        Ok(Json(rows.map(|row| Story::new(row, tenant.user_id))))
+        let mut stories = rows.map(|row| Story::new(row, tenant.user_id));
+        stickers::fill(&self.ctx, &tenant, &mut stories.items).await?;
+        Ok(Json(stories))
     }
 
     /// One story, when you may see it
@@ -483,7 +519,9 @@ impl StoriesApi {
         story_id: Path<Uuid>,
     ) -> ApiResult<Json<Story>> {
         let row = service::get(&self.ctx, &tenant, story_id.0).await?;
-        Ok(Json(Story::new(row, tenant.user_id)))
+        let mut story = Story::new(row, tenant.user_id);
+        stickers::fill(&self.ctx, &tenant, [&mut story]).await?;
+        Ok(Json(story))
     }
 
     /// Delete a story (its author; admins and owners, to moderate)
@@ -523,7 +561,9 @@ impl StoriesApi {
     ) -> ApiResult<Json<Page<Story>>> {
         let page = PageRequest::new(limit.0, cursor.0);
         let rows = service::by_user(&self.ctx, &tenant, user_id.0, &page).await?;
-        Ok(Json(rows.map(|row| Story::new(row, tenant.user_id))))
+        let mut stories = rows.map(|row| Story::new(row, tenant.user_id));
+        stickers::fill(&self.ctx, &tenant, &mut stories.items).await?;
+        Ok(Json(stories))
     }
 
     /// Follow a member

@@ -16,20 +16,31 @@
 //!   `POST /api/v1/stories/{id}/replies`, `GET /api/v1/stories/{id}/replies` (the author);
 //!   an expired story takes neither (410 `story_expired`). API keys: `stories:*`,
 //!   `close-friends:*`.
-//! - Notifications: replies and first reactions tell the author, through the kernel's
-//!   `notification_requested` event.
+//! - Stickers ([`stickers`]): up to 10 per story, posted with it (`stickers`) and shown in
+//!   every read of stories with the reader's response and the results they may see;
+//!   `POST /api/v1/stories/{id}/stickers/{sticker_id}/responses` (poll vote, quiz answer,
+//!   slider rating and countdown follow once per person, question answers for the author),
+//!   `GET /api/v1/stories/{id}/stickers/{sticker_id}/results`.
+//! - Notifications: replies and first reactions tell the author, mention stickers the
+//!   mentioned member (`story.mention`, when the story's privacy lets them see it), and a
+//!   countdown's end its followers (`story.countdown`, `story.class_countdown`), through the
+//!   kernel's `notification_requested` event.
 //! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories.
 //! - Media: image and video stories claim the author's own uploads through the kernel's
 //!   attachments port (holders `story:<id>`, `story-thumbnail:<id>`) and release them when
 //!   deleted.
 //! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views`,
-//!   `story_reactions`, `story_replies` (row-level security on
-//!   `gym_id`); all SQL in `repo.rs`.
+//!   `story_reactions`, `story_replies`, `story_stickers`, `story_sticker_responses`
+//!   (row-level security on `gym_id`); the SQL in `repo.rs`, `feed_repo.rs`,
+//!   `interactions_repo.rs` and `stickers/repo.rs`.
 //! - Events: `story.created`, `story.expired` (offered to integrators' webhooks).
 //! - Jobs: `stories.expire`, every minute ([`expiry`]): marks expired stories, publishes
 //!   `story.expired`, releases their uploads after `media_grace_hours`; safe on several
-//!   instances at once.
-//! - Problems: in `errors.rs`.
+//!   instances at once. `stories.sticker_countdown_ended`, one per countdown or class
+//!   countdown sticker, enqueued with its story to run when it ends
+//!   ([`stickers::countdown`]): tells all its followers in one step, once; nothing when the
+//!   story was deleted.
+//! - Problems: in `errors.rs` and `stickers/errors.rs`.
 //! - Config: `[stories]` ([`settings::StoriesSettings`]): `default_lifetime_hours`,
 //!   `max_lifetime_hours`, `media_grace_hours`.
 
@@ -46,10 +57,12 @@ mod people;
 mod repo;
 mod service;
 mod settings;
+mod stickers;
 mod validate;
 mod visibility;
 
 pub use api::StoriesApi;
+pub use stickers::StickersApi;
 
 use std::sync::Arc;
 
@@ -87,7 +100,10 @@ impl Module for Stories {
         ]
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        vec![Arc::new(expiry::Expire { ctx: ctx.clone() })]
+        vec![
+            Arc::new(expiry::Expire { ctx: ctx.clone() }),
+            Arc::new(stickers::CountdownEnded { ctx: ctx.clone() }),
+        ]
     }
     fn schedules(&self) -> Vec<Schedule> {
         vec![expiry::schedule()]
@@ -107,8 +123,11 @@ impl ModuleCode for Stories {
 }
 
 impl<B: Build> ModuleApi<B> for Stories {
-    type Api = StoriesApi;
-    fn api(&self, ctx: &AppContext) -> StoriesApi {
-        StoriesApi { ctx: ctx.clone() }
+    type Api = (StoriesApi, StickersApi);
+    fn api(&self, ctx: &AppContext) -> Self::Api {
+        (
+            StoriesApi { ctx: ctx.clone() },
+            StickersApi { ctx: ctx.clone() },
+        )
     }
 }

@@ -12,6 +12,7 @@ use crate::feed_cache;
 use crate::model::{Content, Privacy, StoryKind, StoryMedia};
 use crate::repo::{self, NewStory, StoryRow};
 use crate::settings::StoriesSettings;
+use crate::stickers::{self, StickerRequest};
 use crate::validate;
 
 /// Shown for this long when the request names no duration.
@@ -35,6 +36,8 @@ pub struct StoryDraft {
     pub media_id: Option<Uuid>,
     pub thumbnail_media_id: Option<Uuid>,
     pub content: Content,
+    /// Checked and stored by [`crate::stickers`].
+    pub stickers: Vec<StickerRequest>,
 }
 
 fn no_story() -> ApiError {
@@ -68,7 +71,7 @@ pub async fn require_member<M>(
 pub async fn create<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
-    draft: StoryDraft,
+    mut draft: StoryDraft,
 ) -> ApiResult<StoryRow> {
     let settings = StoriesSettings::of(&ctx.settings);
     let mut errors = Vec::new();
@@ -107,6 +110,8 @@ pub async fn create<M>(
         ));
     }
     validate::content(draft.kind, &draft, &mut errors);
+    let mut new_stickers = std::mem::take(&mut draft.stickers);
+    stickers::check(ctx, tenant, &mut new_stickers, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -134,6 +139,7 @@ pub async fn create<M>(
         },
     )
     .await?;
+    stickers::store(ctx, tenant, &mut tx, &row, new_stickers).await?;
     events::record(
         &mut tx,
         Some(tenant.gym_id),
