@@ -34,6 +34,47 @@ pub async fn request_notification(
     record(conn, Some(request.gym_id), NOTIFICATION_REQUESTED, payload).await
 }
 
+/// The batch twin of [`NOTIFICATION_REQUESTED`]: one notification, the same for each of many
+/// people (say, every follower of an author), which the notifications module writes in one
+/// set-based statement instead of one job per person.
+pub const NOTIFICATIONS_REQUESTED: &str = "notifications_requested";
+
+/// Most recipients one [`NOTIFICATIONS_REQUESTED`] event names; [`request_notifications`]
+/// splits larger audiences into several events.
+pub const MAX_BATCH_RECIPIENTS: usize = 1000;
+
+/// What [`NOTIFICATIONS_REQUESTED`] carries: who are told what, in which tenant.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NotificationBatchRequest {
+    pub gym_id: Uuid,
+    pub user_ids: Vec<Uuid>,
+    /// Stable dotted kind clients can branch on: `story.new_stories`, ...
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+}
+
+/// Records [`NOTIFICATIONS_REQUESTED`] for `request`'s recipients, in the caller's
+/// transaction: one event per [`MAX_BATCH_RECIPIENTS`] of them, none for nobody.
+pub async fn request_notifications(
+    conn: &mut PgConnection,
+    request: &NotificationBatchRequest,
+) -> Result<usize, sqlx::Error> {
+    let mut events = 0;
+    for recipients in request.user_ids.chunks(MAX_BATCH_RECIPIENTS) {
+        let chunk = NotificationBatchRequest {
+            user_ids: recipients.to_vec(),
+            ..request.clone()
+        };
+        let payload =
+            serde_json::to_value(&chunk).map_err(|err| sqlx::Error::Encode(err.into()))?;
+        record(conn, Some(request.gym_id), NOTIFICATIONS_REQUESTED, payload).await?;
+        events += 1;
+    }
+    Ok(events)
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     gym_id: Option<Uuid>,

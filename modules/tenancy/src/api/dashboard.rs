@@ -59,15 +59,17 @@ pub struct DashboardSection {
     pub figures: Vec<Figure>,
 }
 
-/// The figures every module switched on for the tenant contributes, in registry order.
+/// The figures every module switched on for the tenant contributes, in registry order, but
+/// those meant for roles above the caller's (`role`).
 async fn sections(
     ctx: &AppContext,
     tenant: &TenantInfo,
+    role: Role,
     period: &DashboardPeriod,
 ) -> ApiResult<Vec<DashboardSection>> {
     let mut sections = Vec::new();
     for (code, contribution) in &ctx.registry.ports().dashboard {
-        if !ctx.registry.is_enabled(code, &tenant.modules) {
+        if !ctx.registry.is_enabled(code, &tenant.modules) || role < contribution.minimum_role() {
             continue;
         }
         let Some(module) = ctx.registry.get(code) else {
@@ -101,7 +103,7 @@ impl DashboardApi {
         tenant.require(Role::Trainer)?;
         let figures = tenants::figures(&self.ctx, &tenant.info).await?;
         let enabled_modules = modules::enabled_codes(&self.ctx, &tenant.info);
-        let sections = sections(&self.ctx, &tenant.info, &figures.period).await?;
+        let sections = sections(&self.ctx, &tenant.info, tenant.role, &figures.period).await?;
         let mode = self.ctx.mode();
         let (gym, trainer) = match mode {
             Mode::Gym => {
