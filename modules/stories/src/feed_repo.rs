@@ -112,8 +112,8 @@ pub async fn stories_of(
 }
 
 /// Records that `viewer` viewed the story, keeping the first view's time: one statement, and
-/// a repeat (or a concurrent twin) does nothing. `false` when the story is not one `viewer`
-/// may see.
+/// a repeat (or a concurrent twin) only counts one more view, for insights. `false` when the
+/// story is not one `viewer` may see.
 pub async fn view(
     conn: &mut PgConnection,
     gym_id: Uuid,
@@ -127,7 +127,8 @@ pub async fn view(
          ), recorded as (
              insert into story_views (gym_id, story_id, viewer_id)
              select $1, id, $3 from story
-             on conflict do nothing
+             on conflict (gym_id, viewer_id, story_id)
+             do update set view_count = story_views.view_count + 1
          )
          select exists (select 1 from story)",
         visible("s", "$3")

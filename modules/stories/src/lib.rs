@@ -14,33 +14,54 @@
 //!   `GET /api/v1/stories/{id}/viewers` (the author, with each viewer's reaction);
 //!   `POST /api/v1/stories/{id}/reactions` (one per person, changeable),
 //!   `POST /api/v1/stories/{id}/replies`, `GET /api/v1/stories/{id}/replies` (the author);
-//!   an expired story takes neither (410 `story_expired`). API keys: `stories:*`,
-//!   `close-friends:*`.
-//! - Notifications: replies and first reactions tell the author, through the kernel's
-//!   `notification_requested` event.
-//! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories.
+//!   an expired story takes neither (410 `story_expired`).
+//! - Highlights ([`highlights`]), which never expire: `POST /api/v1/highlights`,
+//!   `GET/PATCH/DELETE /api/v1/highlights/{id}` (title, description, cover, pinned,
+//!   archived), `POST/DELETE /api/v1/highlights/{id}/stories`,
+//!   `POST /api/v1/highlights/reorder`, `GET /api/v1/users/{user_id}/highlights`.
+//! - Insights for authors ([`insights`]), also after expiry:
+//!   `GET /api/v1/stories/{id}/insights`, `GET /api/v1/stories/insights/me?from=&to=`.
+//! - Moderation ([`moderation`]): `POST /api/v1/stories/{id}/reports`,
+//!   `GET /api/v1/stories/reports` and `POST /api/v1/stories/reports/{id}/resolve` (admins
+//!   and owners); a removed story leaves every read, its author's included.
+//! - API keys: `stories:*`, `close-friends:*`, `highlights:*`.
+//! - Notifications: replies and first reactions tell the author, and a removal tells the
+//!   author, through the kernel's `notification_requested` event; followers hear of new
+//!   stories at most once per author and `new_story_batch_minutes` ([`new_stories`]), through
+//!   its batch twin `notifications_requested`.
+//! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories; its
+//!   privacy part alone, [`visibility::reachable`], where expiry does not hide (highlights).
 //! - Media: image and video stories claim the author's own uploads through the kernel's
 //!   attachments port (holders `story:<id>`, `story-thumbnail:<id>`) and release them when
-//!   deleted.
+//!   deleted or removed; a highlight's upload cover is held as `highlight-cover:<id>`.
 //! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views`,
-//!   `story_reactions`, `story_replies` (row-level security on
-//!   `gym_id`); all SQL in `repo.rs`.
-//! - Events: `story.created`, `story.expired` (offered to integrators' webhooks).
+//!   `story_reactions`, `story_replies`, `story_highlights`, `story_highlight_items`,
+//!   `story_reports`, `story_new_story_batches` (row-level security on `gym_id`); SQL in
+//!   `repo.rs` and each part's own `repo.rs`.
+//! - Events: `story.created`, `story.expired` (offered to integrators' webhooks); subscribes
+//!   to its own `story.created` (new-story batches).
 //! - Jobs: `stories.expire`, every minute ([`expiry`]): marks expired stories, publishes
-//!   `story.expired`, releases their uploads after `media_grace_hours`; safe on several
-//!   instances at once.
+//!   `story.expired`, releases the uploads of those in no highlight after
+//!   `media_grace_hours`; safe on several instances at once. `stories.open_new_story_batch`
+//!   and `stories.announce_new_stories` ([`new_stories`]).
+//! - Ports: dashboard figures for admins and owners (stories today, active stories, views and
+//!   reactions today, top creators of the last 7 days).
 //! - Problems: in `errors.rs`.
 //! - Config: `[stories]` ([`settings::StoriesSettings`]): `default_lifetime_hours`,
-//!   `max_lifetime_hours`, `media_grace_hours`.
+//!   `max_lifetime_hours`, `media_grace_hours`, `new_story_batch_minutes`.
 
 mod api;
 mod errors;
 mod expiry;
 mod feed;
 mod feed_repo;
+mod highlights;
+mod insights;
 mod interactions;
 mod interactions_repo;
 mod model;
+mod moderation;
+mod new_stories;
 mod people;
 mod repo;
 mod service;
@@ -49,14 +70,19 @@ mod validate;
 mod visibility;
 
 pub use api::StoriesApi;
+pub use highlights::HighlightsApi;
+pub use insights::InsightsApi;
+pub use moderation::ModerationApi;
 
 use std::sync::Arc;
 
 use kernel::http::document::FieldRule;
-use kernel::jobs::{JobHandler, Schedule};
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, PublicEvent, Settings};
+use kernel::jobs::{JobHandler, Schedule, Subscription};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings};
 
 pub struct Stories;
+
+static FIGURES: insights::dashboard::StoryFigures = insights::dashboard::StoryFigures;
 
 impl Module for Stories {
     fn code(&self) -> &'static str {
@@ -69,7 +95,7 @@ impl Module for Stories {
         &["tenancy", "media"]
     }
     fn api_resources(&self) -> &'static [&'static str] {
-        &["stories", "close-friends"]
+        &["stories", "close-friends", "highlights"]
     }
     fn public_events(&self) -> &'static [PublicEvent] {
         &[
@@ -86,10 +112,23 @@ impl Module for Stories {
         ]
     }
     fn job_handlers(&self, ctx: &AppContext) -> Vec<Arc<dyn JobHandler>> {
-        vec![Arc::new(expiry::Expire { ctx: ctx.clone() })]
+        vec![
+            Arc::new(expiry::Expire { ctx: ctx.clone() }),
+            Arc::new(new_stories::OpenBatch { ctx: ctx.clone() }),
+            Arc::new(new_stories::Announce { ctx: ctx.clone() }),
+        ]
     }
     fn schedules(&self) -> Vec<Schedule> {
         vec![expiry::schedule()]
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![Subscription {
+            event_type: service::STORY_CREATED,
+            job_kind: new_stories::OPEN_BATCH,
+        }]
+    }
+    fn ports(&self) -> Vec<Port> {
+        vec![Port::Dashboard(&FIGURES)]
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         let section: settings::StoriesSettings =
@@ -106,8 +145,17 @@ impl ModuleCode for Stories {
 }
 
 impl<B: Build> ModuleApi<B> for Stories {
-    type Api = StoriesApi;
-    fn api(&self, ctx: &AppContext) -> StoriesApi {
-        StoriesApi { ctx: ctx.clone() }
+    type Api = ((StoriesApi, HighlightsApi), (InsightsApi, ModerationApi));
+    fn api(&self, ctx: &AppContext) -> Self::Api {
+        (
+            (
+                StoriesApi { ctx: ctx.clone() },
+                HighlightsApi { ctx: ctx.clone() },
+            ),
+            (
+                InsightsApi { ctx: ctx.clone() },
+                ModerationApi { ctx: ctx.clone() },
+            ),
+        )
     }
 }

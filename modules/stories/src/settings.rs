@@ -15,6 +15,9 @@ pub struct StoriesSettings {
     /// How long after a story expires the expiry job releases its uploads (media's sweep then
     /// deletes them).
     pub media_grace_hours: u32,
+    /// Followers hear of an author's new stories at most once per this many minutes: one
+    /// "new stories from ..." notification for everything posted in the window.
+    pub new_story_batch_minutes: u32,
 }
 
 impl StoriesSettings {
@@ -36,6 +39,9 @@ impl StoriesSettings {
                 "stories.default_lifetime_hours must be from 1 to stories.max_lifetime_hours"
                     .into(),
             );
+        }
+        if self.new_story_batch_minutes == 0 || self.new_story_batch_minutes > 24 * 60 {
+            return Err("stories.new_story_batch_minutes must be from 1 to 1440".into());
         }
         Ok(())
     }
