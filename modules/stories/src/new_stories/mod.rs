@@ -60,7 +60,7 @@ impl JobHandler for OpenBatch {
             )
             .for_tenant(created.gym_id)
             .run_at(due);
-            jobs::enqueue(&mut *tx, announce).await?;
+            jobs::enqueue(&mut tx, announce).await?;
         }
         tx.commit().await?;
         Ok(())
