@@ -120,3 +120,44 @@ async fn a_close_friends_story_notifies_only_followers_on_the_list_and_a_private
     end_the_window(&app, &pool).await;
     assert_eq!(notices_of_everyone(&app, &world).await, [1, 2, 0, 0]);
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_batch_reaches_every_follower_however_many_in_a_few_statements(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let world = StoryWorld::new(&app).await;
+    // 2,500 more followers, written straight to the tables.
+    sqlx::query(
+        "with fans as (
+             insert into users (id, email, password_hash, first_name, last_name)
+             select gen_random_uuid(), 'fan-' || n || '@example.com', 'not-a-hash', 'Fan', 'Fan'
+             from generate_series(1, 2500) n
+             returning id
+         ), joined as (
+             insert into gym_members (gym_id, user_id, role) select $1, id, 'member' from fans
+         )
+         insert into story_follows (gym_id, follower_id, followee_id) select $1, id, $2 from fans",
+    )
+    .bind(world.gym)
+    .bind(world.author.user_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    world.post(&app, "followers").await;
+    end_the_window(&app, &pool).await;
+
+    let told: i64 = sqlx::query_scalar(
+        "select count(distinct user_id) from notifications where kind = 'story.new_stories'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(told, 2501, "every follower but the hidden one, once");
+    // One event, and one job writing it, per thousand followers.
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from domain_events where event_type = 'notifications_requested'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 3);
+}
