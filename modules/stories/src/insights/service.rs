@@ -161,3 +161,64 @@ pub async fn of_range<M>(
         .collect();
     Ok(RangeInsights { from, to, stories })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_hours(viewers_by_hour: [i64; 24]) -> StoryInsights {
+        StoryInsights {
+            story_id: Uuid::nil(),
+            created_at: DateTime::UNIX_EPOCH,
+            expires_at: DateTime::UNIX_EPOCH,
+            counts: Counts::default(),
+            members: 0,
+            sticker_interactions: Vec::new(),
+            viewers_by_hour,
+        }
+    }
+
+    #[test]
+    fn percentages_have_two_decimals_and_nothing_of_nothing_is_zero() {
+        assert_eq!(percent(2, 3), 66.67);
+        assert_eq!(percent(3, 6), 50.0);
+        assert_eq!(percent(1, 7), 14.29);
+        assert_eq!(percent(5, 0), 0.0);
+    }
+
+    #[test]
+    fn the_peak_hour_is_the_busiest_and_the_earliest_of_a_tie() {
+        let mut hours = [0; 24];
+        assert_eq!(with_hours(hours).peak_hour(), None);
+        hours[22] = 3;
+        hours[10] = 3;
+        hours[5] = 1;
+        assert_eq!(with_hours(hours).peak_hour(), Some(10));
+        hours[23] = 4;
+        assert_eq!(with_hours(hours).peak_hour(), Some(23));
+    }
+
+    #[test]
+    fn interactions_add_reactions_replies_and_sticker_responses() {
+        let counts = Counts {
+            views: 9,
+            unique_viewers: 5,
+            reactions: 2,
+            replies: 1,
+        };
+        let stickers = [
+            StickerInteractions {
+                story_id: Uuid::nil(),
+                sticker_id: Uuid::nil(),
+                interactions: 4,
+            },
+            StickerInteractions {
+                story_id: Uuid::nil(),
+                sticker_id: Uuid::max(),
+                interactions: 1,
+            },
+        ];
+        assert_eq!(interactions(&counts, &stickers), 8);
+        assert_eq!(interactions(&counts, &[]), 3);
+    }
+}
