@@ -94,7 +94,8 @@ impl DashboardApi {
     ///
     /// Trainer role and up. Gym build: people by role and this month's newcomers; trainer
     /// build: clients. Both: the modules switched on, and a section of figures from each of
-    /// them that has some. Days and months follow the tenant's time zone.
+    /// them that has some (a module may keep its figures for admins and owners). Days and
+    /// months follow the tenant's time zone.
     #[oai(path = "/dashboard", method = "get", operation_id = "dashboard_get")]
     async fn get(
         &self,
