@@ -55,7 +55,7 @@ async fn a_story_people_saw(app: &TestApp, pool: &PgPool, world: &StoryWorld) ->
         .json(&json!({"message": "Strong!"}))
         .expect(201)
         .await;
-    // The gym is in Madrid (UTC+2 in July): two first views at 10 h, one at 22 h.
+    // Two first views in one hour, one in another (of the tenant's time zone).
     viewed_at(pool, story, world.follower.user_id, "2026-07-01T08:10:00Z").await;
     viewed_at(
         pool,
@@ -66,6 +66,20 @@ async fn a_story_people_saw(app: &TestApp, pool: &PgPool, world: &StoryWorld) ->
     .await;
     viewed_at(pool, story, world.member.user_id, "2026-07-01T20:00:00Z").await;
     story
+}
+
+/// The hour of the day `at` (RFC 3339) is in `gym`'s time zone: a gym in Madrid (the gym
+/// build's tests) is at UTC+2 in July, a trainer's workspace at UTC.
+async fn local_hour(pool: &PgPool, gym: Uuid, at: &str) -> i64 {
+    sqlx::query_scalar(
+        "select extract(hour from $2::timestamptz at time zone timezone)::bigint
+         from gyms where id = $1",
+    )
+    .bind(gym)
+    .bind(at)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 /// The non-zero hours of `viewers_by_hour`, after checking it lists all 24 in order.
@@ -98,8 +112,12 @@ async fn a_storys_insights_count_views_viewers_reach_and_interactions_exactly(po
     assert_eq!(found["replies"], 1);
     assert_eq!(found["interactions"], 2);
     assert_eq!(found["interaction_rate_percent"], 66.67);
-    assert_eq!(busy_hours(&found), [(10, 2), (22, 1)]);
-    assert_eq!(found["peak_hour"], 10);
+    let morning = local_hour(&pool, world.gym, "2026-07-01T08:10:00Z").await;
+    let evening = local_hour(&pool, world.gym, "2026-07-01T20:00:00Z").await;
+    #[cfg(feature = "gym")]
+    assert_eq!((morning, evening), (10, 22), "Madrid's hours, not UTC's");
+    assert_eq!(busy_hours(&found), [(morning, 2), (evening, 1)]);
+    assert_eq!(found["peak_hour"], morning);
     assert_eq!(found["stickers"], json!([]));
 
     // A story nobody saw has no peak hour and no rates.
