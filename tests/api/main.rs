@@ -41,7 +41,15 @@ mod stories_expiry;
 #[cfg(feature = "stories")]
 mod stories_feed;
 #[cfg(feature = "stories")]
+mod stories_highlights;
+#[cfg(feature = "stories")]
+mod stories_insights;
+#[cfg(feature = "stories")]
 mod stories_interactions;
+#[cfg(feature = "stories")]
+mod stories_moderation;
+#[cfg(feature = "stories")]
+mod stories_new_story_notices;
 #[cfg(feature = "stories")]
 mod stories_stickers;
 #[cfg(feature = "trainer")]

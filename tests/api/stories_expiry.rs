@@ -5,18 +5,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{MediaApp, StoryWorld, TestApp, expire, spawn_app, uuid_of};
-
-/// Runs the expiry job now, as its schedule would.
-async fn run_expiry(app: &TestApp, pool: &PgPool) {
-    sqlx::query(
-        "update job_schedules set next_run_at = now() where name = 'stories.expire.every_minute'",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    app.jobs.drain().await.unwrap();
-}
+use crate::helpers::{MediaApp, StoryWorld, expire, run_expiry, spawn_app, uuid_of};
 
 async fn expired_events(pool: &PgPool) -> Vec<Uuid> {
     sqlx::query_scalar(

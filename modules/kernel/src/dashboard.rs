@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use poem_openapi::{Enum, Object};
 
-use crate::tenant::TenantInfo;
+use crate::tenant::{Role, TenantInfo};
 use crate::{ApiResult, AppContext};
 
 /// One number on the dashboard.
@@ -80,6 +80,12 @@ impl DashboardPeriod {
 
 #[async_trait::async_trait]
 pub trait DashboardContribution: Send + Sync {
+    /// The lowest role that gets these figures; the dashboard leaves them out for callers
+    /// below it (by default everyone who sees the dashboard gets them).
+    fn minimum_role(&self) -> Role {
+        Role::Trainer
+    }
+
     /// The module's figures for `tenant` over `period`.
     async fn figures(
         &self,

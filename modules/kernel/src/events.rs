@@ -34,45 +34,45 @@ pub async fn request_notification(
     record(conn, Some(request.gym_id), NOTIFICATION_REQUESTED, payload).await
 }
 
-/// Records [`NOTIFICATION_REQUESTED`] for each of `requests` in two statements (the events,
-/// then their dispatch jobs), in the caller's transaction: telling a thousand people costs what
-/// telling one does in round trips.
+/// The batch twin of [`NOTIFICATION_REQUESTED`]: one notification, the same for each of many
+/// people (say, every follower of an author), which the notifications module writes in one
+/// set-based statement instead of one job per person.
+pub const NOTIFICATIONS_REQUESTED: &str = "notifications_requested";
+
+/// Most recipients one [`NOTIFICATIONS_REQUESTED`] event names; [`request_notifications`]
+/// splits larger audiences into several events.
+pub const MAX_BATCH_RECIPIENTS: usize = 1000;
+
+/// What [`NOTIFICATIONS_REQUESTED`] carries: who are told what, in which tenant.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NotificationBatchRequest {
+    pub gym_id: Uuid,
+    pub user_ids: Vec<Uuid>,
+    /// Stable dotted kind clients can branch on: `story.new_stories`, ...
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+}
+
+/// Records [`NOTIFICATIONS_REQUESTED`] for `request`'s recipients, in the caller's
+/// transaction: one event per [`MAX_BATCH_RECIPIENTS`] of them, none for nobody.
 pub async fn request_notifications(
     conn: &mut PgConnection,
-    requests: &[NotificationRequest],
-) -> Result<(), sqlx::Error> {
-    if requests.is_empty() {
-        return Ok(());
+    request: &NotificationBatchRequest,
+) -> Result<usize, sqlx::Error> {
+    let mut events = 0;
+    for recipients in request.user_ids.chunks(MAX_BATCH_RECIPIENTS) {
+        let chunk = NotificationBatchRequest {
+            user_ids: recipients.to_vec(),
+            ..request.clone()
+        };
+        let payload =
+            serde_json::to_value(&chunk).map_err(|err| sqlx::Error::Encode(err.into()))?;
+        record(conn, Some(request.gym_id), NOTIFICATIONS_REQUESTED, payload).await?;
+        events += 1;
     }
-    let mut ids = Vec::with_capacity(requests.len());
-    let mut gym_ids = Vec::with_capacity(requests.len());
-    let mut payloads = Vec::with_capacity(requests.len());
-    for request in requests {
-        ids.push(Uuid::now_v7());
-        gym_ids.push(request.gym_id);
-        payloads
-            .push(serde_json::to_value(request).map_err(|err| sqlx::Error::Encode(err.into()))?);
-    }
-    sqlx::query(
-        "insert into domain_events (id, gym_id, event_type, payload)
-         select id, gym_id, $3, payload from unnest($1::uuid[], $2::uuid[], $4::jsonb[])
-             as new(id, gym_id, payload)",
-    )
-    .bind(&ids)
-    .bind(&gym_ids)
-    .bind(NOTIFICATION_REQUESTED)
-    .bind(&payloads)
-    .execute(&mut *conn)
-    .await?;
-    let dispatches = ids
-        .iter()
-        .zip(&gym_ids)
-        .map(|(id, gym_id)| {
-            NewJob::new(DISPATCH_EVENT, serde_json::json!({ "event_id": id })).for_tenant(*gym_id)
-        })
-        .collect();
-    jobs::enqueue_many(conn, dispatches).await?;
-    Ok(())
+    Ok(events)
 }
 
 pub async fn record(

@@ -144,6 +144,10 @@ pub trait TenantDirectory: Send + Sync {
         minimum: Role,
     ) -> ApiResult<Vec<Uuid>>;
 
+    /// How many people belong to `gym_id`, whatever their role (say, the audience a story's
+    /// reach is a share of).
+    async fn member_count(&self, ctx: &AppContext, gym_id: Uuid) -> ApiResult<i64>;
+
     /// Up to `limit` tenant ids greater than `after`, in id order (see [`EveryTenant`]).
     async fn tenant_ids_after(
         &self,

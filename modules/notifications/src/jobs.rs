@@ -101,6 +101,33 @@ impl JobHandler for Requested {
     }
 }
 
+pub const REQUESTED_BATCH: &str = "notifications.requested_batch";
+
+/// Writes the notification another module asked for many people at once
+/// ([`kernel::events::NOTIFICATIONS_REQUESTED`]), in one statement.
+pub struct RequestedBatch {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct BatchDelivery {
+    event_id: Uuid,
+    data: kernel::events::NotificationBatchRequest,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for RequestedBatch {
+    fn kind(&self) -> &'static str {
+        REQUESTED_BATCH
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let delivery: BatchDelivery = serde_json::from_value(job.payload.clone())?;
+        service::notify_many(&self.ctx, delivery.event_id, &delivery.data).await?;
+        Ok(())
+    }
+}
+
 pub const ROLE_CHANGED: &str = "notifications.member_role_changed";
 
 /// Tells a person their role in a tenant changed.

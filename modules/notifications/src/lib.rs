@@ -14,11 +14,13 @@
 //!   payment that went through, failed or was refunded, and a member of each change of their
 //!   membership.
 //! - Jobs: `notifications.requested` writes what another module asked for through the kernel's
-//!   `notification_requested` event (stories' replies and reactions, ...).
+//!   `notification_requested` event (stories' replies and reactions, ...);
+//!   `notifications.requested_batch` writes one notification for many people at once, in one
+//!   statement, for its batch twin `notifications_requested` (stories' new-story notices).
 //! - Events: subscribes to `member_added` and `member_role_changed` (tenancy's),
 //!   `payment.succeeded`, `payment.failed`, `payment.refunded` and `subscription.changed`
-//!   (payments') and `notification_requested` (any module's); publishes none. Each new
-//!   notification goes out on the kernel's [`kernel::PubSub`] (topic
+//!   (payments'), `notification_requested` and `notifications_requested` (any module's);
+//!   publishes none. Each new notification goes out on the kernel's [`kernel::PubSub`] (topic
 //!   `notifications`; Redis when configured), so a stream open on any instance receives it.
 //! - Ports: none. Config: `[notifications]` ([`settings::NotificationSettings`]).
 //! - Problem codes: declared once, in `errors.rs`.
@@ -57,6 +59,7 @@ impl Module for Notifications {
             Arc::new(jobs::RoleChanged { ctx: ctx.clone() }),
             Arc::new(payment_notices::PaymentNotice { ctx: ctx.clone() }),
             Arc::new(jobs::Requested { ctx: ctx.clone() }),
+            Arc::new(jobs::RequestedBatch { ctx: ctx.clone() }),
         ]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
@@ -76,6 +79,10 @@ impl Module for Notifications {
             Subscription {
                 event_type: kernel::events::NOTIFICATION_REQUESTED,
                 job_kind: jobs::REQUESTED,
+            },
+            Subscription {
+                event_type: kernel::events::NOTIFICATIONS_REQUESTED,
+                job_kind: jobs::REQUESTED_BATCH,
             },
         ]
         .into_iter()

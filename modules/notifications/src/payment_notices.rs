@@ -50,7 +50,7 @@ struct Notice {
 /// One event gives each recipient one notification, however often the job runs: the id keeps
 /// the event's time-ordered first half (streams resume by id order) and mixes the recipient
 /// into the rest.
-fn notification_id(event_id: Uuid, recipient: Uuid) -> Uuid {
+pub(crate) fn notification_id(event_id: Uuid, recipient: Uuid) -> Uuid {
     let mut bytes = *event_id.as_bytes();
     for (byte, mix) in bytes[8..].iter_mut().zip(&recipient.as_bytes()[8..]) {
         *byte ^= mix;

@@ -53,6 +53,32 @@ pub async fn insert(
     .await
 }
 
+/// `request`'s notification for each of `recipients` (`(id, user_id)` pairs), in one
+/// statement; those whose id exists already are skipped. Returns the new rows.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    recipients: &[(Uuid, Uuid)],
+    request: &kernel::events::NotificationBatchRequest,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    let (ids, users): (Vec<Uuid>, Vec<Uuid>) = recipients.iter().copied().unzip();
+    sqlx::query_as(&format!(
+        "insert into notifications (gym_id, id, user_id, kind, title, body, data) \
+         select $1, r.id, r.user_id, $4, $5, $6, $7 \
+         from unnest($2::uuid[], $3::uuid[]) as r (id, user_id) \
+         on conflict (gym_id, id) do nothing returning {COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(ids)
+    .bind(users)
+    .bind(&request.kind)
+    .bind(&request.title)
+    .bind(&request.body)
+    .bind(&request.data)
+    .fetch_all(conn)
+    .await
+}
+
 /// Newest first, before `before` (keyset), optionally unread only.
 pub async fn page(
     conn: &mut PgConnection,

@@ -9,7 +9,10 @@ use kernel::{ApiError, ApiResult, AppContext, Tenant, db};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use kernel::events::NotificationBatchRequest;
+
 use crate::errors;
+use crate::payment_notices::notification_id;
 use crate::repo::{self, NewNotification, NotificationRow};
 
 /// Pub/sub topic carrying every new notification (as JSON) to the open streams.
@@ -28,6 +31,30 @@ pub async fn notify(ctx: &AppContext, new: NewNotification<'_>) -> ApiResult<()>
         ctx.pubsub.publish(TOPIC, payload).await;
     }
     Ok(())
+}
+
+/// Writes the notification `request` asks for each of its recipients, in one statement (see
+/// [`repo::insert_many`]), and pushes each to its recipient's open streams. Each recipient's
+/// id derives from `event_id`, so a rerun writes nobody twice.
+pub async fn notify_many(
+    ctx: &AppContext,
+    event_id: Uuid,
+    request: &NotificationBatchRequest,
+) -> ApiResult<usize> {
+    let recipients: Vec<(Uuid, Uuid)> = request
+        .user_ids
+        .iter()
+        .map(|user| (notification_id(event_id, *user), *user))
+        .collect();
+    let mut tx = db::begin_tenant(&ctx.db, request.gym_id).await?;
+    let written = repo::insert_many(&mut tx, request.gym_id, &recipients, request).await?;
+    tx.commit().await?;
+    for row in &written {
+        if let Ok(payload) = serde_json::to_string(row) {
+            ctx.pubsub.publish(TOPIC, payload).await;
+        }
+    }
+    Ok(written.len())
 }
 
 /// A page of the caller's notifications, newest first, and how many are unread.

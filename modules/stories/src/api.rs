@@ -67,6 +67,17 @@ pub(crate) const FIELD_RULES: &[FieldRule] = &[
         property: "text",
         rule: Rule::Pattern(kernel::http::document::NOT_BLANK_PATTERN),
     },
+    // Highlights.
+    FieldRule {
+        schema: "HighlightCoverRequest",
+        property: "color",
+        rule: Rule::Pattern(COLOR_PATTERN),
+    },
+    FieldRule {
+        schema: "HighlightCoverRequest",
+        property: "emoji",
+        rule: Rule::Example("🔥"),
+    },
 ];
 
 #[derive(Tags)]
@@ -374,8 +385,8 @@ impl StoriesApi {
 
     /// Mark a story as viewed
     ///
-    /// Idempotent: the first view's time is kept, and repeats (concurrent ones too) count once.
-    /// 404 for a story you cannot see or that has expired.
+    /// The first view's time is kept and you count once among its viewers; each repeat adds a
+    /// view to its author's insights. 404 for a story you cannot see or that has expired.
     #[oai(
         path = "/stories/:story_id/view",
         method = "post",

@@ -1,8 +1,10 @@
 //! The expiry job, every minute: marks the stories that have expired and publishes
 //! `story.expired` for each, then releases the uploads of stories expired longer than
-//! `[stories] media_grace_hours` ago, so media's sweep deletes them. Reads never wait for it
-//! (they compare `expires_at` with the clock), and several instances may run it at once: each
-//! batch takes its rows with `for update skip locked`, so a story is marked and released once.
+//! `[stories] media_grace_hours` ago and in no highlight (a highlighted story keeps its
+//! uploads until it leaves its last highlight), so media's sweep deletes them. Reads never
+//! wait for it (they compare `expires_at` with the clock), and several instances may run it at
+//! once: each batch takes its rows with `for update skip locked`, so a story is marked and
+//! released once.
 
 use std::time::Duration;
 

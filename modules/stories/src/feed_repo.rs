@@ -127,7 +127,7 @@ pub enum Viewed {
 }
 
 /// Records that `viewer` viewed the story, keeping the first view's time: one statement, and
-/// a repeat (or a concurrent twin) does nothing.
+/// a repeat (or a concurrent twin) only counts one more view, for insights.
 pub async fn view(
     conn: &mut PgConnection,
     gym_id: Uuid,
@@ -141,10 +141,12 @@ pub async fn view(
          ), recorded as (
              insert into story_views (gym_id, story_id, viewer_id)
              select $1, id, $3 from story
-             on conflict do nothing
-             returning 1
+             on conflict (gym_id, viewer_id, story_id)
+             do update set view_count = story_views.view_count + 1
+             -- A row PostgreSQL inserted (rather than updated) has no deleting transaction.
+             returning xmax = 0 as first
          )
-         select exists (select 1 from story), exists (select 1 from recorded)",
+         select exists (select 1 from story), exists (select 1 from recorded where first)",
         visible("s", "$3")
     );
     let (found, first): (bool, bool) = sqlx::query_as(&sql)

@@ -14,35 +14,53 @@
 //!   `GET /api/v1/stories/{id}/viewers` (the author, with each viewer's reaction);
 //!   `POST /api/v1/stories/{id}/reactions` (one per person, changeable),
 //!   `POST /api/v1/stories/{id}/replies`, `GET /api/v1/stories/{id}/replies` (the author);
-//!   an expired story takes neither (410 `story_expired`). API keys: `stories:*`,
-//!   `close-friends:*`.
+//!   an expired story takes neither (410 `story_expired`).
 //! - Stickers ([`stickers`]): up to 10 per story, posted with it (`stickers`) and shown in
 //!   every read of stories with the reader's response and the results they may see;
 //!   `POST /api/v1/stories/{id}/stickers/{sticker_id}/responses` (poll vote, quiz answer,
 //!   slider rating and countdown follow once per person, question answers for the author),
 //!   `GET /api/v1/stories/{id}/stickers/{sticker_id}/results`.
+//! - Highlights ([`highlights`]), which never expire: `POST /api/v1/highlights`,
+//!   `GET/PATCH/DELETE /api/v1/highlights/{id}` (title, description, cover, pinned,
+//!   archived), `POST/DELETE /api/v1/highlights/{id}/stories`,
+//!   `POST /api/v1/highlights/reorder`, `GET /api/v1/users/{user_id}/highlights`.
+//! - Insights for authors ([`insights`]), also after expiry:
+//!   `GET /api/v1/stories/{id}/insights`, `GET /api/v1/stories/insights/me?from=&to=`.
+//! - Moderation ([`moderation`]): `POST /api/v1/stories/{id}/reports`,
+//!   `GET /api/v1/stories/reports` and `POST /api/v1/stories/reports/{id}/resolve` (admins
+//!   and owners); a removed story leaves every read, its author's included.
+//! - API keys: `stories:*`, `close-friends:*`, `highlights:*`.
 //! - Notifications: replies and first reactions tell the author, mention stickers the
 //!   mentioned member (`story.mention`, when the story's privacy lets them see it), and a
-//!   countdown's end its followers (`story.countdown`, `story.class_countdown`), through the
-//!   kernel's `notification_requested` event.
-//! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories.
+//!   removal the author, through the kernel's `notification_requested` event; a countdown's
+//!   end tells its followers (`story.countdown`, `story.class_countdown`) and followers hear
+//!   of new stories at most once per author and `new_story_batch_minutes` ([`new_stories`]),
+//!   through its batch twin `notifications_requested`.
+//! - The feed's order is cached per person ([`feed_cache`]) and forgotten by what changes it.
+//! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories; its
+//!   privacy part alone, [`visibility::reachable`], where expiry does not hide (highlights).
 //! - Media: image and video stories claim the author's own uploads through the kernel's
 //!   attachments port (holders `story:<id>`, `story-thumbnail:<id>`) and release them when
-//!   deleted.
+//!   deleted or removed; a highlight's upload cover is held as `highlight-cover:<id>`.
 //! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views`,
-//!   `story_reactions`, `story_replies`, `story_stickers`, `story_sticker_responses`
-//!   (row-level security on `gym_id`); the SQL in `repo.rs`, `feed_repo.rs`,
-//!   `interactions_repo.rs` and `stickers/repo.rs`.
-//! - Events: `story.created`, `story.expired` (offered to integrators' webhooks).
+//!   `story_reactions`, `story_replies`, `story_stickers`, `story_sticker_responses`,
+//!   `story_highlights`, `story_highlight_items`, `story_reports`, `story_new_story_batches`
+//!   (row-level security on `gym_id`); SQL in `repo.rs`, `feed_repo.rs`,
+//!   `interactions_repo.rs` and each part's own `repo.rs`.
+//! - Events: `story.created`, `story.expired` (offered to integrators' webhooks); subscribes
+//!   to its own `story.created` (new-story batches).
 //! - Jobs: `stories.expire`, every minute ([`expiry`]): marks expired stories, publishes
-//!   `story.expired`, releases their uploads after `media_grace_hours`; safe on several
-//!   instances at once. `stories.sticker_countdown_ended`, one per countdown or class
-//!   countdown sticker, enqueued with its story to run when it ends
-//!   ([`stickers::countdown`]): tells all its followers in one step, once; nothing when the
-//!   story was deleted.
+//!   `story.expired`, releases the uploads of those in no highlight after
+//!   `media_grace_hours`; safe on several instances at once. `stories.sticker_countdown_ended`,
+//!   one per countdown or class countdown sticker, enqueued with its story to run when it
+//!   ends ([`stickers::countdown`]): tells all its followers in one step, once; nothing when
+//!   the story was deleted. `stories.open_new_story_batch` and `stories.announce_new_stories`
+//!   ([`new_stories`]).
+//! - Ports: dashboard figures for admins and owners (stories today, active stories, views and
+//!   reactions today, top creators of the last 7 days).
 //! - Problems: in `errors.rs` and `stickers/errors.rs`.
 //! - Config: `[stories]` ([`settings::StoriesSettings`]): `default_lifetime_hours`,
-//!   `max_lifetime_hours`, `media_grace_hours`.
+//!   `max_lifetime_hours`, `media_grace_hours`, `feed_cache_seconds`, `new_story_batch_minutes`.
 
 mod api;
 mod errors;
@@ -50,9 +68,13 @@ mod expiry;
 mod feed;
 mod feed_cache;
 mod feed_repo;
+mod highlights;
+mod insights;
 mod interactions;
 mod interactions_repo;
 mod model;
+mod moderation;
+mod new_stories;
 mod people;
 mod repo;
 mod service;
@@ -62,15 +84,20 @@ mod validate;
 mod visibility;
 
 pub use api::StoriesApi;
+pub use highlights::HighlightsApi;
+pub use insights::InsightsApi;
+pub use moderation::ModerationApi;
 pub use stickers::StickersApi;
 
 use std::sync::Arc;
 
 use kernel::http::document::FieldRule;
-use kernel::jobs::{JobHandler, Schedule};
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, PublicEvent, Settings};
+use kernel::jobs::{JobHandler, Schedule, Subscription};
+use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings};
 
 pub struct Stories;
+
+static FIGURES: insights::dashboard::StoryFigures = insights::dashboard::StoryFigures;
 
 impl Module for Stories {
     fn code(&self) -> &'static str {
@@ -83,7 +110,7 @@ impl Module for Stories {
         &["tenancy", "media"]
     }
     fn api_resources(&self) -> &'static [&'static str] {
-        &["stories", "close-friends"]
+        &["stories", "close-friends", "highlights"]
     }
     fn public_events(&self) -> &'static [PublicEvent] {
         &[
@@ -103,10 +130,21 @@ impl Module for Stories {
         vec![
             Arc::new(expiry::Expire { ctx: ctx.clone() }),
             Arc::new(stickers::CountdownEnded { ctx: ctx.clone() }),
+            Arc::new(new_stories::OpenBatch { ctx: ctx.clone() }),
+            Arc::new(new_stories::Announce { ctx: ctx.clone() }),
         ]
     }
     fn schedules(&self) -> Vec<Schedule> {
         vec![expiry::schedule()]
+    }
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![Subscription {
+            event_type: service::STORY_CREATED,
+            job_kind: new_stories::OPEN_BATCH,
+        }]
+    }
+    fn ports(&self) -> Vec<Port> {
+        vec![Port::Dashboard(&FIGURES)]
     }
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         let section: settings::StoriesSettings =
@@ -123,11 +161,23 @@ impl ModuleCode for Stories {
 }
 
 impl<B: Build> ModuleApi<B> for Stories {
-    type Api = (StoriesApi, StickersApi);
+    type Api = (
+        (StoriesApi, StickersApi),
+        (HighlightsApi, (InsightsApi, ModerationApi)),
+    );
     fn api(&self, ctx: &AppContext) -> Self::Api {
         (
-            StoriesApi { ctx: ctx.clone() },
-            StickersApi { ctx: ctx.clone() },
+            (
+                StoriesApi { ctx: ctx.clone() },
+                StickersApi { ctx: ctx.clone() },
+            ),
+            (
+                HighlightsApi { ctx: ctx.clone() },
+                (
+                    InsightsApi { ctx: ctx.clone() },
+                    ModerationApi { ctx: ctx.clone() },
+                ),
+            ),
         )
     }
 }

@@ -314,7 +314,8 @@ pub struct HeldMediaRow {
 }
 
 /// Marks up to `limit` stories expired more than `grace_hours` ago as having released their
-/// uploads, and returns them for the release.
+/// uploads, and returns them for the release. A story in a highlight keeps its uploads; once
+/// it leaves its last highlight, the next run releases them (the grace counting from expiry).
 pub async fn release_media(
     conn: &mut PgConnection,
     gym_id: Uuid,
@@ -326,6 +327,9 @@ pub async fn release_media(
          from (select id from stories
                where gym_id = $1 and media is not null and media_released_at is null
                    and expires_at <= now() - make_interval(hours => $2)
+                   and not exists (
+                       select 1 from story_highlight_items i
+                       where i.gym_id = stories.gym_id and i.story_id = stories.id)
                order by expires_at
                limit $3
                for update skip locked) due

@@ -18,6 +18,9 @@ pub struct StoriesSettings {
     /// How long the order of a person's feed is kept ([`crate::feed_cache`]); 0 computes it
     /// for every request.
     pub feed_cache_seconds: u32,
+    /// Followers hear of an author's new stories at most once per this many minutes: one
+    /// "new stories from ..." notification for everything posted in the window.
+    pub new_story_batch_minutes: u32,
 }
 
 impl StoriesSettings {
@@ -42,6 +45,9 @@ impl StoriesSettings {
         }
         if self.feed_cache_seconds > 3600 {
             return Err("stories.feed_cache_seconds must be from 0 to 3600".into());
+        }
+        if self.new_story_batch_minutes == 0 || self.new_story_batch_minutes > 24 * 60 {
+            return Err("stories.new_story_batch_minutes must be from 1 to 1440".into());
         }
         Ok(())
     }

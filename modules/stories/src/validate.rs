@@ -9,7 +9,7 @@ use crate::service::{StoryDraft, kind_name};
 /// `#RRGGBB`, as the document states it.
 pub const COLOR_PATTERN: &str = "^#[0-9A-Fa-f]{6}$";
 
-fn is_color(value: &str) -> bool {
+pub(crate) fn is_color(value: &str) -> bool {
     value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 

@@ -1,32 +1,46 @@
 //! Who may see a story: the one rule every read applies (a story, a person's stories, the
-//! feed, viewers, and what later reads add), written once as a SQL predicate so it cannot
-//! drift between them.
+//! feed, viewers, highlights, insights, reports, and what later reads add), written once as a
+//! SQL predicate so it cannot drift between them.
 //!
-//! The author always sees their own stories, expired ones too (their archive). Anyone else
-//! sees a story while it is active (`expires_at` in the future, whether or not the expiry job
-//! has run), unless they are in its `hidden_from`, and when its privacy lets them:
+//! The rule has two parts. Privacy ([`reachable`]) says whether someone may see the story at
+//! all: nobody once moderation removed it (its author neither); otherwise its author always,
+//! and anyone else who is not in its `hidden_from` when its privacy lets them:
 //! - `public`: every member of the tenant;
 //! - `followers`: people who follow the author;
 //! - `close_friends`: people on the author's close-friends list;
 //! - `private`: nobody else.
+//!
+//! Expiry ([`unexpired_for`]) then hides a story from everyone but its author once
+//! `expires_at` has passed (whether or not the expiry job has run). [`visible`] is both, and
+//! what reads of live stories use; highlights, which keep stories past their expiry, use
+//! [`reachable`] alone.
 
 /// The predicate for the `stories` row aliased `story`, seen by the user id the SQL expression
-/// `viewer` yields (a bind parameter such as `$3`). Both the follow and close-friend lookups
-/// are primary-key probes, so the predicate costs two index lookups at most per story.
+/// `viewer` yields (a bind parameter such as `$3`): privacy, then expiry. Both the follow and
+/// close-friend lookups are primary-key probes, so the predicate costs two index lookups at
+/// most per story.
 pub fn visible(story: &str, viewer: &str) -> String {
     format!(
-        "({story}.author_id = {viewer} or ({story}.expires_at > now() and {}))",
+        "({} and {})",
+        reachable(story, viewer),
+        unexpired_for(story, viewer)
+    )
+}
+
+/// The privacy part of [`visible`], expiry aside: whether `viewer` may see the story at all.
+/// For highlights (which keep expired stories), and for telling an expired story (410) from
+/// one that was never theirs (404).
+pub fn reachable(story: &str, viewer: &str) -> String {
+    format!(
+        "({story}.removed_at is null and ({story}.author_id = {viewer} or {}))",
         audience(story, viewer)
     )
 }
 
-/// [`visible`] but for the expiry: whether `viewer` could see the story while it was active.
-/// Only for telling an expired story (410) from one that was never theirs (404).
-pub fn reachable(story: &str, viewer: &str) -> String {
-    format!(
-        "({story}.author_id = {viewer} or {})",
-        audience(story, viewer)
-    )
+/// The expiry part of [`visible`]: the story is active, or `viewer` is its author (their
+/// archive).
+fn unexpired_for(story: &str, viewer: &str) -> String {
+    format!("({story}.author_id = {viewer} or {story}.expires_at > now())")
 }
 
 /// Whether the story's privacy and `hidden_from` let `viewer`, who is not its author, see it.

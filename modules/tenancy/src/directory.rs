@@ -185,6 +185,11 @@ impl TenantDirectory for TenancyDirectory {
         Ok(repo::people_with_role(&mut tx, gym_id, minimum).await?)
     }
 
+    async fn member_count(&self, ctx: &AppContext, gym_id: Uuid) -> ApiResult<i64> {
+        let mut tx = db::read_tenant(&ctx.db, gym_id).await?;
+        Ok(repo::member_count(&mut tx, gym_id).await?)
+    }
+
     async fn tenant_ids_after(
         &self,
         ctx: &AppContext,

@@ -421,6 +421,13 @@ pub async fn people_with_role(
     .await
 }
 
+pub async fn member_count(conn: &mut PgConnection, gym_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from gym_members where gym_id = $1")
+        .bind(gym_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
 pub async fn tenant_ids_after(
     db: impl PgExecutor<'_>,
     after: Option<Uuid>,

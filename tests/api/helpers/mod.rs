@@ -25,7 +25,7 @@ pub use identity::{PASSWORD, Session, unique_email};
 pub use media::{IMAGE_LIMIT, MediaApp, Part, file, mp4, multipart, png};
 pub use request::{Call, Caller, Credential};
 #[cfg(feature = "stories")]
-pub use stories::{StoryWorld, bulk_members, expire, text_story};
+pub use stories::{StoryWorld, bulk_members, expire, run_expiry, text_story};
 pub use webhooks::{Received, Receiver, endpoint_path, signed_with, v1_count};
 
 pub struct TestApp {

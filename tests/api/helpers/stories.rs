@@ -148,6 +148,17 @@ pub async fn expire(pool: &PgPool, story: Uuid) {
     .expect("the story exists");
 }
 
+/// Runs the expiry job now, as its schedule would.
+pub async fn run_expiry(app: &TestApp, pool: &PgPool) {
+    sqlx::query(
+        "update job_schedules set next_run_at = now() where name = 'stories.expire.every_minute'",
+    )
+    .execute(pool)
+    .await
+    .expect("the expiry schedule exists");
+    app.jobs.drain().await.expect("the jobs run");
+}
+
 /// A member made without the sign-up round trip (for tests that need hundreds): a user row,
 /// a membership and an access token signed with the test key.
 pub struct BulkMember {

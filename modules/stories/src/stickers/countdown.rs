@@ -3,7 +3,7 @@
 //! sticker first (`notified_at`), so a rerun tells nobody twice, and a sticker gone with its
 //! deleted story leaves the job nothing to do.
 
-use kernel::events::{self, NotificationRequest};
+use kernel::events::{self, NotificationBatchRequest};
 use kernel::jobs::{Job, JobHandler};
 use kernel::{AppContext, db};
 use uuid::Uuid;
@@ -66,23 +66,19 @@ pub async fn tell_followers(
             "The countdown has ended",
         ),
     };
-    let requests: Vec<NotificationRequest> = ended
-        .followers
-        .iter()
-        .map(|user_id| NotificationRequest {
-            gym_id,
-            user_id: *user_id,
-            kind: kind.to_string(),
-            title: title.clone(),
-            body: body.to_string(),
-            data: serde_json::json!({
-                "story_id": ended.story_id,
-                "sticker_id": sticker_id,
-                "ends_at": data.ends_at(),
-            }),
-        })
-        .collect();
-    events::request_notifications(&mut tx, &requests).await?;
+    let request = NotificationBatchRequest {
+        gym_id,
+        user_ids: ended.followers.clone(),
+        kind: kind.to_string(),
+        title,
+        body: body.to_string(),
+        data: serde_json::json!({
+            "story_id": ended.story_id,
+            "sticker_id": sticker_id,
+            "ends_at": data.ends_at(),
+        }),
+    };
+    events::request_notifications(&mut tx, &request).await?;
     tx.commit().await?;
-    Ok(requests.len())
+    Ok(request.user_ids.len())
 }

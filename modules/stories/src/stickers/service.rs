@@ -132,9 +132,9 @@ pub async fn store<M>(
             .map(|summary| summary.display_name())
             .unwrap_or_else(|| "Someone".to_string());
         let sticker_of: HashMap<Uuid, Uuid> = mentioned.into_iter().collect();
-        let requests: Vec<NotificationRequest> = told
-            .into_iter()
-            .map(|user_id| NotificationRequest {
+        // A few people at most (one per mention sticker), each with their own sticker.
+        for user_id in told {
+            let request = NotificationRequest {
                 gym_id: tenant.gym_id,
                 user_id,
                 kind: "story.mention".to_string(),
@@ -145,9 +145,9 @@ pub async fn store<M>(
                     "sticker_id": sticker_of.get(&user_id),
                     "author_id": story.author_id,
                 }),
-            })
-            .collect();
-        events::request_notifications(conn, &requests).await?;
+            };
+            events::request_notification(conn, &request).await?;
+        }
     }
     Ok(())
 }

@@ -59,15 +59,17 @@ pub struct DashboardSection {
     pub figures: Vec<Figure>,
 }
 
-/// The figures every module switched on for the tenant contributes, in registry order.
+/// The figures every module switched on for the tenant contributes, in registry order, but
+/// those meant for roles above the caller's (`role`).
 async fn sections(
     ctx: &AppContext,
     tenant: &TenantInfo,
+    role: Role,
     period: &DashboardPeriod,
 ) -> ApiResult<Vec<DashboardSection>> {
     let mut sections = Vec::new();
     for (code, contribution) in &ctx.registry.ports().dashboard {
-        if !ctx.registry.is_enabled(code, &tenant.modules) {
+        if !ctx.registry.is_enabled(code, &tenant.modules) || role < contribution.minimum_role() {
             continue;
         }
         let Some(module) = ctx.registry.get(code) else {
@@ -92,7 +94,8 @@ impl DashboardApi {
     ///
     /// Trainer role and up. Gym build: people by role and this month's newcomers; trainer
     /// build: clients. Both: the modules switched on, and a section of figures from each of
-    /// them that has some. Days and months follow the tenant's time zone.
+    /// them that has some (a module may keep its figures for admins and owners). Days and
+    /// months follow the tenant's time zone.
     #[oai(path = "/dashboard", method = "get", operation_id = "dashboard_get")]
     async fn get(
         &self,
@@ -101,7 +104,7 @@ impl DashboardApi {
         tenant.require(Role::Trainer)?;
         let figures = tenants::figures(&self.ctx, &tenant.info).await?;
         let enabled_modules = modules::enabled_codes(&self.ctx, &tenant.info);
-        let sections = sections(&self.ctx, &tenant.info, &figures.period).await?;
+        let sections = sections(&self.ctx, &tenant.info, tenant.role, &figures.period).await?;
         let mode = self.ctx.mode();
         let (gym, trainer) = match mode {
             Mode::Gym => {
