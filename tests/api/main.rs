@@ -24,9 +24,13 @@ mod openapi;
 #[cfg(feature = "payments")]
 mod payments;
 #[cfg(feature = "payments")]
+mod payments_checkout;
+#[cfg(feature = "payments")]
 mod payments_refunds;
 #[cfg(feature = "payments")]
 mod payments_subscriptions;
+#[cfg(feature = "payments")]
+mod payments_webhooks;
 mod ratelimit;
 mod rls;
 mod slow_clients;

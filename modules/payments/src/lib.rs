@@ -44,7 +44,9 @@ use std::sync::Arc;
 
 use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, Schedule, Subscription};
-use kernel::{AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings};
+use kernel::{
+    AppContext, Build, Module, ModuleApi, ModuleCode, Port, PublicEvent, Routes, Settings,
+};
 
 use service::{credits, effects, subscriptions};
 
@@ -99,10 +101,12 @@ impl Module for Payments {
         vec![
             Arc::new(jobs::SeedDefaultProducts { ctx: ctx.clone() }),
             Arc::new(jobs::EndLapsed { ctx: ctx.clone() }),
+            Arc::new(jobs::ProviderEvent { ctx: ctx.clone() }),
+            Arc::new(jobs::Reconcile { ctx: ctx.clone() }),
         ]
     }
     fn schedules(&self) -> Vec<Schedule> {
-        vec![jobs::end_lapsed_schedule()]
+        vec![jobs::end_lapsed_schedule(), jobs::reconcile_schedule()]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
         ["gym_created", "workspace_created"]
@@ -112,6 +116,9 @@ impl Module for Payments {
                 job_kind: jobs::SEED_DEFAULT_PRODUCTS,
             })
             .collect()
+    }
+    fn routes(&self, _ctx: &AppContext) -> Routes {
+        api::routes()
     }
     fn ports(&self) -> Vec<Port> {
         vec![Port::Dashboard(&FIGURES)]

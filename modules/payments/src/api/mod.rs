@@ -1,16 +1,23 @@
 //! The module's HTTP API: schemas and handlers per area, which call [`crate::service`].
 
+mod checkout;
 mod credits;
 mod payments;
 mod products;
+mod providers;
 mod subscriptions;
+mod webhooks;
 
+pub use checkout::CheckoutApi;
 pub use credits::CreditsApi;
 pub use payments::PaymentsApi;
 pub use products::ProductsApi;
+pub use providers::ProvidersApi;
 pub use subscriptions::SubscriptionsApi;
+pub use webhooks::WebhooksApi;
 
 use kernel::http::document::{ApiLink, FieldRule, NOT_BLANK_PATTERN, Rule};
+use poem::http::Method;
 use poem_openapi::Tags;
 
 #[derive(Tags)]
@@ -93,7 +100,11 @@ const fn link(
 }
 
 /// The module's APIs, one tuple.
-pub type Apis = ((CreditsApi, ProductsApi), (PaymentsApi, SubscriptionsApi));
+pub type Apis = (
+    (CreditsApi, ProductsApi),
+    (PaymentsApi, SubscriptionsApi),
+    (ProvidersApi, CheckoutApi, WebhooksApi),
+);
 
 pub fn apis(ctx: &kernel::AppContext) -> Apis {
     (
@@ -105,7 +116,20 @@ pub fn apis(ctx: &kernel::AppContext) -> Apis {
             PaymentsApi { ctx: ctx.clone() },
             SubscriptionsApi { ctx: ctx.clone() },
         ),
+        (
+            ProvidersApi { ctx: ctx.clone() },
+            CheckoutApi { ctx: ctx.clone() },
+            WebhooksApi { ctx: ctx.clone() },
+        ),
     )
+}
+
+/// The providers' webhooks are inbound-webhook routes: no bearer token, raw bytes, their own
+/// rate-limit class (see [`kernel::routes`]).
+pub fn routes() -> kernel::Routes {
+    kernel::Routes::new()
+        .inbound_webhook(Method::POST, "/api/v1/webhooks/stripe")
+        .inbound_webhook(Method::POST, "/api/v1/webhooks/{provider}/{gym_id}")
 }
 
 /// What the handlers check beyond the fields' types, for the document.

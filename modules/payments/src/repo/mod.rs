@@ -2,6 +2,8 @@
 //! runs in a transaction row-level security scopes to it as well.
 
 pub mod credits;
+pub mod credentials;
+pub mod events;
 pub mod payments;
 pub mod products;
 pub mod refunds;
