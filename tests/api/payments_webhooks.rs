@@ -76,6 +76,15 @@ impl Bought {
     }
 }
 
+/// Runs the reconciliation job now (its schedule waits five minutes).
+async fn reconcile(pool: &PgPool, app: &TestApp) {
+    let mut conn = pool.acquire().await.unwrap();
+    jobs::enqueue(&mut conn, NewJob::new("payments.reconcile", json!({})))
+        .await
+        .unwrap();
+    app.jobs.drain().await.unwrap();
+}
+
 async fn provider_event_jobs(pool: &PgPool) -> i64 {
     rows_in(pool, "jobs where kind = 'payments.provider_event'").await
 }
@@ -205,23 +214,15 @@ async fn webhooks_that_fail_verification_or_name_no_tenant_are_refused_and_store
 async fn reconciliation_asks_the_provider_about_payments_pending_too_long(pool: PgPool) {
     let world = bought(&pool).await;
     world.providers.stripe_session_paid(world.payment, 0).await;
-    let reconcile = || async {
-        let mut conn = pool.acquire().await.unwrap();
-        jobs::enqueue(&mut conn, NewJob::new("payments.reconcile", json!({})))
-            .await
-            .unwrap();
-        world.app.jobs.drain().await.unwrap();
-    };
-
     // Young pending payments are left to their webhooks.
-    reconcile().await;
+    reconcile(&pool, &world.app).await;
     assert_eq!(world.payment().await["status"], "pending");
 
     sqlx::query("update payments set created_at = now() - interval '2 hours'")
         .execute(&pool)
         .await
         .unwrap();
-    reconcile().await;
+    reconcile(&pool, &world.app).await;
     assert_eq!(world.payment().await["status"], "succeeded");
     assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 500);
 }
@@ -242,11 +243,7 @@ async fn reconciliation_cancels_a_checkout_that_expired_unpaid(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    jobs::enqueue(&mut conn, NewJob::new("payments.reconcile", json!({})))
-        .await
-        .unwrap();
-    world.app.jobs.drain().await.unwrap();
+    reconcile(&pool, &world.app).await;
     assert_eq!(world.payment().await["status"], "cancelled");
 }
 

@@ -9,21 +9,38 @@
 //!   Products — `GET/POST /api/v1/payments/products`, `PATCH /api/v1/payments/products/{id}`
 //!   (writes: owners and admins). Payments — `GET /api/v1/payments` (own; staff all, by
 //!   `member_id` and `status`), `GET /api/v1/payments/{id}`, `POST /api/v1/payments/manual`
-//!   (trainer and up), `POST /api/v1/payments/{id}/refunds` (owners and admins).
+//!   (trainer and up), `POST /api/v1/payments/{id}/refunds` (owners and admins; provider
+//!   payments are refunded at the provider). Checkout — `POST /api/v1/payments/checkout`
+//!   (the caller pays for a product at Stripe or MercadoPago). Providers (owners) —
+//!   `GET /api/v1/payments/providers`, `PUT/DELETE /api/v1/payments/providers/{provider}`.
 //!   Memberships — `GET /api/v1/payments/subscriptions/me`, `GET /api/v1/payments/subscriptions`
-//!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. API keys: `credits:read`,
-//!   `credits:write`, `payments:read`, `payments:write`.
+//!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. Provider webhooks (inbound
+//!   routes, no bearer) — `POST /api/v1/webhooks/stripe` (the platform's account and Connect),
+//!   `POST /api/v1/webhooks/{provider}/{gym_id}` (a tenant's own account). API keys:
+//!   `credits:read`, `credits:write`, `payments:read`, `payments:write`.
 //! - Tables (row-level security on `gym_id`; SQL in `repo/`): `credit_balances`,
 //!   `credit_transactions` (append-only; a purchase's grant and a refund's reversal are unique
-//!   by `source`), `products`, `payments`, `refunds`, `subscriptions`.
+//!   by `source`), `products`, `payments` (with `connect_account` and `checkout_expires_at`),
+//!   `refunds`, `subscriptions`, `provider_credentials` (a tenant's own keys, sealed). Without
+//!   row-level security, holding ids only: `payment_tenants` (which tenant a provider payment
+//!   belongs to, for platform webhooks) and `provider_events` (the webhook inbox, unique on
+//!   provider + event key).
 //! - Payment states: [`state`]; moves are conditional updates, so duplicates converge.
+//! - Providers: [`providers`] (the trait, Stripe, MercadoPago); which one serves a tenant, and
+//!   the cache of built clients: `service::providers::for_tenant`.
 //! - Jobs: `payments.seed_default_products` (on `gym_created` and `workspace_created`: the
 //!   four default credit packages), `payments.end_lapsed_subscriptions` (hourly: ends
-//!   memberships whose grace or cancelled period is over).
+//!   memberships whose grace or cancelled period is over), `payments.provider_event` (one per
+//!   new webhook event: re-fetches the payment from the provider and applies it),
+//!   `payments.reconcile` (every 5 minutes: provider payments pending for longer than
+//!   `reconcile_after_minutes` are asked about; expired checkouts are cancelled).
 //! - Events: `credits.changed`, `payment.succeeded`, `payment.failed`, `payment.refunded`,
 //!   `subscription.changed`, all public (webhooks; notifications tells members and staff).
 //! - Ports: dashboard figures (revenue this month, pending payments).
-//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`).
+//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`, `public_base_url`,
+//!   `checkout_success_url`, `checkout_cancel_url`, `checkout_expires_minutes`,
+//!   `reconcile_after_minutes`) and `[payments.providers]`
+//!   ([`providers::settings::ProviderSettings`]).
 //! - Problems: in `errors.rs`. Both builds; on by default for a tenant.
 
 mod api;

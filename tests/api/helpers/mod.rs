@@ -27,7 +27,8 @@ pub use identity::{PASSWORD, Session, unique_email};
 pub use media::{IMAGE_LIMIT, MediaApp, Part, file, mp4, multipart, png};
 #[cfg(feature = "payments")]
 pub use providers::{
-    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, answer, fixture, refunded, spawn_app_with_providers, stripe_event,
+    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, answer, fixture,
+    spawn_app_with_providers, stripe_event,
 };
 pub use request::{Call, Caller, Credential};
 #[cfg(feature = "stories")]

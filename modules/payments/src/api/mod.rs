@@ -33,8 +33,8 @@ enum PaymentsTags {
 }
 
 /// Where the ids our answers carry lead: a created or listed payment to reading and refunding
-/// it, a product to changing it, a membership to cancelling it, a new member to their
-/// payment.
+/// it, a checkout to its payment, a product to changing it and buying it, a membership to
+/// cancelling it, a new member to their payment.
 pub(crate) const LINKS: &[ApiLink] = &[
     link("payments_record_manual", 201, "payments_get", CREATED),
     link("payments_record_manual", 201, "payments_refund", CREATED),
@@ -71,6 +71,14 @@ pub(crate) const LINKS: &[ApiLink] = &[
         parameters: &[],
         body: &[("member_id", "$response.body#/user_id")],
     },
+    link("payments_checkout", 201, "payments_get", CHECKOUT_PAYMENT),
+    ApiLink {
+        from: "payments_products_create",
+        status: 201,
+        to: "payments_checkout",
+        parameters: &[],
+        body: &[("product_id", "$response.body#/id")],
+    },
     ApiLink {
         from: "payments_products_create",
         status: 201,
@@ -83,6 +91,8 @@ pub(crate) const LINKS: &[ApiLink] = &[
 /// The `id` of a created resource, and of the first item of a page.
 const CREATED: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const FIRST_ITEM: &[(&str, &str)] = &[("id", "$response.body#/items/0/id")];
+/// The payment a checkout opened.
+const CHECKOUT_PAYMENT: &[(&str, &str)] = &[("id", "$response.body#/payment_id")];
 
 const fn link(
     from: &'static str,
