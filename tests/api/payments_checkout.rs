@@ -39,7 +39,12 @@ async fn owners_store_credentials_that_are_never_shown_and_remove_them(pool: PgP
     let providers = Providers::start().await;
     let app = spawn_app_with_providers(pool.clone(), &providers).await;
     let (owner, gym) = app.owner_with_tenant("creds").await;
-    let list = app.as_(&owner).in_(gym).get("/api/v1/payments/providers").expect(200).await;
+    let list = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/payments/providers")
+        .expect(200)
+        .await;
     assert_eq!(provider(&list, "stripe")["configured_by"], "deployment");
     assert_eq!(provider(&list, "mercadopago")["mode"], "test");
 
@@ -52,10 +57,18 @@ async fn owners_store_credentials_that_are_never_shown_and_remove_them(pool: PgP
         .await;
     assert_eq!(stored["configured_by"], "tenant");
     assert_eq!(stored["mode"], "test");
-    let list = app.as_(&owner).in_(gym).get("/api/v1/payments/providers").expect(200).await;
+    let list = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/payments/providers")
+        .expect(200)
+        .await;
     assert_eq!(provider(&list, "stripe")["configured_by"], "tenant");
     for shown in [stored.to_string(), list.to_string()] {
-        assert!(!shown.contains("tenant_own_key") && !shown.contains("whsec_tenant"), "{shown}");
+        assert!(
+            !shown.contains("tenant_own_key") && !shown.contains("whsec_tenant"),
+            "{shown}"
+        );
     }
     let sealed: String = sqlx::query_scalar("select sealed from provider_credentials")
         .fetch_one(&pool)
@@ -68,7 +81,12 @@ async fn owners_store_credentials_that_are_never_shown_and_remove_them(pool: PgP
         .delete("/api/v1/payments/providers/stripe")
         .expect(204)
         .await;
-    let list = app.as_(&owner).in_(gym).get("/api/v1/payments/providers").expect(200).await;
+    let list = app
+        .as_(&owner)
+        .in_(gym)
+        .get("/api/v1/payments/providers")
+        .expect(200)
+        .await;
     assert_eq!(provider(&list, "stripe")["configured_by"], "deployment");
     app.as_(&owner)
         .in_(gym)
@@ -106,7 +124,10 @@ async fn only_owners_manage_credentials_and_wrong_keys_name_their_field(pool: Pg
         .json(&json!({"secret_key": "sk_live_abc", "webhook_secrets": ["nope"]}))
         .expect_problem(422, "validation_failed")
         .await;
-    assert_eq!(error_fields(&live_key), ["secret_key", "webhook_secrets[0]"]);
+    assert_eq!(
+        error_fields(&live_key),
+        ["secret_key", "webhook_secrets[0]"]
+    );
     let production_token = app
         .as_(&owner)
         .in_(gym)
@@ -141,18 +162,29 @@ async fn a_credit_package_is_paid_once_through_a_stripe_checkout_session(pool: P
         .expect(201)
         .await;
     let payment_id = uuid_of(&checkout["payment_id"]);
-    assert!(checkout["checkout_url"].as_str().unwrap().starts_with("https://checkout.stripe.com/"));
+    assert!(
+        checkout["checkout_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://checkout.stripe.com/")
+    );
 
     let sent = providers.stripe_requests("/v1/checkout/sessions").await;
     assert_eq!(sent.len(), 1);
     let fields = form(&sent[0]);
     assert_eq!(fields["mode"], "payment");
     assert_eq!(fields["client_reference_id"], payment_id.to_string());
-    assert_eq!(fields["payment_intent_data[metadata][payment_id]"], payment_id.to_string());
+    assert_eq!(
+        fields["payment_intent_data[metadata][payment_id]"],
+        payment_id.to_string()
+    );
     assert_eq!(fields["line_items[0][price_data][unit_amount]"], "4500");
     assert_eq!(fields["customer_email"], member.email);
     assert!(fields["success_url"].contains(&payment_id.to_string()));
-    assert_eq!(header(&sent[0], "idempotency-key"), format!("checkout:{payment_id}"));
+    assert_eq!(
+        header(&sent[0], "idempotency-key"),
+        format!("checkout:{payment_id}")
+    );
 
     let payment = app
         .as_(&member)
@@ -183,7 +215,10 @@ async fn a_plan_is_bought_as_a_stripe_subscription(pool: PgPool) {
         .await;
     let fields = form(&providers.stripe_requests("/v1/checkout/sessions").await[0]);
     assert_eq!(fields["mode"], "subscription");
-    assert_eq!(fields["line_items[0][price_data][recurring][interval]"], "month");
+    assert_eq!(
+        fields["line_items[0][price_data][recurring][interval]"],
+        "month"
+    );
     assert_eq!(fields["line_items[0][price_data][unit_amount]"], "3000");
     assert!(fields.contains_key("subscription_data[metadata][payment_id]"));
 }
@@ -193,7 +228,10 @@ async fn a_mercadopago_checkout_names_the_tenants_own_notification_url(pool: PgP
     let providers = Providers::start().await;
     Mock::given(method("POST"))
         .and(path("/checkout/preferences"))
-        .respond_with(answer(200, fixture("mercadopago/preference.json", Uuid::nil())))
+        .respond_with(answer(
+            200,
+            fixture("mercadopago/preference.json", Uuid::nil()),
+        ))
         .mount(&providers.mercadopago)
         .await;
     let app = spawn_app_with_providers(pool.clone(), &providers).await;
@@ -209,7 +247,12 @@ async fn a_mercadopago_checkout_names_the_tenants_own_notification_url(pool: PgP
         .expect(201)
         .await;
     let payment_id = checkout["payment_id"].as_str().unwrap().to_string();
-    assert!(checkout["checkout_url"].as_str().unwrap().contains("pref_id="));
+    assert!(
+        checkout["checkout_url"]
+            .as_str()
+            .unwrap()
+            .contains("pref_id=")
+    );
     let sent = providers.mercadopago.received_requests().await.unwrap();
     assert_eq!(sent.len(), 1);
     let preference: Value = serde_json::from_slice(&sent[0].body).unwrap();
@@ -218,7 +261,10 @@ async fn a_mercadopago_checkout_names_the_tenants_own_notification_url(pool: PgP
         format!("http://127.0.0.1:8080/api/v1/webhooks/mercadopago/{gym}?source_news=webhooks")
     );
     assert_eq!(preference["external_reference"], payment_id);
-    assert_eq!(header(&sent[0], "x-idempotency-key"), format!("checkout:{payment_id}"));
+    assert_eq!(
+        header(&sent[0], "x-idempotency-key"),
+        format!("checkout:{payment_id}")
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -249,7 +295,10 @@ async fn checkouts_of_another_tenants_or_an_archived_product_or_an_unknown_provi
     assert_eq!(error_fields(&unknown), ["provider"]);
     app.as_(&owner)
         .in_(gym)
-        .patch(&format!("/api/v1/payments/products/{}", ours["id"].as_str().unwrap()))
+        .patch(&format!(
+            "/api/v1/payments/products/{}",
+            ours["id"].as_str().unwrap()
+        ))
         .json(&json!({"active": false}))
         .expect(200)
         .await;
@@ -257,7 +306,12 @@ async fn checkouts_of_another_tenants_or_an_archived_product_or_an_unknown_provi
         .expect_problem(409, "product_archived")
         .await;
     assert_eq!(rows_in(&pool, "payments").await, 0);
-    assert!(providers.stripe_requests("/v1/checkout/sessions").await.is_empty());
+    assert!(
+        providers
+            .stripe_requests("/v1/checkout/sessions")
+            .await
+            .is_empty()
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -291,5 +345,11 @@ async fn a_provider_that_is_down_leaves_nothing_and_the_same_idempotency_key_the
     let replayed = checkout().expect(201).await;
     assert_eq!(paid, replayed);
     assert_eq!(rows_in(&pool, "payments").await, 1);
-    assert_eq!(providers.stripe_requests("/v1/checkout/sessions").await.len(), 2);
+    assert_eq!(
+        providers
+            .stripe_requests("/v1/checkout/sessions")
+            .await
+            .len(),
+        2
+    );
 }

@@ -8,12 +8,12 @@ use kernel::jobs::{self, NewJob};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-use wiremock::matchers::{method, path};
 use wiremock::Mock;
+use wiremock::matchers::{method, path};
 
 use crate::helpers::{
-    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, Session, TestApp, answer, fixture, rows_in,
-    spawn_app_with_providers, stripe_event, uuid_of,
+    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, Session, TestApp, answer,
+    fixture, rows_in, spawn_app_with_providers, stripe_event, uuid_of,
 };
 
 /// A tenant whose member has opened a Stripe checkout of the 500-credit package (45.00).
@@ -64,7 +64,9 @@ impl Bought {
     /// Stripe reports the payment paid, with `refunded_minor` given back, and the webhook
     /// saying so has been handled.
     async fn paid(&self, refunded_minor: i64) {
-        self.providers.stripe_session_paid(self.payment, refunded_minor).await;
+        self.providers
+            .stripe_session_paid(self.payment, refunded_minor)
+            .await;
         let event = stripe_event("event_checkout_session_completed.json", self.payment, None);
         self.app.stripe_webhook(&event).expect(200).await;
         self.app.jobs.drain().await.unwrap();
@@ -97,9 +99,17 @@ async fn the_same_event_fifty_times_at_once_among_related_ones_pays_once_and_gra
     world.providers.stripe_session_paid(world.payment, 0).await;
     let completed = stripe_event("event_checkout_session_completed.json", world.payment, None);
     let related = [
-        stripe_event("event_checkout_session_completed.json", world.payment, Some("evt_related_completed")),
+        stripe_event(
+            "event_checkout_session_completed.json",
+            world.payment,
+            Some("evt_related_completed"),
+        ),
         // The intent's own events: refetched, the intent is paid, whatever the event said.
-        stripe_event("event_payment_intent_payment_failed.json", world.payment, None),
+        stripe_event(
+            "event_payment_intent_payment_failed.json",
+            world.payment,
+            None,
+        ),
         stripe_event("event_charge_refunded.json", world.payment, None),
     ];
     let mut deliveries: Vec<String> = std::iter::repeat_n(completed, 50).collect();
@@ -120,13 +130,20 @@ async fn the_same_event_fifty_times_at_once_among_related_ones_pays_once_and_gra
     world.app.jobs.drain().await.unwrap();
     let payment = world.payment().await;
     assert_eq!(payment["status"], "succeeded");
-    assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 500);
+    assert_eq!(
+        world.app.credit_balance(&world.member, world.gym).await,
+        500
+    );
     assert_eq!(
         rows_in(&pool, "credit_transactions where kind = 'purchase'").await,
         1
     );
     assert_eq!(
-        rows_in(&pool, "domain_events where event_type = 'payment.succeeded'").await,
+        rows_in(
+            &pool,
+            "domain_events where event_type = 'payment.succeeded'"
+        )
+        .await,
         1
     );
     assert_eq!(
@@ -154,13 +171,23 @@ async fn a_failure_reported_after_the_success_changes_nothing(pool: PgPool) {
             fixture("stripe/payment_intent_failed.json", world.payment),
         )
         .await;
-    let failed = stripe_event("event_payment_intent_payment_failed.json", world.payment, None);
+    let failed = stripe_event(
+        "event_payment_intent_payment_failed.json",
+        world.payment,
+        None,
+    );
     world.app.stripe_webhook(&failed).expect(200).await;
     world.app.jobs.drain().await.unwrap();
 
     assert_eq!(world.payment().await["status"], "succeeded");
-    assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 500);
-    assert_eq!(rows_in(&pool, "domain_events where event_type = 'payment.failed'").await, 0);
+    assert_eq!(
+        world.app.credit_balance(&world.member, world.gym).await,
+        500
+    );
+    assert_eq!(
+        rows_in(&pool, "domain_events where event_type = 'payment.failed'").await,
+        0
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -224,7 +251,10 @@ async fn reconciliation_asks_the_provider_about_payments_pending_too_long(pool: 
         .unwrap();
     reconcile(&pool, &world.app).await;
     assert_eq!(world.payment().await["status"], "succeeded");
-    assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 500);
+    assert_eq!(
+        world.app.credit_balance(&world.member, world.gym).await,
+        500
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -251,7 +281,10 @@ async fn stripe_refunds(world: &Bought, first_status: Option<u16>) {
     if let Some(status) = first_status {
         Mock::given(method("POST"))
             .and(path("/v1/refunds"))
-            .respond_with(answer(status, fixture("stripe/error_500.json", Uuid::nil())))
+            .respond_with(answer(
+                status,
+                fixture("stripe/error_500.json", Uuid::nil()),
+            ))
             .up_to_n_times(1)
             .mount(&world.providers.stripe)
             .await;
@@ -311,7 +344,10 @@ async fn a_stripe_payment_is_refunded_in_part_then_in_full_but_never_beyond(pool
         .collect();
     assert_eq!(amounts, ["1500", "3000"]);
     let keys = idempotency_keys(&sent);
-    assert_eq!(keys[0], format!("refund:{}", partial["id"].as_str().unwrap()));
+    assert_eq!(
+        keys[0],
+        format!("refund:{}", partial["id"].as_str().unwrap())
+    );
     assert_eq!(keys[1], format!("refund:{}", rest["id"].as_str().unwrap()));
     assert_eq!(rows_in(&pool, "refunds").await, 2);
 }
@@ -327,7 +363,10 @@ async fn a_refund_the_provider_could_not_finish_is_completed_by_asking_again(poo
         .expect_problem(503, "provider_unavailable")
         .await;
     assert_eq!(rows_in(&pool, "refunds where status = 'pending'").await, 1);
-    assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 500);
+    assert_eq!(
+        world.app.credit_balance(&world.member, world.gym).await,
+        500
+    );
     // Another amount while that one is unfinished is refused.
     world
         .refund(Some(1000))
@@ -338,7 +377,10 @@ async fn a_refund_the_provider_could_not_finish_is_completed_by_asking_again(poo
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["payment"]["refunded_minor"], 1500);
     assert_eq!(rows_in(&pool, "refunds").await, 1);
-    assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 334);
+    assert_eq!(
+        world.app.credit_balance(&world.member, world.gym).await,
+        334
+    );
     assert_eq!(
         rows_in(&pool, "credit_transactions where kind = 'refund'").await,
         1
@@ -350,12 +392,18 @@ async fn a_refund_the_provider_could_not_finish_is_completed_by_asking_again(poo
     assert_eq!(keys[0], format!("refund:{}", done["id"].as_str().unwrap()));
 
     // Stripe's webhook about it, arriving afterwards, changes nothing more.
-    world.providers.stripe_session_paid(world.payment, 1500).await;
+    world
+        .providers
+        .stripe_session_paid(world.payment, 1500)
+        .await;
     let refunded = stripe_event("event_charge_refunded.json", world.payment, None);
     world.app.stripe_webhook(&refunded).expect(200).await;
     world.app.jobs.drain().await.unwrap();
     assert_eq!(rows_in(&pool, "refunds").await, 1);
-    assert_eq!(world.app.credit_balance(&world.member, world.gym).await, 334);
+    assert_eq!(
+        world.app.credit_balance(&world.member, world.gym).await,
+        334
+    );
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -375,7 +423,12 @@ async fn another_tenant_can_neither_see_nor_refund_the_payment(pool: PgPool) {
     }
     world
         .app
-        .refund(&stranger, their_gym, &json!({"id": world.payment}), Some(100))
+        .refund(
+            &stranger,
+            their_gym,
+            &json!({"id": world.payment}),
+            Some(100),
+        )
         .expect_problem(404, "not_found")
         .await;
     assert_eq!(rows_in(&pool, "refunds").await, 0);

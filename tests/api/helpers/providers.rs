@@ -36,7 +36,10 @@ pub fn answer(status: u16, body: String) -> ResponseTemplate {
 
 /// A fixture's text with `"amount_refunded": <from>` (the fixtures' 1500) set to `to`.
 pub fn refunded(body: String, to: i64) -> String {
-    body.replace("\"amount_refunded\": 1500", &format!("\"amount_refunded\": {to}"))
+    body.replace(
+        "\"amount_refunded\": 1500",
+        &format!("\"amount_refunded\": {to}"),
+    )
 }
 
 /// The test app with Stripe and MercadoPago at local fakes, with deployment credentials.
@@ -60,12 +63,27 @@ impl Providers {
                 "payments.providers.stripe.base_url",
                 json!(format!("{}/", self.stripe.uri())),
             ),
-            ("payments.providers.stripe.secret_key", json!("sk_test_platform")),
-            ("payments.providers.stripe.webhook_secrets", json!([STRIPE_SECRET])),
+            (
+                "payments.providers.stripe.secret_key",
+                json!("sk_test_platform"),
+            ),
+            (
+                "payments.providers.stripe.webhook_secrets",
+                json!([STRIPE_SECRET]),
+            ),
             ("payments.providers.stripe.timeout_seconds", json!(2)),
-            ("payments.providers.mercadopago.base_url", json!(self.mercadopago.uri())),
-            ("payments.providers.mercadopago.access_token", json!("TEST-platform-token")),
-            ("payments.providers.mercadopago.webhook_secrets", json!([MERCADOPAGO_SECRET])),
+            (
+                "payments.providers.mercadopago.base_url",
+                json!(self.mercadopago.uri()),
+            ),
+            (
+                "payments.providers.mercadopago.access_token",
+                json!("TEST-platform-token"),
+            ),
+            (
+                "payments.providers.mercadopago.webhook_secrets",
+                json!([MERCADOPAGO_SECRET]),
+            ),
             ("payments.providers.mercadopago.timeout_seconds", json!(2)),
             ("payments.public_base_url", json!("http://127.0.0.1:8080")),
         ]
@@ -86,14 +104,20 @@ impl Providers {
     pub async fn stripe_opens_sessions(&self) {
         Mock::given(method("POST"))
             .and(path("/v1/checkout/sessions"))
-            .respond_with(answer(200, fixture("stripe/checkout_session_open.json", Uuid::nil())))
+            .respond_with(answer(
+                200,
+                fixture("stripe/checkout_session_open.json", Uuid::nil()),
+            ))
             .mount(&self.stripe)
             .await;
     }
 
     /// The checkout session of `payment`, paid, with `refunded_minor` given back.
     pub async fn stripe_session_paid(&self, payment: Uuid, refunded_minor: i64) {
-        let body = refunded(fixture("stripe/checkout_session_paid.json", payment), refunded_minor);
+        let body = refunded(
+            fixture("stripe/checkout_session_paid.json", payment),
+            refunded_minor,
+        );
         self.stripe_has(&format!("/v1/checkout/sessions/{SESSION}"), body)
             .await;
         let intent = refunded(

@@ -63,8 +63,13 @@ impl WebhooksApi {
     )]
     async fn stripe(&self, req: &Request, body: InboundBody) -> ApiResult<Received> {
         let request = webhook_request(req, &body);
-        let stored =
-            inbox::receive(&self.ctx, ProviderKind::Stripe, Endpoint::Platform, &request).await?;
+        let stored = inbox::receive(
+            &self.ctx,
+            ProviderKind::Stripe,
+            Endpoint::Platform,
+            &request,
+        )
+        .await?;
         Ok(received(stored))
     }
 
@@ -89,12 +94,12 @@ impl WebhooksApi {
         body: InboundBody,
     ) -> ApiResult<Received> {
         let kind = kind_of(&provider.0)?;
-        let gym_id: Uuid = gym_id.0.parse().map_err(|_| {
-ApiError::not_found("no tenant with this id")
-        })?;
+        let gym_id: Uuid = gym_id
+            .0
+            .parse()
+            .map_err(|_| ApiError::not_found("no tenant with this id"))?;
         let request = webhook_request(req, &body);
         let stored = inbox::receive(&self.ctx, kind, Endpoint::Tenant(gym_id), &request).await?;
         Ok(received(stored))
     }
 }
-

@@ -38,7 +38,10 @@ pub async fn upsert(
 }
 
 /// The tenant's stored credentials, by provider.
-pub async fn list(conn: &mut PgConnection, gym_id: Uuid) -> Result<Vec<CredentialRow>, sqlx::Error> {
+pub async fn list(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+) -> Result<Vec<CredentialRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from provider_credentials where gym_id = $1 order by provider"
     ))

@@ -75,7 +75,11 @@ pub async fn receive(
 }
 
 /// A tenant's provider, for its own endpoint: 404 for a tenant that does not exist.
-async fn tenant_provider(ctx: &AppContext, gym_id: Uuid, kind: ProviderKind) -> ApiResult<Resolved> {
+async fn tenant_provider(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    kind: ProviderKind,
+) -> ApiResult<Resolved> {
     ctx.tenants.tenant(ctx, gym_id).await?;
     let mut read = db::read_tenant(&ctx.db, gym_id).await?;
     providers::for_tenant(ctx, &mut read, gym_id, kind).await
@@ -96,7 +100,8 @@ pub async fn process(ctx: &AppContext, event_id: Uuid) -> anyhow::Result<()> {
         return Ok(());
     }
     let kind: ProviderKind = event.provider.parse()?;
-    let event_kind: EventKind = serde_json::from_value(serde_json::Value::String(event.kind.clone()))?;
+    let event_kind: EventKind =
+        serde_json::from_value(serde_json::Value::String(event.kind.clone()))?;
     let (gym_id, outcome) = match event_kind {
         EventKind::CheckoutCompleted
         | EventKind::CheckoutExpired
@@ -148,7 +153,12 @@ async fn payment_event(
     let fetched = match resolved.provider.fetch_payment(object_ref).await {
         Ok(fetched) => fetched,
         Err(err) if err.is_retryable() => return Err(err.into()),
-        Err(err) => return Ok((gym_id, format!("skipped: the provider refused the fetch: {err}"))),
+        Err(err) => {
+            return Ok((
+                gym_id,
+                format!("skipped: the provider refused the fetch: {err}"),
+            ));
+        }
     };
     let Some(payment_id) = sync::payment_id_of(&fetched) else {
         return Ok((gym_id, Applied::NotOurs.describe()));

@@ -58,7 +58,11 @@ static BUILT: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(HashMap::new(
 /// A provider name from a path or body: 404 `unknown_provider` otherwise.
 pub fn kind_of(name: &str) -> ApiResult<ProviderKind> {
     name.parse::<ProviderKind>().map_err(|err| {
-        ApiError::new(StatusCode::NOT_FOUND, errors::UNKNOWN_PROVIDER, err.to_string())
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            errors::UNKNOWN_PROVIDER,
+            err.to_string(),
+        )
     })
 }
 
@@ -101,7 +105,10 @@ pub async fn for_tenant(
     let credentials = match repo::sealed(conn, gym_id, kind.as_str()).await? {
         Some(sealed) => {
             let sealed = sealed.parse().map_err(ApiError::internal)?;
-            Some(Credentials::open(&ctx.secrets, gym_id, kind, &sealed).map_err(ApiError::internal)?)
+            Some(
+                Credentials::open(&ctx.secrets, gym_id, kind, &sealed)
+                    .map_err(ApiError::internal)?,
+            )
         }
         None => None,
     };
@@ -156,11 +163,12 @@ fn cached(
     credentials: Option<&Credentials>,
 ) -> Result<Arc<dyn PaymentProvider>, ProviderError> {
     let fingerprint = fingerprint(kind, settings, credentials);
-    if let Some(hit) = BUILT
-        .lock()
-        .ok()
-        .and_then(|cache| cache.get(&(scope, kind)).filter(|c| c.fingerprint == fingerprint).map(|c| c.provider.clone()))
-    {
+    if let Some(hit) = BUILT.lock().ok().and_then(|cache| {
+        cache
+            .get(&(scope, kind))
+            .filter(|c| c.fingerprint == fingerprint)
+            .map(|c| c.provider.clone())
+    }) {
         return Ok(hit);
     }
     // Built outside the lock: building a client loads TLS roots.
@@ -219,7 +227,11 @@ fn deployment_has(settings: &ProviderSettings, kind: ProviderKind) -> bool {
     }
 }
 
-fn configured(settings: &ProviderSettings, kind: ProviderKind, own: Option<&CredentialRow>) -> Configured {
+fn configured(
+    settings: &ProviderSettings,
+    kind: ProviderKind,
+    own: Option<&CredentialRow>,
+) -> Configured {
     match own {
         Some(row) => Configured {
             kind,
@@ -326,10 +338,18 @@ fn checked(
 ) -> ApiResult<Credentials> {
     let mut errors = Vec::new();
     let (key_field, key, other_field, other) = match kind {
-        ProviderKind::Stripe => ("secret_key", input.secret_key, "access_token", input.access_token),
-        ProviderKind::MercadoPago => {
-            ("access_token", input.access_token, "secret_key", input.secret_key)
-        }
+        ProviderKind::Stripe => (
+            "secret_key",
+            input.secret_key,
+            "access_token",
+            input.access_token,
+        ),
+        ProviderKind::MercadoPago => (
+            "access_token",
+            input.access_token,
+            "secret_key",
+            input.secret_key,
+        ),
     };
     if other.is_some() {
         errors.push(FieldError::new(
@@ -403,7 +423,11 @@ fn checked(
 mod tests {
     use super::*;
 
-    fn input<'a>(secret_key: Option<&'a str>, access_token: Option<&'a str>, webhook_secrets: &'a [String]) -> CredentialsInput<'a> {
+    fn input<'a>(
+        secret_key: Option<&'a str>,
+        access_token: Option<&'a str>,
+        webhook_secrets: &'a [String],
+    ) -> CredentialsInput<'a> {
         CredentialsInput {
             secret_key,
             access_token,
@@ -418,23 +442,69 @@ mod tests {
     #[test]
     fn keys_must_match_the_deployment_mode() {
         let secrets = ["whsec_abc".to_string()];
-        assert!(checked(ProviderKind::Stripe, ProviderMode::Test, &input(Some("sk_test_1"), None, &secrets)).is_ok());
-        assert!(checked(ProviderKind::Stripe, ProviderMode::Test, &input(Some("rk_test_1"), None, &[])).is_ok());
-        let live = checked(ProviderKind::Stripe, ProviderMode::Test, &input(Some("sk_live_1"), None, &[]));
+        assert!(
+            checked(
+                ProviderKind::Stripe,
+                ProviderMode::Test,
+                &input(Some("sk_test_1"), None, &secrets)
+            )
+            .is_ok()
+        );
+        assert!(
+            checked(
+                ProviderKind::Stripe,
+                ProviderMode::Test,
+                &input(Some("rk_test_1"), None, &[])
+            )
+            .is_ok()
+        );
+        let live = checked(
+            ProviderKind::Stripe,
+            ProviderMode::Test,
+            &input(Some("sk_live_1"), None, &[]),
+        );
         assert_eq!(fields(live.unwrap_err()), ["secret_key"]);
-        assert!(checked(ProviderKind::MercadoPago, ProviderMode::Test, &input(None, Some("TEST-123"), &[])).is_ok());
-        let prod = checked(ProviderKind::MercadoPago, ProviderMode::Test, &input(None, Some("APP_USR-1"), &[]));
+        assert!(
+            checked(
+                ProviderKind::MercadoPago,
+                ProviderMode::Test,
+                &input(None, Some("TEST-123"), &[])
+            )
+            .is_ok()
+        );
+        let prod = checked(
+            ProviderKind::MercadoPago,
+            ProviderMode::Test,
+            &input(None, Some("APP_USR-1"), &[]),
+        );
         assert_eq!(fields(prod.unwrap_err()), ["access_token"]);
-        assert!(checked(ProviderKind::MercadoPago, ProviderMode::Live, &input(None, Some("APP_USR-1"), &[])).is_ok());
+        assert!(
+            checked(
+                ProviderKind::MercadoPago,
+                ProviderMode::Live,
+                &input(None, Some("APP_USR-1"), &[])
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn every_wrong_field_is_named() {
         let secrets = ["not-a-whsec".to_string(), String::new()];
-        let err = checked(ProviderKind::Stripe, ProviderMode::Test, &input(None, Some("TEST-1"), &secrets)).unwrap_err();
+        let err = checked(
+            ProviderKind::Stripe,
+            ProviderMode::Test,
+            &input(None, Some("TEST-1"), &secrets),
+        )
+        .unwrap_err();
         assert_eq!(
             fields(err),
-            ["access_token", "secret_key", "webhook_secrets[0]", "webhook_secrets[1]"]
+            [
+                "access_token",
+                "secret_key",
+                "webhook_secrets[0]",
+                "webhook_secrets[1]"
+            ]
         );
     }
 }

@@ -53,7 +53,11 @@ pub async fn run(ctx: &AppContext) -> anyhow::Result<usize> {
 }
 
 /// Asks the provider about one pending payment and applies the answer.
-async fn reconcile(ctx: &AppContext, gym_id: Uuid, payment: &PaymentRow) -> anyhow::Result<Applied> {
+async fn reconcile(
+    ctx: &AppContext,
+    gym_id: Uuid,
+    payment: &PaymentRow,
+) -> anyhow::Result<Applied> {
     let kind = match payment.provider {
         Provider::Stripe => ProviderKind::Stripe,
         Provider::Mercadopago => ProviderKind::MercadoPago,
@@ -85,14 +89,27 @@ async fn ask(
     payment: &PaymentRow,
 ) -> ProviderResult<Option<ProviderPayment>> {
     match (kind, payment.provider_ref.as_deref()) {
-        (ProviderKind::Stripe, Some(reference)) => provider.fetch_payment(reference).await.map(Some),
-        _ => provider.find_by_external_reference(&payment.id.to_string()).await,
+        (ProviderKind::Stripe, Some(reference)) => {
+            provider.fetch_payment(reference).await.map(Some)
+        }
+        _ => {
+            provider
+                .find_by_external_reference(&payment.id.to_string())
+                .await
+        }
     }
 }
 
 async fn cancel(ctx: &AppContext, gym_id: Uuid, payment_id: Uuid) -> ApiResult<Applied> {
     let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
-    let advanced = advance(ctx, &mut tx, gym_id, payment_id, Observed::status(Status::Cancelled)).await?;
+    let advanced = advance(
+        ctx,
+        &mut tx,
+        gym_id,
+        payment_id,
+        Observed::status(Status::Cancelled),
+    )
+    .await?;
     tx.commit().await?;
     Ok(match advanced {
         super::payments::Advanced::Moved(row) => Applied::Moved(row.status),

@@ -171,7 +171,8 @@ async fn at_provider<M>(
     let current = payment_repo::lock(&mut tx, tenant.gym_id, payment.id)
         .await?
         .ok_or_else(no_payment)?;
-    let still_pending = reread(&mut tx, tenant.gym_id, refund.id).await?.status == RefundStatus::Pending;
+    let still_pending =
+        reread(&mut tx, tenant.gym_id, refund.id).await?.status == RefundStatus::Pending;
     let payment = match done.status {
         // A webhook about this refund may have completed it already: then nothing is left to do.
         ProviderRefundStatus::Succeeded if still_pending => {
