@@ -13,7 +13,7 @@ use wiremock::matchers::{method, path};
 
 use crate::helpers::{
     INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, Session, TestApp, answer,
-    fixture, rows_in, spawn_app_with_providers, stripe_event, uuid_of,
+    fixture, rows_in, spawn_app_with_providers, stripe_event, stripe_fixture, uuid_of,
 };
 
 /// A tenant whose member has opened a Stripe checkout of the 500-credit package (45.00).
@@ -24,6 +24,8 @@ struct Bought {
     gym: Uuid,
     member: Session,
     payment: Uuid,
+    /// The tenant's currency (each build's test tenants have their own).
+    currency: String,
 }
 
 async fn bought(pool: &PgPool) -> Bought {
@@ -48,6 +50,7 @@ async fn bought(pool: &PgPool) -> Bought {
         gym,
         member,
         payment,
+        currency: package["currency"].as_str().unwrap().to_string(),
     }
 }
 
@@ -65,7 +68,7 @@ impl Bought {
     /// saying so has been handled.
     async fn paid(&self, refunded_minor: i64) {
         self.providers
-            .stripe_session_paid(self.payment, refunded_minor)
+            .stripe_session_paid(self.payment, &self.currency, refunded_minor)
             .await;
         let event = stripe_event("event_checkout_session_completed.json", self.payment, None);
         self.app.stripe_webhook(&event).expect(200).await;
@@ -96,7 +99,10 @@ async fn the_same_event_fifty_times_at_once_among_related_ones_pays_once_and_gra
     pool: PgPool,
 ) {
     let world = bought(&pool).await;
-    world.providers.stripe_session_paid(world.payment, 0).await;
+    world
+        .providers
+        .stripe_session_paid(world.payment, &world.currency, 0)
+        .await;
     let completed = stripe_event("event_checkout_session_completed.json", world.payment, None);
     let related = [
         stripe_event(
@@ -168,7 +174,7 @@ async fn a_failure_reported_after_the_success_changes_nothing(pool: PgPool) {
         .providers
         .stripe_has(
             &format!("/v1/payment_intents/{INTENT}"),
-            fixture("stripe/payment_intent_failed.json", world.payment),
+            stripe_fixture("payment_intent_failed.json", world.payment, &world.currency),
         )
         .await;
     let failed = stripe_event(
@@ -240,7 +246,10 @@ async fn webhooks_that_fail_verification_or_name_no_tenant_are_refused_and_store
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn reconciliation_asks_the_provider_about_payments_pending_too_long(pool: PgPool) {
     let world = bought(&pool).await;
-    world.providers.stripe_session_paid(world.payment, 0).await;
+    world
+        .providers
+        .stripe_session_paid(world.payment, &world.currency, 0)
+        .await;
     // Young pending payments are left to their webhooks.
     reconcile(&pool, &world.app).await;
     assert_eq!(world.payment().await["status"], "pending");
@@ -264,7 +273,11 @@ async fn reconciliation_cancels_a_checkout_that_expired_unpaid(pool: PgPool) {
         .providers
         .stripe_has(
             &format!("/v1/checkout/sessions/{SESSION}"),
-            fixture("stripe/checkout_session_expired.json", world.payment),
+            stripe_fixture(
+                "checkout_session_expired.json",
+                world.payment,
+                &world.currency,
+            ),
         )
         .await;
     sqlx::query(
@@ -394,7 +407,7 @@ async fn a_refund_the_provider_could_not_finish_is_completed_by_asking_again(poo
     // Stripe's webhook about it, arriving afterwards, changes nothing more.
     world
         .providers
-        .stripe_session_paid(world.payment, 1500)
+        .stripe_session_paid(world.payment, &world.currency, 1500)
         .await;
     let refunded = stripe_event("event_charge_refunded.json", world.payment, None);
     world.app.stripe_webhook(&refunded).expect(200).await;

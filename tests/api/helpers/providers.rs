@@ -29,6 +29,15 @@ pub fn fixture(name: &str, payment_id: Uuid) -> String {
         .replace(FIXTURE_PAYMENT_ID, &payment_id.to_string())
 }
 
+/// A Stripe fixture for `payment` in `currency` (the fixtures are in euros; each build's test
+/// tenants price in their own currency, all with two decimals).
+pub fn stripe_fixture(name: &str, payment: Uuid, currency: &str) -> String {
+    fixture(&format!("stripe/{name}"), payment).replace(
+        "\"currency\": \"eur\"",
+        &format!("\"currency\": \"{}\"", currency.to_ascii_lowercase()),
+    )
+}
+
 /// The JSON `body` as a provider answers it.
 pub fn answer(status: u16, body: String) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body, "application/json")
@@ -112,16 +121,17 @@ impl Providers {
             .await;
     }
 
-    /// The checkout session of `payment`, paid, with `refunded_minor` given back.
-    pub async fn stripe_session_paid(&self, payment: Uuid, refunded_minor: i64) {
+    /// The checkout session of `payment` (in `currency`), paid, with `refunded_minor` given
+    /// back.
+    pub async fn stripe_session_paid(&self, payment: Uuid, currency: &str, refunded_minor: i64) {
         let body = refunded(
-            fixture("stripe/checkout_session_paid.json", payment),
+            stripe_fixture("checkout_session_paid.json", payment, currency),
             refunded_minor,
         );
         self.stripe_has(&format!("/v1/checkout/sessions/{SESSION}"), body)
             .await;
         let intent = refunded(
-            fixture("stripe/payment_intent_partially_refunded.json", payment),
+            stripe_fixture("payment_intent_partially_refunded.json", payment, currency),
             refunded_minor,
         );
         Mock::given(method("GET"))

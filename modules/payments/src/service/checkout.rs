@@ -69,6 +69,8 @@ pub async fn start<M>(
         &product,
         payer,
         kind,
+        // A Stripe Connect destination charge (a trainer's client paying): decided by
+        // `service::connect::destination`, wired in with the Connect work.
         None,
         Utc::now(),
     );
