@@ -23,12 +23,16 @@ mod notifications;
 mod openapi;
 #[cfg(feature = "payments")]
 mod payments;
+#[cfg(feature = "payments")]
+mod payments_checkout;
 #[cfg(feature = "trainer")]
 mod payments_connect;
 #[cfg(feature = "payments")]
 mod payments_refunds;
 #[cfg(feature = "payments")]
 mod payments_subscriptions;
+#[cfg(feature = "payments")]
+mod payments_webhooks;
 mod ratelimit;
 mod rls;
 mod slow_clients;

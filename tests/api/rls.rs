@@ -99,12 +99,14 @@ async fn pooled_connections_never_leak_a_tenant(pool: PgPool) {
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
     // Tables with a gym_id column, except the system tables the workers read across tenants
-    // (the event outbox and the job queue; handlers open tenant transactions themselves).
+    // (the event outbox and the job queue; handlers open tenant transactions themselves), and
+    // payments' provider-webhook inbox and payment-to-tenant index, which hold ids only and are
+    // read before the tenant of a provider's event is known.
     let unprotected: Vec<String> = sqlx::query_scalar(
         "select c.relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace \
          where n.nspname = 'public' and c.relkind = 'r' \
            and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'gym_id' and not a.attisdropped) \
-           and c.relname not in ('domain_events', 'jobs') \
+           and c.relname not in ('domain_events', 'jobs', 'provider_events', 'payment_tenants') \
            and not (c.relrowsecurity and c.relforcerowsecurity)",
     )
     .fetch_all(&pool)

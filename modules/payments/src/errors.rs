@@ -11,8 +11,9 @@ pub const REFUND_EXCEEDS_REMAINING: &str = "refund_exceeds_remaining";
 /// Only paid payments can be refunded (409): this one is pending, failed, cancelled or
 /// refunded in full already.
 pub const PAYMENT_NOT_REFUNDABLE: &str = "payment_not_refundable";
-/// The payment was taken by a provider this deployment cannot reach yet (409); nothing was
-/// written.
+/// The provider did not answer, or answered with a server error (503, with `Retry-After`):
+/// a checkout wrote nothing and may be retried as is; a refund stays `pending` and a retry
+/// with the same amount completes it.
 pub const PROVIDER_UNAVAILABLE: &str = "provider_unavailable";
 /// The membership is cancelled or ended already (409).
 pub const SUBSCRIPTION_NOT_LIVE: &str = "subscription_not_live";
@@ -26,3 +27,18 @@ pub const CONNECT_ACCOUNT_MISSING: &str = "connect_account_missing";
 /// The provider refused the request (409); the detail carries its message. Retrying the same
 /// request fails the same way until the cause (often the platform's own set-up) is fixed.
 pub const PROVIDER_REJECTED: &str = "provider_rejected";
+/// A provider name this build does not know (paths: 404; bodies: 422).
+pub const UNKNOWN_PROVIDER: &str = "unknown_provider";
+/// Neither the tenant nor the deployment has credentials for this provider (409).
+pub const PROVIDER_NOT_CONFIGURED: &str = "provider_not_configured";
+/// The provider cannot do this (MercadoPago memberships through Checkout Pro) (422).
+pub const PROVIDER_UNSUPPORTED: &str = "provider_unsupported";
+/// An archived product cannot be bought (409).
+pub const PRODUCT_ARCHIVED: &str = "product_archived";
+/// A refund of this payment is still being made at the provider: retry with the same amount
+/// to complete it, or wait (409).
+pub const REFUND_IN_PROGRESS: &str = "refund_in_progress";
+/// A webhook whose signature is missing, stale or made with none of the secrets (401).
+pub const INVALID_WEBHOOK_SIGNATURE: &str = "invalid_webhook_signature";
+/// A webhook that verified but is not the provider's JSON (400).
+pub const MALFORMED_WEBHOOK: &str = "malformed_webhook";

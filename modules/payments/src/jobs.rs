@@ -1,5 +1,6 @@
-//! Background work: the default products of a new tenant, the end of lapsed memberships, and
-//! a trainer workspace's Stripe Connect account ([`connect`]).
+//! Background work: the default products of a new tenant, the end of lapsed memberships,
+//! provider webhooks stored in the inbox, the reconciliation of stale pending payments, and a
+//! trainer workspace's Stripe Connect account ([`connect`]).
 
 pub mod connect;
 
@@ -10,10 +11,11 @@ use kernel::jobs::{Job, JobHandler, Schedule};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::service::{products, subscriptions};
+use crate::service::{inbox, products, reconcile, subscriptions};
 
 pub const SEED_DEFAULT_PRODUCTS: &str = "payments.seed_default_products";
 pub const END_LAPSED: &str = "payments.end_lapsed_subscriptions";
+pub const RECONCILE: &str = "payments.reconcile";
 
 /// Gives a new gym or workspace its default credit packages; subscribed to tenancy's
 /// `gym_created` and `workspace_created`. Idempotent, so a retried job adds nothing.
@@ -69,6 +71,59 @@ impl JobHandler for EndLapsed {
         let ended = subscriptions::end_lapsed(&self.ctx).await?;
         if ended > 0 {
             tracing::info!(ended, "ended lapsed memberships");
+        }
+        Ok(())
+    }
+}
+
+/// Handles one stored provider webhook event ([`inbox::process`]); enqueued by the webhook
+/// routes for each new event.
+pub struct ProviderEvent {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct StoredEvent {
+    event_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ProviderEvent {
+    fn kind(&self) -> &'static str {
+        inbox::PROVIDER_EVENT
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let StoredEvent { event_id } = serde_json::from_value(job.payload.clone())?;
+        inbox::process(&self.ctx, event_id).await
+    }
+}
+
+pub fn reconcile_schedule() -> Schedule {
+    Schedule {
+        name: "payments.reconcile.every_5_minutes",
+        every: Duration::from_secs(300),
+        kind: RECONCILE,
+        payload: serde_json::json!({}),
+    }
+}
+
+/// Asks the providers about payments pending for longer than `[payments]
+/// reconcile_after_minutes` ([`reconcile::run`]); every five minutes.
+pub struct Reconcile {
+    pub ctx: AppContext,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Reconcile {
+    fn kind(&self) -> &'static str {
+        RECONCILE
+    }
+
+    async fn run(&self, _job: &Job) -> anyhow::Result<()> {
+        let moved = reconcile::run(&self.ctx).await?;
+        if moved > 0 {
+            tracing::info!(moved, "reconciled pending provider payments");
         }
         Ok(())
     }

@@ -9,10 +9,15 @@
 //!   Products — `GET/POST /api/v1/payments/products`, `PATCH /api/v1/payments/products/{id}`
 //!   (writes: owners and admins). Payments — `GET /api/v1/payments` (own; staff all, by
 //!   `member_id` and `status`), `GET /api/v1/payments/{id}`, `POST /api/v1/payments/manual`
-//!   (trainer and up), `POST /api/v1/payments/{id}/refunds` (owners and admins).
+//!   (trainer and up), `POST /api/v1/payments/{id}/refunds` (owners and admins; provider
+//!   payments are refunded at the provider). Checkout — `POST /api/v1/payments/checkout`
+//!   (the caller pays for a product at Stripe or MercadoPago). Providers (owners) —
+//!   `GET /api/v1/payments/providers`, `PUT/DELETE /api/v1/payments/providers/{provider}`.
 //!   Memberships — `GET /api/v1/payments/subscriptions/me`, `GET /api/v1/payments/subscriptions`
-//!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. API keys: `credits:read`,
-//!   `credits:write`, `payments:read`, `payments:write`.
+//!   (staff), `POST /api/v1/payments/subscriptions/{id}/cancel`. Provider webhooks (inbound
+//!   routes, no bearer) — `POST /api/v1/webhooks/stripe` (the platform's account and Connect),
+//!   `POST /api/v1/webhooks/{provider}/{gym_id}` (a tenant's own account). API keys:
+//!   `credits:read`, `credits:write`, `payments:read`, `payments:write`.
 //!   Trainer build only (Stripe Connect, [`service::connect`]):
 //!   `GET /api/v1/payments/connect/onboarding-link` (owner, no API keys: a fresh single-use
 //!   link, creating the workspace's account first if needed),
@@ -20,24 +25,38 @@
 //!   stored one flagged `stale` when Stripe is down). The gym build's API does not have them.
 //! - Tables (row-level security on `gym_id`; SQL in `repo/`): `credit_balances`,
 //!   `credit_transactions` (append-only; a purchase's grant and a refund's reversal are unique
-//!   by `source`), `products`, `payments`, `refunds`, `subscriptions`, `connected_accounts`
-//!   (a trainer workspace's Stripe account and its last known status; readable across tenants
-//!   only by account id, for `account.updated`).
+//!   by `source`), `products`, `payments` (with `connect_account` and `checkout_expires_at`),
+//!   `refunds`, `subscriptions`, `provider_credentials` (a tenant's own keys, sealed),
+//!   `connected_accounts` (a trainer workspace's Stripe account and its last known status;
+//!   readable across tenants only by account id, for `account.updated`). Without row-level
+//!   security, holding ids only: `payment_tenants` (which tenant a provider payment belongs
+//!   to, for platform webhooks) and `provider_events` (the webhook inbox, unique on provider +
+//!   event key).
 //! - Payment states: [`state`]; moves are conditional updates, so duplicates converge.
+//! - Providers: [`providers`] (the trait, Stripe, MercadoPago); which one serves a tenant, and
+//!   the cache of built clients: `service::providers::for_tenant`.
 //! - Jobs: `payments.seed_default_products` (on `gym_created` and `workspace_created`: the
 //!   four default credit packages), `payments.end_lapsed_subscriptions` (hourly: ends
-//!   memberships whose grace or cancelled period is over), `payments.create_connected_account`
-//!   (on `workspace_created`, trainer build: the workspace's Stripe Express account, made with
-//!   the deployment's key and the idempotency key `connect-account:<gym_id>`; retried with
-//!   backoff while Stripe is unreachable; without a key it logs why and ends).
-//! - Connect for the checkout and webhook flows: [`destination`] (the `ConnectSplit` of a
-//!   trainer's checkout, with the application fee rounded down) and [`account_updated`]
-//!   (refreshes a stored account status on Stripe's `account.updated`).
+//!   memberships whose grace or cancelled period is over), `payments.provider_event` (one per
+//!   new webhook event: re-fetches the payment from the provider and applies it),
+//!   `payments.reconcile` (every 5 minutes: provider payments pending for longer than
+//!   `reconcile_after_minutes` are asked about; expired checkouts are cancelled),
+//!   `payments.create_connected_account` (on `workspace_created`, trainer build: the
+//!   workspace's Stripe Express account, made with the deployment's key and the idempotency
+//!   key `connect-account:<gym_id>`; retried with backoff while Stripe is unreachable; without
+//!   a key it logs why and ends).
+//! - Connect in the checkout and webhook flows: [`service::connect::destination`] (the
+//!   `ConnectSplit` of a trainer's checkout on the platform's key, with the application fee
+//!   rounded down) and [`service::connect::account_updated`] (refreshes a stored account
+//!   status on Stripe's `account.updated`).
 //! - Events: `credits.changed`, `payment.succeeded`, `payment.failed`, `payment.refunded`,
 //!   `subscription.changed`, all public (webhooks; notifications tells members and staff).
 //! - Ports: dashboard figures (revenue this month, pending payments).
-//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`; `[payments.providers]`;
-//!   `[payments.connect]` `refresh_url` and `return_url`, the trainer app's onboarding pages).
+//! - Config: `[payments]` ([`settings::PaymentSettings`]: `grace_days`, `public_base_url`,
+//!   `checkout_success_url`, `checkout_cancel_url`, `checkout_expires_minutes`,
+//!   `reconcile_after_minutes`), `[payments.providers]`
+//!   ([`providers::settings::ProviderSettings`]) and `[payments.connect]` `refresh_url` and
+//!   `return_url` (the trainer app's onboarding pages).
 //! - Problems: in `errors.rs`. Both builds; on by default for a tenant.
 
 mod api;
@@ -60,7 +79,8 @@ use std::sync::Arc;
 use kernel::http::document::{ApiLink, FieldRule};
 use kernel::jobs::{JobHandler, Schedule, Subscription};
 use kernel::{
-    AppContext, GymBuild, Module, ModuleApi, ModuleCode, Port, PublicEvent, Settings, TrainerBuild,
+    AppContext, GymBuild, Module, ModuleApi, ModuleCode, Port, PublicEvent, Routes, Settings,
+    TrainerBuild,
 };
 
 use service::{credits, effects, subscriptions};
@@ -116,11 +136,13 @@ impl Module for Payments {
         vec![
             Arc::new(jobs::SeedDefaultProducts { ctx: ctx.clone() }),
             Arc::new(jobs::EndLapsed { ctx: ctx.clone() }),
+            Arc::new(jobs::ProviderEvent { ctx: ctx.clone() }),
+            Arc::new(jobs::Reconcile { ctx: ctx.clone() }),
             Arc::new(jobs::connect::CreateConnectedAccount { ctx: ctx.clone() }),
         ]
     }
     fn schedules(&self) -> Vec<Schedule> {
-        vec![jobs::end_lapsed_schedule()]
+        vec![jobs::end_lapsed_schedule(), jobs::reconcile_schedule()]
     }
     fn subscriptions(&self) -> Vec<Subscription> {
         let mut subscriptions: Vec<Subscription> = ["gym_created", "workspace_created"]
@@ -136,6 +158,9 @@ impl Module for Payments {
             job_kind: jobs::connect::CREATE_CONNECTED_ACCOUNT,
         });
         subscriptions
+    }
+    fn routes(&self, _ctx: &AppContext) -> Routes {
+        api::routes()
     }
     fn ports(&self) -> Vec<Port> {
         vec![Port::Dashboard(&FIGURES)]

@@ -3,14 +3,29 @@
 
 use kernel::Settings;
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::providers::settings::ProviderSettings;
+
+/// Replaced by our payment id in the checkout return URLs.
+pub const PAYMENT_ID_PLACEHOLDER: &str = "{payment_id}";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSettings {
     /// Days a membership stays usable (`past_due`) after a failed renewal.
     pub grace_days: u32,
+    /// Where providers and payers reach this API, without a trailing `/` (MercadoPago's
+    /// `notification_url` is built from it).
+    pub public_base_url: String,
+    /// Where a payer lands after paying; `{payment_id}` is replaced by ours.
+    pub checkout_success_url: String,
+    /// Where a payer lands after giving up; `{payment_id}` is replaced by ours.
+    pub checkout_cancel_url: String,
+    /// How long a hosted checkout takes payment (30 to 1440, Stripe's bounds).
+    pub checkout_expires_minutes: u32,
+    /// Provider payments still pending this long are asked about by the reconciliation job.
+    pub reconcile_after_minutes: u32,
     /// `[payments.providers]`: the deployment's provider defaults.
     pub providers: ProviderSettings,
     /// `[payments.connect]`: Stripe Connect onboarding of trainer workspaces.
@@ -63,12 +78,36 @@ impl PaymentSettings {
         let section: Self = settings
             .section("payments")
             .map_err(|err| err.to_string())?;
-        if !(1..=90).contains(&section.grace_days) {
+        section.check()?;
+        Ok(section)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !(1..=90).contains(&self.grace_days) {
             return Err("payments.grace_days must be between 1 and 90".into());
         }
-        section.providers.check()?;
-        section.connect.check(!section.providers.test_mode())?;
-        Ok(section)
+        if !(30..=1440).contains(&self.checkout_expires_minutes) {
+            return Err("payments.checkout_expires_minutes must be between 30 and 1440".into());
+        }
+        if !(1..=10_080).contains(&self.reconcile_after_minutes) {
+            return Err("payments.reconcile_after_minutes must be between 1 and 10080".into());
+        }
+        if self.public_base_url.ends_with('/') {
+            return Err("payments.public_base_url must not end in `/`".into());
+        }
+        for (name, url) in [
+            ("public_base_url", &self.public_base_url),
+            ("checkout_success_url", &self.checkout_success_url),
+            ("checkout_cancel_url", &self.checkout_cancel_url),
+        ] {
+            let parsed = url::Url::parse(&url.replace(PAYMENT_ID_PLACEHOLDER, "id"))
+                .map_err(|_| format!("payments.{name} is not a URL: `{url}`"))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err(format!("payments.{name} must be http(s): `{url}`"));
+            }
+        }
+        self.providers.check()?;
+        self.connect.check(!self.providers.test_mode())
     }
 
     /// The section of a running app: start-up has refused an invalid one already
@@ -76,6 +115,26 @@ impl PaymentSettings {
     pub fn of(settings: &Settings) -> Self {
         Self::read(settings)
             .unwrap_or_else(|err| unreachable!("start-up refuses an invalid [payments]: {err}"))
+    }
+
+    /// Where the payer of `payment_id` lands after paying.
+    pub fn success_url(&self, payment_id: Uuid) -> String {
+        self.checkout_success_url
+            .replace(PAYMENT_ID_PLACEHOLDER, &payment_id.to_string())
+    }
+
+    /// Where the payer of `payment_id` lands after giving up.
+    pub fn cancel_url(&self, payment_id: Uuid) -> String {
+        self.checkout_cancel_url
+            .replace(PAYMENT_ID_PLACEHOLDER, &payment_id.to_string())
+    }
+
+    /// Where `provider` sends `gym_id`'s notifications (MercadoPago takes it per checkout).
+    pub fn notification_url(&self, provider: &str, gym_id: Uuid) -> String {
+        format!(
+            "{}/api/v1/webhooks/{provider}/{gym_id}",
+            self.public_base_url
+        )
     }
 }
 

@@ -9,6 +9,8 @@ mod media;
 mod notifications;
 #[cfg(feature = "payments")]
 mod payments;
+#[cfg(feature = "payments")]
+mod providers;
 mod request;
 #[cfg(feature = "stories")]
 mod stories;
@@ -23,6 +25,11 @@ use uuid::Uuid;
 
 pub use identity::{PASSWORD, Session, unique_email};
 pub use media::{IMAGE_LIMIT, MediaApp, Part, file, mp4, multipart, png};
+#[cfg(feature = "payments")]
+pub use providers::{
+    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, answer, fixture,
+    spawn_app_with_providers, stripe_event, stripe_fixture,
+};
 pub use request::{Call, Caller, Credential};
 #[cfg(feature = "stories")]
 pub use stories::{StoryWorld, bulk_members, expire, run_expiry, text_story};

@@ -109,9 +109,13 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 .and_then(|value| value.to_str().ok())
                 .and_then(|text| text.parse::<usize>().ok());
             let too_large = Arc::new(AtomicBool::new(false));
+            // An inbound webhook's query string is the provider's (MercadoPago adds `data.id`,
+            // `type`, `source_news` and, for older notifications, `topic` and `id`): refusing
+            // what we do not declare would make it retry the delivery forever.
             let unknown_parameter = req
                 .uri()
                 .query()
+                .filter(|_| !policy.is_inbound_webhook())
                 .and_then(|query| self.routes.unknown_query_parameter(&path, &method, query))
                 .map(str::to_string);
             let result = if declared_length.is_some_and(|length| length > body_limit) {

@@ -1,18 +1,25 @@
 //! The module's HTTP API: schemas and handlers per area, which call [`crate::service`].
 
+mod checkout;
 mod connect;
 mod credits;
 mod payments;
 mod products;
+mod providers;
 mod subscriptions;
+mod webhooks;
 
+pub use checkout::CheckoutApi;
 pub use connect::ConnectApi;
 pub use credits::CreditsApi;
 pub use payments::PaymentsApi;
 pub use products::ProductsApi;
+pub use providers::ProvidersApi;
 pub use subscriptions::SubscriptionsApi;
+pub use webhooks::WebhooksApi;
 
 use kernel::http::document::{ApiLink, FieldRule, NOT_BLANK_PATTERN, Rule};
+use poem::http::Method;
 use poem_openapi::Tags;
 
 #[derive(Tags)]
@@ -28,8 +35,8 @@ enum PaymentsTags {
 }
 
 /// Where the ids our answers carry lead: a created or listed payment to reading and refunding
-/// it, a product to changing it, a membership to cancelling it, a new member to their
-/// payment.
+/// it, a checkout to its payment, a product to changing it and buying it, a membership to
+/// cancelling it, a new member to their payment.
 pub(crate) const LINKS: &[ApiLink] = &[
     link("payments_record_manual", 201, "payments_get", CREATED),
     link("payments_record_manual", 201, "payments_refund", CREATED),
@@ -66,6 +73,14 @@ pub(crate) const LINKS: &[ApiLink] = &[
         parameters: &[],
         body: &[("member_id", "$response.body#/user_id")],
     },
+    link("payments_checkout", 201, "payments_get", CHECKOUT_PAYMENT),
+    ApiLink {
+        from: "payments_products_create",
+        status: 201,
+        to: "payments_checkout",
+        parameters: &[],
+        body: &[("product_id", "$response.body#/id")],
+    },
     ApiLink {
         from: "payments_products_create",
         status: 201,
@@ -78,6 +93,8 @@ pub(crate) const LINKS: &[ApiLink] = &[
 /// The `id` of a created resource, and of the first item of a page.
 const CREATED: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const FIRST_ITEM: &[(&str, &str)] = &[("id", "$response.body#/items/0/id")];
+/// The payment a checkout opened.
+const CHECKOUT_PAYMENT: &[(&str, &str)] = &[("id", "$response.body#/payment_id")];
 
 const fn link(
     from: &'static str,
@@ -95,7 +112,11 @@ const fn link(
 }
 
 /// The module's APIs, one tuple.
-pub type Apis = ((CreditsApi, ProductsApi), (PaymentsApi, SubscriptionsApi));
+pub type Apis = (
+    (CreditsApi, ProductsApi),
+    (PaymentsApi, SubscriptionsApi),
+    (ProvidersApi, CheckoutApi, WebhooksApi),
+);
 
 pub fn apis(ctx: &kernel::AppContext) -> Apis {
     (
@@ -107,7 +128,20 @@ pub fn apis(ctx: &kernel::AppContext) -> Apis {
             PaymentsApi { ctx: ctx.clone() },
             SubscriptionsApi { ctx: ctx.clone() },
         ),
+        (
+            ProvidersApi { ctx: ctx.clone() },
+            CheckoutApi { ctx: ctx.clone() },
+            WebhooksApi { ctx: ctx.clone() },
+        ),
     )
+}
+
+/// The providers' webhooks are inbound-webhook routes: no bearer token, raw bytes, their own
+/// rate-limit class (see [`kernel::routes`]).
+pub fn routes() -> kernel::Routes {
+    kernel::Routes::new()
+        .inbound_webhook(Method::POST, "/api/v1/webhooks/stripe")
+        .inbound_webhook(Method::POST, "/api/v1/webhooks/{provider}/{gym_id}")
 }
 
 /// What the handlers check beyond the fields' types, for the document.

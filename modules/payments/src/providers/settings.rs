@@ -120,12 +120,6 @@ impl ProviderSettings {
     pub fn test_mode(&self) -> bool {
         self.mode == ProviderMode::Test
     }
-
-    /// The platform's fee on a Connect destination charge of `amount_minor`, rounded down.
-    pub fn application_fee_minor(&self, amount_minor: i64) -> i64 {
-        let bps = i128::from(self.stripe.application_fee_basis_points);
-        i64::try_from(i128::from(amount_minor) * bps / 10_000).unwrap_or(0)
-    }
 }
 
 #[cfg(test)]
@@ -152,13 +146,6 @@ mod tests {
     #[test]
     fn the_shipped_shape_is_valid() {
         assert!(settings().check().is_ok());
-    }
-
-    #[test]
-    fn the_application_fee_is_basis_points_rounded_down() {
-        let settings = settings();
-        assert_eq!(settings.application_fee_minor(10_000), 500);
-        assert_eq!(settings.application_fee_minor(999), 49);
     }
 
     #[test]

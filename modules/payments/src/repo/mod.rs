@@ -2,7 +2,9 @@
 //! runs in a transaction row-level security scopes to it as well.
 
 pub mod connect;
+pub mod credentials;
 pub mod credits;
+pub mod events;
 pub mod payments;
 pub mod products;
 pub mod refunds;

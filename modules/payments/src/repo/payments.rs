@@ -46,6 +46,10 @@ pub struct PaymentRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub succeeded_at: Option<DateTime<Utc>>,
+    /// A Stripe Connect destination charge: the connected account the money settled on.
+    pub connect_account: Option<String>,
+    /// A hosted checkout's: when it stops taking payment.
+    pub checkout_expires_at: Option<DateTime<Utc>>,
 }
 
 /// A payment to create, `pending`.
@@ -63,7 +67,7 @@ pub struct NewPayment<'a> {
 
 const COLUMNS: &str = "id, user_id, product_id, amount_minor, currency, refunded_minor, status, \
     provider, provider_ref, external_reference, method, recorded_by, note, created_at, \
-    updated_at, succeeded_at";
+    updated_at, succeeded_at, connect_account, checkout_expires_at";
 
 /// Creates the payment `pending`, its external reference being its id (what a checkout hands
 /// the provider to find it again).
@@ -134,6 +138,99 @@ pub async fn transition(
     .bind(to)
     .bind(refunded_minor)
     .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Records the hosted checkout of a pending payment: the provider's reference, its expiry
+/// and, for a Connect destination charge, the connected account.
+pub async fn set_checkout(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+    provider_ref: &str,
+    expires_at: Option<DateTime<Utc>>,
+    connect_account: Option<&str>,
+) -> Result<PaymentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update payments set provider_ref = $3, checkout_expires_at = $4, connect_account = $5,
+             updated_at = now()
+         where gym_id = $1 and id = $2
+         returning {COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(id)
+    .bind(provider_ref)
+    .bind(expires_at)
+    .bind(connect_account)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Replaces the provider's reference of a payment with the one of the payment itself, once
+/// known (a MercadoPago payment id in place of its checkout preference).
+pub async fn set_provider_ref(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+    provider_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update payments set provider_ref = $3, updated_at = now()
+         where gym_id = $1 and id = $2 and provider_ref is distinct from $3",
+    )
+    .bind(gym_id)
+    .bind(id)
+    .bind(provider_ref)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Remembers which tenant a provider payment belongs to (see the `payments__checkouts`
+/// migration): the platform's webhooks name none.
+pub async fn insert_tenant(
+    conn: &mut PgConnection,
+    payment_id: Uuid,
+    gym_id: Uuid,
+    provider: Provider,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into payment_tenants (payment_id, gym_id, provider) values ($1, $2, $3)")
+        .bind(payment_id)
+        .bind(gym_id)
+        .bind(provider)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The tenant of a provider payment, read outside any tenant (the table has no row-level
+/// security: it maps ids to ids).
+pub async fn tenant_of(
+    conn: &mut PgConnection,
+    payment_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select gym_id from payment_tenants where payment_id = $1")
+        .bind(payment_id)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+/// Provider payments of the tenant still pending since before `before`, oldest first.
+pub async fn pending_since(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payments
+         where gym_id = $1 and status = 'pending' and provider <> 'manual' and created_at < $2
+         order by created_at limit $3"
+    ))
+    .bind(gym_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *conn)
     .await
 }
 

@@ -98,3 +98,36 @@ pub async fn get(
 ) -> Result<Option<RefundRow>, sqlx::Error> {
     super::by_id(conn, ("refunds", COLUMNS, ""), gym_id, id).await
 }
+
+/// Records the provider's id of a refund still being made.
+pub async fn set_provider_ref(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+    provider_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update refunds set provider_ref = $3 where gym_id = $1 and id = $2")
+        .bind(gym_id)
+        .bind(id)
+        .bind(provider_ref)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a pending refund failed: the provider refused it, nothing went back.
+pub async fn fail(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+) -> Result<Option<RefundRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update refunds set status = 'failed', completed_at = now()
+         where gym_id = $1 and id = $2 and status = 'pending'
+         returning {COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+}

@@ -1,12 +1,17 @@
 //! The rules of the module, a file per area. Payments move only through
-//! [`payments::advance`], which every flow (manual payments, refunds, and the provider
-//! integration to come) uses; what a succeeded, failed or refunded payment causes lives in
-//! [`effects`].
+//! [`payments::advance`], which every flow (manual payments, refunds, checkouts' webhooks and
+//! reconciliation through [`sync`]) uses; what a succeeded, failed or refunded payment causes
+//! lives in [`effects`]. Which provider serves a tenant: [`providers`].
 
+pub mod checkout;
 pub mod connect;
 pub mod credits;
 pub mod effects;
+pub mod inbox;
 pub mod payments;
 pub mod products;
+pub mod providers;
+pub mod reconcile;
 pub mod refunds;
 pub mod subscriptions;
+pub mod sync;
