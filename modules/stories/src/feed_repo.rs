@@ -1,8 +1,8 @@
 //! The SQL of the feed and of views. The feed reads only the active end of each followed
-//! author's stories (`stories_active_author_idx`, of the stories the expiry job has not marked
-//! expired), so its cost follows the follows and the active stories, never the expired
-//! history. A story the job has marked is expired (`expired_at` is set only after
-//! `expires_at`), so leaving those out changes no answer.
+//! author's stories (`stories_author_expiry_idx`), so its cost follows the follows and the
+//! active stories, never the expired history. (A partial index of the stories the expiry job
+//! has not marked was tried: under the generic plans reads run with, PostgreSQL then chose to
+//! scan every unmarked story of the tenant, 1.2 s instead of 4 ms.)
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -41,8 +41,7 @@ fn feed_stories(viewer: &str) -> String {
          ) authors
          cross join lateral (
              select * from stories s
-             where s.gym_id = $1 and s.author_id = authors.author_id
-                 and s.expired_at is null and s.expires_at > now()
+             where s.gym_id = $1 and s.author_id = authors.author_id and s.expires_at > now()
          ) s
          where {}",
         visible("s", viewer)
@@ -101,8 +100,7 @@ pub async fn stories_of(
 ) -> Result<Vec<StoryRow>, sqlx::Error> {
     let sql = format!(
         "select {} from stories s
-         where s.gym_id = $1 and s.author_id = any($3)
-             and s.expired_at is null and s.expires_at > now() and {}
+         where s.gym_id = $1 and s.author_id = any($3) and s.expires_at > now() and {}
          order by s.author_id, s.id",
         columns("$2"),
         visible("s", "$2")
