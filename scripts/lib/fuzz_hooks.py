@@ -33,7 +33,12 @@ Stories (builds with the stories module): a new story needs the one part its `ki
 rule across fields no schema states, so valid creates post a text story (with the privacy that
 was generated). Valid follows, close-friend changes and people lists name the spare member (a
 made-up user id is nobody: 404), and valid reads and views of a story name alice's story
-(FUZZ_STORY), which deletes leave alone; the stateful phase deletes the stories it creates.
+(FUZZ_STORY), which deletes leave alone: a valid delete removes a fresh story of its own.
+Stickers, highlights and reports name what scripts/fuzz made (a poll on alice's story, alice's
+highlight, alice's report on carol's story, which valid resolutions dismiss so it stays); a
+highlight delete removes a fresh highlight of its own. Provider credentials are MercadoPago's
+(a test token: the deployment is in test mode), provider webhooks name alice's tenant, and a
+checkout buys the plan scripts/fuzz made.
 """
 
 import json
@@ -70,6 +75,16 @@ PRODUCT_ID = os.environ["FUZZ_PRODUCT_ID"]
 PAYMENT_ID = os.environ["FUZZ_PAYMENT_ID"]
 SUBSCRIPTION_ID = os.environ["FUZZ_SUBSCRIPTION_ID"]
 STORY = os.environ.get("FUZZ_STORY", "")
+STICKER_STORY = os.environ.get("FUZZ_STICKER_STORY", "")
+STICKER = os.environ.get("FUZZ_STICKER", "")
+HIGHLIGHT = os.environ.get("FUZZ_HIGHLIGHT", "")
+OTHER_STORY = os.environ.get("FUZZ_OTHER_STORY", "")
+REPORT = os.environ.get("FUZZ_REPORT", "")
+HIGHLIGHTS = "/api/v1/highlights"
+STORY_REPORTS = "/api/v1/stories/{story_id}/reports"
+PROVIDER_PATHS = ("/api/v1/payments/providers/{provider}", "/api/v1/webhooks/{provider}/{gym_id}")
+CHECKOUT = "/api/v1/payments/checkout"
+INSIGHTS_MINE = "/api/v1/stories/insights/me"
 STORIES = "/api/v1/stories"
 PEOPLE = ("/api/v1/users/{user_id}/", "/api/v1/close-friends/{user_id}")
 PRIVACY = ("public", "followers", "close_friends", "private")
@@ -136,11 +151,140 @@ def payments_case(case):
     return True
 
 
+def call_as_alice(method, path, body):
+    """Alice's request in her main tenant; the answer's JSON (None on an error)."""
+    request = urllib.request.Request(
+        BASE_URL + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": "Bearer " + ALICE_TOKEN,
+            "X-Gym-ID": MAIN,
+            "Content-Type": "application/json",
+        },
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+    except (urllib.error.URLError, ValueError):
+        return None
+
+
+# The fresh highlights made for deletes of a highlight's stories, deleted after the case.
+FRESH_HIGHLIGHTS = set()
+
+
+def make_room():
+    """Keeps alice well under her 100 highlights (valid creates would otherwise start failing,
+    and with them the fresh highlights deletes use): past 80, the oldest but the shared one
+    go."""
+    mine = call_as_alice("GET", "/api/v1/users/" + ALICE + "/highlights", None) or {}
+    items = [item for item in mine.get("items", []) if item.get("id") != HIGHLIGHT]
+    if len(items) < 80:
+        return
+    items.sort(key=lambda item: item.get("created_at", ""))
+    for item in items[: len(items) - 40]:
+        call_as_alice("DELETE", HIGHLIGHTS + "/" + item["id"], None)
+
+
+def title_or(value, fallback):
+    """A title the API takes (1-50 characters, not blank), else `fallback`."""
+    if isinstance(value, str) and value.strip() and len(value) <= 50:
+        return value
+    return fallback
+
+
+def highlights(case, path, method, params, body):
+    """Valid highlight cases name alice's highlight (a delete, a fresh one of its own) and send
+    a cover and title the API takes: whether a story or upload is alice's is state a schema
+    cannot state."""
+    if "highlight_id" in params and HIGHLIGHT:
+        target = HIGHLIGHT
+        if method == "DELETE":
+            make_room()
+            # Deletes (of a highlight, or of its stories) work on a fresh highlight of their
+            # own, holding alice's story, so the shared one stays as it is; after_call removes
+            # what a delete of stories leaves.
+            fresh = call_as_alice(
+                "POST",
+                HIGHLIGHTS,
+                {"title": "Fuzz", "cover": {"kind": "color", "color": "#336699"}, "story_ids": [STORY]},
+            )
+            target = (fresh or {}).get("id", params["highlight_id"])
+            # (Never the shared one: a failed create leaves the generated id, a 404.)
+            FRESH_HIGHLIGHTS.add(target)
+        case.path_parameters = {**params, "highlight_id": target}
+    if path == HIGHLIGHTS + "/reorder" and body is not None:
+        # A reorder names each of alice's highlights once: the fuzzer cannot know which.
+        mine = call_as_alice("GET", "/api/v1/users/" + ALICE + "/highlights", None)
+        ids = [item["id"] for item in (mine or {}).get("items", [])]
+        body["highlight_ids"] = list(reversed(ids))
+    if body is not None:
+        if "cover" in body:
+            body["cover"] = {"kind": "emoji", "emoji": "\U0001F525"}
+        if path == HIGHLIGHTS and method == "POST":
+            make_room()
+            body["title"] = title_or(body.get("title"), "Fuzz")
+            body["story_ids"] = [STORY]
+        elif "title" in body:
+            body["title"] = title_or(body.get("title"), "Fuzz")
+        if "story_ids" in body and path.endswith("/stories"):
+            body["story_ids"] = [STORY]
+
+
+def stickers_reports_providers(case, path, method, params, body):
+    """Valid sticker, report, provider and checkout cases name what exists: the poll on alice's
+    story (a vote takes an option of it), a report on carol's story (dismissed, so the story
+    stays), the providers by name and the tenant of alice; True when the case was one."""
+    if "sticker_id" in params and STICKER:
+        case.path_parameters = {**params, "story_id": STICKER_STORY, "sticker_id": STICKER}
+        if body is not None:
+            option = body.get("option")
+            case.body = {"option": option if option in (0, 1) else 0}
+        return True
+    if path == STORY_REPORTS and OTHER_STORY:
+        case.path_parameters = {**params, "story_id": OTHER_STORY}
+        return True
+    if "report_id" in params and REPORT:
+        case.path_parameters = {**params, "report_id": REPORT}
+        if body is not None:
+            body["action"] = "dismiss"
+        return True
+    if path in PROVIDER_PATHS:
+        provider = "mercadopago" if path == PROVIDER_PATHS[0] else "stripe"
+        case.path_parameters = {**params, "provider": provider}
+        if "gym_id" in params:
+            case.path_parameters["gym_id"] = MAIN
+        if body is not None and method == "PUT":
+            case.body = {"access_token": "TEST-fuzz-access-token", "webhook_secrets": ["fuzz-secret"]}
+        return True
+    if path == CHECKOUT and body is not None:
+        body["product_id"] = PRODUCT_ID
+        return True
+    return False
+
+
 def stories(case):
     """Valid story cases reach past 404 and 422; True when the case was one of them."""
     if is_negative(case):
         return False
     path, method = case.operation.path, case.method.upper()
+    params = case.path_parameters or {}
+    body = case.body if isinstance(case.body, dict) else None
+    if path.startswith(HIGHLIGHTS) or path.startswith("/api/v1/users/{user_id}/highlights"):
+        if path.startswith(HIGHLIGHTS):
+            highlights(case, path, method, params, body)
+            revalidate(case)
+            return True
+    if stickers_reports_providers(case, path, method, params, body):
+        revalidate(case)
+        return True
+    if path == INSIGHTS_MINE:
+        # `from`/`to` are dates (`naive-date`, a format the fuzzer does not know, so it sends
+        # any text) within 90 days of each other: valid cases take the default range.
+        case.query = {}
+        revalidate(case)
+        return True
     if path == STORIES and method == "POST" and isinstance(case.body, dict):
         privacy = case.body.get("privacy")
         case.body = {
@@ -154,6 +298,17 @@ def stories(case):
     if "user_id" in params and path.startswith(PEOPLE):
         case.path_parameters = {**params, "user_id": SPARE_MEMBER}
         revalidate(case)
+        return True
+    if path == STORIES + "/{story_id}" and method == "DELETE" and STORY:
+        # A delete removes a fresh story of alice's, so the shared ones stay.
+        fresh = call_as_alice(
+            "POST",
+            STORIES,
+            {"kind": "text", "text": {"text": "Fuzzed", "background_color": "#336699"}},
+        )
+        if fresh and "id" in fresh:
+            case.path_parameters = {**params, "story_id": fresh["id"]}
+            revalidate(case)
         return True
     if "story_id" in params and STORY and method != "DELETE":
         case.path_parameters = {**params, "story_id": STORY}
@@ -192,3 +347,13 @@ def before_call(context, case, **kwargs):
         # the identity's fixed header already replaced) would otherwise be counted as valid
         # data the API refused.
         revalidate(case)
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    path, method = case.operation.path, case.method.upper()
+    if path == HIGHLIGHTS + "/{highlight_id}/stories" and method == "DELETE":
+        target = (case.path_parameters or {}).get("highlight_id")
+        if target in FRESH_HIGHLIGHTS and target != HIGHLIGHT:
+            FRESH_HIGHLIGHTS.discard(target)
+            call_as_alice("DELETE", HIGHLIGHTS + "/" + target, None)
