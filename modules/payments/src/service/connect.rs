@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::errors;
 use crate::providers::{
-    self, ConnectSplit, ConnectedAccountRequest, OnboardingLink, PaymentProvider, ProviderError,
+    ConnectSplit, ConnectedAccountRequest, OnboardingLink, PaymentProvider, ProviderError,
     ProviderKind,
 };
 use crate::repo::connect::{self as repo, ConnectedAccountRow};
@@ -119,8 +119,8 @@ pub async fn account_updated(ctx: &AppContext, account_ref: &str) -> anyhow::Res
     }
 }
 
-/// The platform's Stripe provider, built with the deployment's secret key; `None` when the
-/// deployment has none.
+/// The platform's Stripe provider (the deployment's secret key, built once and kept by
+/// [`super::providers::for_platform`]); `None` when the deployment has no key.
 pub(crate) fn platform(
     ctx: &AppContext,
 ) -> Result<Option<Arc<dyn PaymentProvider>>, ProviderError> {
@@ -128,7 +128,8 @@ pub(crate) fn platform(
     if settings.providers.stripe.secret_key.is_none() {
         return Ok(None);
     }
-    providers::build(ProviderKind::Stripe, &settings.providers, None).map(Some)
+    super::providers::for_platform(ctx, ProviderKind::Stripe)
+        .map(|resolved| Some(resolved.provider))
 }
 
 /// Why creating or reading a connected account did not finish.
