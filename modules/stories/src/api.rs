@@ -366,7 +366,7 @@ impl StoriesApi {
         cursor: Query<Option<PageCursor>>,
     ) -> ApiResult<Json<Page<FeedGroup>>> {
         let page = PageRequest::new(limit.0, cursor.0);
-        let groups = feed::feed(&self.ctx, &tenant, &page).await?;
+        let (groups, stickers) = feed::feed(&self.ctx, &tenant, &page).await?;
         let viewer = tenant.user_id;
         let mut groups = groups.map(|group| FeedGroup {
             author_id: group.author_id,
@@ -379,7 +379,7 @@ impl StoriesApi {
                 .collect(),
         });
         let stories = groups.items.iter_mut().flat_map(|group| &mut group.stories);
-        stickers::fill(&self.ctx, &tenant, stories).await?;
+        stickers::fill_with(stickers, viewer, stories);
         Ok(Json(groups))
     }
 

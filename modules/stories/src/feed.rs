@@ -11,6 +11,7 @@ use crate::feed_cache;
 use crate::feed_repo::{self, GroupKey, GroupRow, Viewed, ViewerRow};
 use crate::repo::StoryRow;
 use crate::service;
+use crate::stickers::{self, StickersByStory};
 
 /// One author's active stories in the caller's feed, oldest first.
 pub struct FeedGroup {
@@ -20,13 +21,14 @@ pub struct FeedGroup {
     pub stories: Vec<StoryRow>,
 }
 
-/// A page of the caller's feed, by author group. The first page's order may come from
-/// [`feed_cache`]; the stories are always read afresh.
+/// A page of the caller's feed, by author group, and the stickers of its stories (read in the
+/// same transaction). The first page's order may come from [`feed_cache`]; the stories are
+/// always read afresh.
 pub async fn feed<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
     page: &PageRequest,
-) -> ApiResult<Page<FeedGroup>> {
+) -> ApiResult<(Page<FeedGroup>, StickersByStory)> {
     let after: Option<GroupKey> = page.after()?;
     let (gym_id, viewer) = (tenant.gym_id, tenant.user_id);
     let cached = match after {
@@ -51,6 +53,8 @@ pub async fn feed<M>(
     let groups = page.finish(groups, |group| group.key());
     let authors: Vec<Uuid> = groups.items.iter().map(|group| group.author_id).collect();
     let stories = feed_repo::stories_of(&mut tx, gym_id, viewer, &authors).await?;
+    let story_ids: Vec<Uuid> = stories.iter().map(|story| story.id).collect();
+    let stickers = stickers::read(&mut tx, gym_id, viewer, &story_ids).await?;
     let mut by_author = std::collections::HashMap::<Uuid, Vec<StoryRow>>::new();
     for story in stories {
         by_author.entry(story.author_id).or_default().push(story);
@@ -71,7 +75,7 @@ pub async fn feed<M>(
             })
         })
         .collect();
-    Ok(Page { items, next_cursor })
+    Ok((Page { items, next_cursor }, stickers))
 }
 
 /// The first `rows` groups of a feed's order.

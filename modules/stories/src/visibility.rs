@@ -27,13 +27,38 @@ pub fn visible(story: &str, viewer: &str) -> String {
     )
 }
 
+/// [`visible`] where the query already knows whether `viewer` follows the story's author:
+/// `follows` is a SQL boolean for it. The feed reads only the authors the viewer follows (and
+/// the viewer), so it need not look each follow up again per story. The rule is the same one.
+pub fn visible_following(story: &str, viewer: &str, follows: &str) -> String {
+    format!(
+        "({} and {})",
+        reachable_with(story, viewer, follows),
+        unexpired_for(story, viewer)
+    )
+}
+
 /// The privacy part of [`visible`], expiry aside: whether `viewer` may see the story at all.
 /// For highlights (which keep expired stories), and for telling an expired story (410) from
 /// one that was never theirs (404).
 pub fn reachable(story: &str, viewer: &str) -> String {
+    reachable_with(story, viewer, &follows_author(story, viewer))
+}
+
+fn reachable_with(story: &str, viewer: &str, follows: &str) -> String {
     format!(
         "({story}.removed_at is null and ({story}.author_id = {viewer} or {}))",
-        audience(story, viewer)
+        audience(story, viewer, follows)
+    )
+}
+
+/// Whether `viewer` follows the story's author: a primary-key probe.
+fn follows_author(story: &str, viewer: &str) -> String {
+    format!(
+        "exists (
+            select 1 from story_follows f
+            where f.gym_id = {story}.gym_id and f.follower_id = {viewer}
+                and f.followee_id = {story}.author_id)"
     )
 }
 
@@ -43,16 +68,14 @@ fn unexpired_for(story: &str, viewer: &str) -> String {
     format!("({story}.author_id = {viewer} or {story}.expires_at > now())")
 }
 
-/// Whether the story's privacy and `hidden_from` let `viewer`, who is not its author, see it.
-fn audience(story: &str, viewer: &str) -> String {
+/// Whether the story's privacy and `hidden_from` let `viewer`, who is not its author, see it;
+/// `follows` says whether they follow the author.
+fn audience(story: &str, viewer: &str, follows: &str) -> String {
     format!(
         "(not ({viewer} = any({story}.hidden_from))
             and case {story}.privacy
                 when 'public' then true
-                when 'followers' then exists (
-                    select 1 from story_follows f
-                    where f.gym_id = {story}.gym_id and f.follower_id = {viewer}
-                        and f.followee_id = {story}.author_id)
+                when 'followers' then {follows}
                 when 'close_friends' then exists (
                     select 1 from story_close_friends c
                     where c.gym_id = {story}.gym_id and c.owner_id = {story}.author_id

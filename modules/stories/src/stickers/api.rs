@@ -14,7 +14,7 @@ use super::model::{
     StickerPersonalRecord, StickerPoll, StickerQuestion, StickerQuiz, StickerSlider,
 };
 use super::repo::{AnswerRow, ResponseRow, StickerRow};
-use super::service::{self, ResponseDraft};
+use super::service::{self, ResponseDraft, StickersByStory};
 use crate::Stories;
 use crate::api::Story;
 
@@ -228,16 +228,26 @@ pub async fn fill<'a, M>(
 ) -> ApiResult<()> {
     let stories: Vec<&mut Story> = stories.into_iter().collect();
     let ids: Vec<Uuid> = stories.iter().map(|story| story.id).collect();
-    let mut by_story = service::of_stories(ctx, tenant, &ids).await?;
+    let by_story = service::of_stories(ctx, tenant, &ids).await?;
+    fill_with(by_story, tenant.user_id, stories);
+    Ok(())
+}
+
+/// Sets the stickers of `stories` from those read already ([`service::read`]), as `reader`
+/// sees them.
+pub fn fill_with<'a>(
+    mut by_story: StickersByStory,
+    reader: Uuid,
+    stories: impl IntoIterator<Item = &'a mut Story>,
+) {
     for story in stories {
         if let Some(rows) = by_story.remove(&story.id) {
             story.stickers = rows
                 .into_iter()
-                .map(|row| StorySticker::new(row, tenant.user_id))
+                .map(|row| StorySticker::new(row, reader))
                 .collect();
         }
     }
-    Ok(())
 }
 
 #[derive(Debug, Object)]

@@ -12,7 +12,7 @@ mod repo;
 mod service;
 mod validate;
 
-pub use api::{StickersApi, StorySticker, fill};
+pub use api::{StickersApi, StorySticker, fill, fill_with};
 pub use countdown::CountdownEnded;
 pub use model::StickerRequest;
-pub use service::{check, store};
+pub use service::{StickersByStory, check, read, store};

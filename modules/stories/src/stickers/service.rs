@@ -184,20 +184,36 @@ async fn compare_records(
     Ok(())
 }
 
+/// The stickers of stories by story, as [`read`] gives them.
+pub type StickersByStory = HashMap<Uuid, Vec<StickerRow>>;
+
 /// The stickers of the stories with these ids (which the reader may see), as the reader gets
 /// them, by story: one query for a whole page.
 pub async fn of_stories<M>(
     ctx: &AppContext,
     tenant: &Tenant<M>,
     story_ids: &[Uuid],
-) -> ApiResult<HashMap<Uuid, Vec<StickerRow>>> {
-    let mut by_story: HashMap<Uuid, Vec<StickerRow>> = HashMap::new();
+) -> ApiResult<StickersByStory> {
+    if story_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut tx = tenant.read(&ctx.db).await?;
+    Ok(read(&mut tx, tenant.gym_id, tenant.user_id, story_ids).await?)
+}
+
+/// [`of_stories`] in the reader's own transaction, scoped to `gym_id`: for reads that have one
+/// open already (the feed), so the stickers cost no transaction of their own.
+pub async fn read(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    reader: Uuid,
+    story_ids: &[Uuid],
+) -> Result<StickersByStory, sqlx::Error> {
+    let mut by_story = StickersByStory::new();
     if story_ids.is_empty() {
         return Ok(by_story);
     }
-    let mut tx = tenant.read(&ctx.db).await?;
-    let rows = repo::of_stories(&mut tx, tenant.gym_id, tenant.user_id, story_ids, None).await?;
-    for row in rows {
+    for row in repo::of_stories(conn, gym_id, reader, story_ids, None).await? {
         by_story.entry(row.story_id).or_default().push(row);
     }
     Ok(by_story)
