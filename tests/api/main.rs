@@ -30,6 +30,8 @@ mod payments_connect;
 #[cfg(feature = "payments")]
 mod payments_refunds;
 #[cfg(feature = "payments")]
+mod payments_renewals;
+#[cfg(feature = "payments")]
 mod payments_subscriptions;
 #[cfg(feature = "payments")]
 mod payments_webhooks;

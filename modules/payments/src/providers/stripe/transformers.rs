@@ -22,9 +22,9 @@ use stripe_shared::{
 
 use super::super::amounts;
 use super::super::{
-    AccountStatus, CheckoutMode, CheckoutRequest, EventKind, Interval, NormalizedEvent,
-    PaymentStatus, ProviderError, ProviderKind, ProviderPayment, ProviderResult, Refund,
-    RefundStatus, from_unix,
+    AccountStatus, CheckoutMode, CheckoutRequest, EventKind, Interval, InvoiceStatus,
+    NormalizedEvent, PaymentStatus, ProviderError, ProviderInvoice, ProviderKind, ProviderPayment,
+    ProviderResult, ProviderSubscription, Refund, RefundStatus, SubscriptionState, from_unix,
 };
 
 const STRIPE: ProviderKind = ProviderKind::Stripe;
@@ -364,6 +364,99 @@ pub struct InvoiceParent {
 pub struct SubscriptionDetails {
     #[serde(default)]
     pub subscription: Option<Reference>,
+    /// The subscription's metadata when the invoice was made: our checkout's payment id.
+    #[serde(default)]
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// The parts of an invoice we read (`GET /v1/invoices/{id}`), in the API versions before and
+/// after 2025-03 (which moved the subscription under `parent`).
+#[derive(Debug, Deserialize)]
+pub struct InvoiceObject {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    #[serde(default)]
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub amount_due: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub parent: Option<InvoiceParent>,
+    #[serde(default)]
+    pub subscription: Option<Reference>,
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+/// An invoice as ours: paid or not, the first of its subscription or a renewal, and whose.
+pub fn invoice_from(invoice: &InvoiceObject) -> ProviderResult<ProviderInvoice> {
+    let status = match invoice.status.as_deref() {
+        Some("draft") => InvoiceStatus::Draft,
+        Some("open") => InvoiceStatus::Open,
+        Some("paid") => InvoiceStatus::Paid,
+        Some("void") => InvoiceStatus::Void,
+        Some("uncollectible") => InvoiceStatus::Uncollectible,
+        other => return Err(unexpected(format!("an invoice status {other:?}"))),
+    };
+    let currency = invoice.currency.to_ascii_uppercase();
+    let amount = if status == InvoiceStatus::Paid {
+        invoice.amount_paid
+    } else {
+        invoice.amount_due
+    };
+    let details = invoice
+        .parent
+        .as_ref()
+        .and_then(|parent| parent.subscription_details.as_ref())
+        .or(invoice.subscription_details.as_ref());
+    let subscription_ref = details
+        .and_then(|d| d.subscription.as_ref())
+        .or(invoice.subscription.as_ref())
+        .map(|s| s.id().to_string());
+    let external_reference = details
+        .and_then(|d| d.metadata.as_ref())
+        .and_then(|metadata| metadata.get(PAYMENT_ID).cloned());
+    Ok(ProviderInvoice {
+        invoice_ref: invoice.id.clone(),
+        status,
+        first: invoice.billing_reason.as_deref() == Some("subscription_create"),
+        amount_minor: amounts::from_stripe(amount, &currency)?,
+        currency,
+        subscription_ref,
+        external_reference,
+    })
+}
+
+/// The parts of a subscription we read (`GET /v1/subscriptions/{id}`).
+#[derive(Debug, Deserialize)]
+pub struct SubscriptionObject {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+pub fn subscription_from(subscription: &SubscriptionObject) -> ProviderSubscription {
+    let state = match subscription.status.as_str() {
+        "active" => SubscriptionState::Active,
+        "trialing" => SubscriptionState::Trialing,
+        "past_due" => SubscriptionState::PastDue,
+        "unpaid" => SubscriptionState::Unpaid,
+        "canceled" => SubscriptionState::Canceled,
+        "incomplete_expired" => SubscriptionState::IncompleteExpired,
+        _ => SubscriptionState::Other,
+    };
+    ProviderSubscription {
+        subscription_ref: subscription.id.clone(),
+        state,
+        cancel_at_period_end: subscription.cancel_at_period_end,
+        external_reference: subscription.metadata.get(PAYMENT_ID).cloned(),
+    }
 }
 
 /// What an event means for us; `None` for events this module does not act on (and
