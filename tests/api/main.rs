@@ -28,6 +28,8 @@ mod payments_checkout;
 #[cfg(feature = "trainer")]
 mod payments_connect;
 #[cfg(feature = "payments")]
+mod payments_mercadopago;
+#[cfg(feature = "payments")]
 mod payments_refunds;
 #[cfg(feature = "payments")]
 mod payments_renewals;
