@@ -547,6 +547,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn invoices_name_their_subscription_and_our_payment_in_either_api_version() {
+        let since_2025_03: InvoiceObject = serde_json::from_value(serde_json::json!({
+            "id": "in_new", "status": "paid", "billing_reason": "subscription_cycle",
+            "amount_paid": 3000, "amount_due": 3000, "currency": "eur",
+            "parent": {"subscription_details": {
+                "subscription": "sub_1", "metadata": {"payment_id": "p-1"}}}
+        }))
+        .unwrap();
+        let before: InvoiceObject = serde_json::from_value(serde_json::json!({
+            "id": "in_old", "status": "open", "billing_reason": "subscription_create",
+            "amount_paid": 0, "amount_due": 500, "currency": "jpy",
+            "subscription": {"id": "sub_2"},
+            "subscription_details": {"metadata": {"payment_id": "p-2"}}
+        }))
+        .unwrap();
+
+        let renewal = invoice_from(&since_2025_03).unwrap();
+        assert_eq!(renewal.status, InvoiceStatus::Paid);
+        assert!(!renewal.first);
+        assert_eq!(
+            (renewal.amount_minor, renewal.currency.as_str()),
+            (3000, "EUR")
+        );
+        assert_eq!(renewal.subscription_ref.as_deref(), Some("sub_1"));
+        assert_eq!(renewal.external_reference.as_deref(), Some("p-1"));
+
+        let first = invoice_from(&before).unwrap();
+        assert_eq!(first.status, InvoiceStatus::Open);
+        assert!(first.first);
+        // Unpaid: what is due, in a zero-decimal currency as is.
+        assert_eq!((first.amount_minor, first.currency.as_str()), (500, "JPY"));
+        assert_eq!(first.subscription_ref.as_deref(), Some("sub_2"));
+        assert_eq!(first.external_reference.as_deref(), Some("p-2"));
+    }
+
+    #[test]
+    fn subscriptions_say_whether_they_renew() {
+        let read = |status: &str, cancel_at_period_end: bool| {
+            subscription_from(&SubscriptionObject {
+                id: "sub_1".into(),
+                status: status.into(),
+                cancel_at_period_end,
+                metadata: HashMap::from([(PAYMENT_ID.to_string(), "p-1".to_string())]),
+            })
+        };
+        assert_eq!(read("active", false).state, SubscriptionState::Active);
+        assert!(read("active", true).cancel_at_period_end);
+        assert_eq!(read("canceled", false).state, SubscriptionState::Canceled);
+        assert_eq!(read("paused", false).state, SubscriptionState::Other);
+        assert_eq!(
+            read("past_due", false).external_reference.as_deref(),
+            Some("p-1")
+        );
+    }
+
+    #[test]
     fn a_subscription_transfers_all_but_the_fee() {
         assert_eq!(transfer_percent(10_000, 500), 95.0);
         assert_eq!(transfer_percent(3_000, 100), 96.67);
