@@ -74,9 +74,9 @@ pub async fn invoice(
             renewal_failed(ctx, gym_id, started_by, kind, invoice).await
         }
         _ if invoice.first => Ok("skipped: the first invoice is its checkout's".into()),
-        status => Ok(format!(
-            "skipped: the invoice is {status:?} and was not reported failed"
-        )),
+        // Open but not reported failed (not charged yet), a draft, or voided: nothing is owed
+        // or lost yet.
+        status => Ok(format!("skipped: nothing to do for a {status:?} invoice")),
     }
 }
 
