@@ -28,7 +28,11 @@ mod payments_checkout;
 #[cfg(feature = "trainer")]
 mod payments_connect;
 #[cfg(feature = "payments")]
+mod payments_mercadopago;
+#[cfg(feature = "payments")]
 mod payments_refunds;
+#[cfg(feature = "payments")]
+mod payments_renewals;
 #[cfg(feature = "payments")]
 mod payments_subscriptions;
 #[cfg(feature = "payments")]

@@ -11,7 +11,7 @@ use kernel::jobs::{Job, JobHandler, Schedule};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::service::{inbox, products, reconcile, subscriptions};
+use crate::service::{inbox, products, reconcile, renewals, subscriptions};
 
 pub const SEED_DEFAULT_PRODUCTS: &str = "payments.seed_default_products";
 pub const END_LAPSED: &str = "payments.end_lapsed_subscriptions";
@@ -96,6 +96,33 @@ impl JobHandler for ProviderEvent {
     async fn run(&self, job: &Job) -> anyhow::Result<()> {
         let StoredEvent { event_id } = serde_json::from_value(job.payload.clone())?;
         inbox::process(&self.ctx, event_id).await
+    }
+}
+
+/// Tells the provider that a membership cancelled through our API renews no more
+/// ([`renewals::cancel_at_provider`]); enqueued with the cancellation.
+pub struct CancelAtProvider {
+    pub ctx: AppContext,
+}
+
+#[derive(Deserialize)]
+struct Cancelled {
+    gym_id: Uuid,
+    subscription_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for CancelAtProvider {
+    fn kind(&self) -> &'static str {
+        subscriptions::CANCEL_AT_PROVIDER
+    }
+
+    async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let Cancelled {
+            gym_id,
+            subscription_id,
+        } = serde_json::from_value(job.payload.clone())?;
+        renewals::cancel_at_provider(&self.ctx, gym_id, subscription_id).await
     }
 }
 

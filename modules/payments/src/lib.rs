@@ -25,8 +25,9 @@
 //!   stored one flagged `stale` when Stripe is down). The gym build's API does not have them.
 //! - Tables (row-level security on `gym_id`; SQL in `repo/`): `credit_balances`,
 //!   `credit_transactions` (append-only; a purchase's grant and a refund's reversal are unique
-//!   by `source`), `products`, `payments` (with `connect_account` and `checkout_expires_at`),
-//!   `refunds`, `subscriptions`, `provider_credentials` (a tenant's own keys, sealed),
+//!   by `source`), `products`, `payments` (with `connect_account` and `checkout_expires_at`;
+//!   a Stripe renewal's `provider_ref` is its invoice, unique per tenant),
+//!   `refunds`, `subscriptions` (`provider_ref`: the Stripe subscription billing it), `provider_credentials` (a tenant's own keys, sealed),
 //!   `connected_accounts` (a trainer workspace's Stripe account and its last known status;
 //!   readable across tenants only by account id, for `account.updated`). Without row-level
 //!   security, holding ids only: `payment_tenants` (which tenant a provider payment belongs
@@ -38,7 +39,11 @@
 //! - Jobs: `payments.seed_default_products` (on `gym_created` and `workspace_created`: the
 //!   four default credit packages), `payments.end_lapsed_subscriptions` (hourly: ends
 //!   memberships whose grace or cancelled period is over), `payments.provider_event` (one per
-//!   new webhook event: re-fetches the payment from the provider and applies it),
+//!   new webhook event: re-fetches the payment, or the Stripe invoice or subscription, from the
+//!   provider and applies it; renewals: [`service::renewals`]),
+//!   `payments.cancel_subscription_at_provider` (a Stripe-billed membership cancelled through
+//!   the API: Stripe stops renewing it at the period's end, idempotency key
+//!   `subscription-cancel:<subscription id>`),
 //!   `payments.reconcile` (every 5 minutes: provider payments pending for longer than
 //!   `reconcile_after_minutes` are asked about; expired checkouts are cancelled),
 //!   `payments.create_connected_account` (on `workspace_created`, trainer build: the
@@ -138,6 +143,7 @@ impl Module for Payments {
             Arc::new(jobs::EndLapsed { ctx: ctx.clone() }),
             Arc::new(jobs::ProviderEvent { ctx: ctx.clone() }),
             Arc::new(jobs::Reconcile { ctx: ctx.clone() }),
+            Arc::new(jobs::CancelAtProvider { ctx: ctx.clone() }),
             Arc::new(jobs::connect::CreateConnectedAccount { ctx: ctx.clone() }),
         ]
     }

@@ -38,6 +38,11 @@
 //!   providers answer [`ProviderError::Unsupported`]. A checkout with a [`ConnectSplit`] is a
 //!   destination charge with an application fee; refunds of those set
 //!   [`RefundRequest::destination_charge`].
+//! - **Subscriptions** (Stripe only; MercadoPago's Checkout Pro has none):
+//!   [`PaymentProvider::fetch_invoice`] and [`PaymentProvider::fetch_subscription`] re-fetch
+//!   what invoice and subscription webhooks name; [`PaymentProvider::cancel_at_period_end`]
+//!   stops the renewals of a membership cancelled here. Both objects carry our checkout's
+//!   payment id in their metadata, which leads back to the member and the plan.
 
 pub mod amounts;
 mod credentials;
@@ -294,6 +299,56 @@ pub struct ProviderPayment {
     pub subscription_ref: Option<String>,
 }
 
+/// Where a provider's invoice stands (Stripe's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    Draft,
+    Open,
+    Paid,
+    Void,
+    Uncollectible,
+}
+
+/// An invoice of a provider subscription as the provider reports it now: one period's bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInvoice {
+    pub invoice_ref: String,
+    pub status: InvoiceStatus,
+    /// The subscription's first invoice: the period its checkout paid (Stripe's
+    /// `billing_reason = subscription_create`), not a renewal.
+    pub first: bool,
+    /// Paid (or, unpaid, due), in minor units of `currency`.
+    pub amount_minor: i64,
+    /// ISO 4217, upper case.
+    pub currency: String,
+    pub subscription_ref: Option<String>,
+    /// Our payment id of the checkout that started the subscription (its metadata).
+    pub external_reference: Option<String>,
+}
+
+/// Where a provider subscription stands (Stripe's words; the rest is `Other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionState {
+    Active,
+    Trialing,
+    PastDue,
+    Unpaid,
+    Canceled,
+    IncompleteExpired,
+    Other,
+}
+
+/// A provider subscription as the provider reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSubscription {
+    pub subscription_ref: String,
+    pub state: SubscriptionState,
+    /// It ends with its current period, renewing no more.
+    pub cancel_at_period_end: bool,
+    /// Our payment id of the checkout that started it (its metadata).
+    pub external_reference: Option<String>,
+}
+
 /// A refund of a payment: all of what remains (`amount_minor: None`) or part of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
@@ -454,6 +509,38 @@ pub trait PaymentProvider: Send + Sync {
         now: DateTime<Utc>,
         secrets: &[Secret<String>],
     ) -> ProviderResult<Vec<NormalizedEvent>>;
+
+    /// A subscription's invoice as the provider has it now (Stripe).
+    async fn fetch_invoice(&self, _invoice_ref: &str) -> ProviderResult<ProviderInvoice> {
+        Err(ProviderError::Unsupported {
+            provider: self.kind(),
+            operation: "subscription invoices",
+        })
+    }
+
+    /// A subscription as the provider has it now (Stripe).
+    async fn fetch_subscription(
+        &self,
+        _subscription_ref: &str,
+    ) -> ProviderResult<ProviderSubscription> {
+        Err(ProviderError::Unsupported {
+            provider: self.kind(),
+            operation: "subscriptions",
+        })
+    }
+
+    /// Stops a subscription renewing: it ends with its current period (Stripe's
+    /// `cancel_at_period_end`).
+    async fn cancel_at_period_end(
+        &self,
+        _subscription_ref: &str,
+        _idempotency_key: &str,
+    ) -> ProviderResult<ProviderSubscription> {
+        Err(ProviderError::Unsupported {
+            provider: self.kind(),
+            operation: "subscriptions",
+        })
+    }
 
     /// Stripe Connect: creates an Express account; its id (`acct_…`).
     async fn create_connected_account(

@@ -1,6 +1,7 @@
 //! Stripe through async-stripe 1.0 (rc pinned exactly): Checkout Sessions for one-off and
-//! subscription products, Connect Express accounts and destination charges, refunds, and
-//! webhook classification after our own verifier ([`signature`]).
+//! subscription products, the invoices and subscriptions those start (read, and cancelled at
+//! the period's end), Connect Express accounts and destination charges, refunds, and webhook
+//! classification after our own verifier ([`signature`]).
 //!
 //! The client's base URL comes from `payments.providers.stripe.base_url` (tests point it at a
 //! local fake), each attempt has `timeout_seconds`, and every mutating call goes out once with
@@ -15,7 +16,9 @@ use std::time::Duration;
 use ::stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
 use chrono::{DateTime, Utc};
 use kernel::config::Secret;
+use serde::de::DeserializeOwned;
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_connect::account::{
     CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesCardPayments,
     CreateAccountCapabilitiesTransfers, CreateAccountType, RetrieveAccount,
@@ -27,8 +30,9 @@ use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use super::settings::StripeSettings;
 use super::{
     AccountStatus, Checkout, CheckoutRequest, ConnectedAccountRequest, NormalizedEvent,
-    OnboardingLink, PaymentProvider, ProviderError, ProviderKind, ProviderPayment, ProviderResult,
-    Refund, RefundRequest, WebhookRequest, amounts, from_unix, header,
+    OnboardingLink, PaymentProvider, ProviderError, ProviderInvoice, ProviderKind, ProviderPayment,
+    ProviderResult, ProviderSubscription, Refund, RefundRequest, WebhookRequest, amounts,
+    from_unix, header,
 };
 
 pub struct StripeProvider {
@@ -39,6 +43,22 @@ fn key(idempotency_key: &str) -> ProviderResult<RequestStrategy> {
     IdempotencyKey::new(idempotency_key)
         .map(RequestStrategy::Idempotent)
         .map_err(|err| ProviderError::NotConfigured(format!("idempotency key: {err}")))
+}
+
+/// A Stripe id as a URL path segment: it has the object's prefix and nothing but letters,
+/// digits and `_` (ids reach us from webhook bodies).
+fn path_segment<'a>(id: &'a str, prefix: &str) -> ProviderResult<&'a str> {
+    let plain = id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if id.starts_with(prefix) && plain {
+        Ok(id)
+    } else {
+        Err(ProviderError::Rejected {
+            provider: ProviderKind::Stripe,
+            status: 400,
+            code: Some("invalid_id".into()),
+            message: format!("`{id}` is not a Stripe id starting `{prefix}`"),
+        })
+    }
 }
 
 impl StripeProvider {
@@ -52,6 +72,30 @@ impl StripeProvider {
             .build()
             .map_err(transformers::error)?;
         Ok(Self { client })
+    }
+
+    /// A call async-stripe's crates we build do not type (invoices and subscriptions live in
+    /// async-stripe-billing, a large build for two reads and an update): the same client,
+    /// strategy and errors, its answer read into our own minimal type.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        strategy: Option<RequestStrategy>,
+    ) -> ProviderResult<T> {
+        let mut request = request.customize::<miniserde::json::Value>();
+        if let Some(strategy) = strategy {
+            request = request.request_strategy(strategy);
+        }
+        let answer = request
+            .send(&self.client)
+            .await
+            .map_err(transformers::error)?;
+        serde_json::from_str(&miniserde::json::to_string(&answer)).map_err(|err| {
+            ProviderError::Unexpected {
+                provider: ProviderKind::Stripe,
+                reason: err.to_string(),
+            }
+        })
     }
 
     /// The PaymentIntent behind a payment reference (a session's, or the intent itself).
@@ -178,6 +222,42 @@ impl PaymentProvider for StripeProvider {
             .await
             .map_err(transformers::error)?;
         transformers::refund_from(&refund)
+    }
+
+    async fn fetch_invoice(&self, invoice_ref: &str) -> ProviderResult<ProviderInvoice> {
+        let path = format!("/invoices/{}", path_segment(invoice_ref, "in_")?);
+        let invoice = self
+            .call(RequestBuilder::new(StripeMethod::Get, path), None)
+            .await?;
+        transformers::invoice_from(&invoice)
+    }
+
+    async fn fetch_subscription(
+        &self,
+        subscription_ref: &str,
+    ) -> ProviderResult<ProviderSubscription> {
+        let path = format!("/subscriptions/{}", path_segment(subscription_ref, "sub_")?);
+        let subscription = self
+            .call(RequestBuilder::new(StripeMethod::Get, path), None)
+            .await?;
+        Ok(transformers::subscription_from(&subscription))
+    }
+
+    async fn cancel_at_period_end(
+        &self,
+        subscription_ref: &str,
+        idempotency_key: &str,
+    ) -> ProviderResult<ProviderSubscription> {
+        #[derive(serde::Serialize)]
+        struct Update {
+            cancel_at_period_end: bool,
+        }
+        let path = format!("/subscriptions/{}", path_segment(subscription_ref, "sub_")?);
+        let request = RequestBuilder::new(StripeMethod::Post, path).form(&Update {
+            cancel_at_period_end: true,
+        });
+        let subscription = self.call(request, Some(key(idempotency_key)?)).await?;
+        Ok(transformers::subscription_from(&subscription))
     }
 
     fn verify_webhook(

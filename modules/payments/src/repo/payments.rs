@@ -96,6 +96,55 @@ pub async fn insert_pending(
     .await
 }
 
+/// Creates the payment `pending` with the provider's reference already known (a renewal's
+/// invoice), unless the tenant has one with that reference: `None` then. Concurrent callers
+/// queue on the unique key, so exactly one creates it.
+pub async fn insert_pending_with_ref(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    new: &NewPayment<'_>,
+    provider_ref: &str,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into payments (gym_id, id, user_id, product_id, amount_minor, currency,
+             provider, external_reference, method, recorded_by, note, provider_ref)
+         values ($1, $2, $3, $4, $5, $6, $7, $2::text, $8, $9, $10, $11)
+         on conflict (gym_id, provider, provider_ref) do nothing
+         returning {COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(new.id)
+    .bind(new.user_id)
+    .bind(new.product_id)
+    .bind(new.amount_minor)
+    .bind(new.currency)
+    .bind(new.provider)
+    .bind(new.method)
+    .bind(new.recorded_by)
+    .bind(new.note)
+    .bind(provider_ref)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The tenant's payment with this provider reference, if any.
+pub async fn by_provider_ref(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    provider: Provider,
+    provider_ref: &str,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from payments
+         where gym_id = $1 and provider = $2 and provider_ref = $3"
+    ))
+    .bind(gym_id)
+    .bind(provider)
+    .bind(provider_ref)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
 pub async fn get(
     conn: &mut PgConnection,
     gym_id: Uuid,

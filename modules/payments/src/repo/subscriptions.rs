@@ -24,6 +24,17 @@ pub enum SubscriptionStatus {
     Ended,
 }
 
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::PastDue => "past_due",
+            SubscriptionStatus::Cancelled => "cancelled",
+            SubscriptionStatus::Ended => "ended",
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SubscriptionRow {
     pub id: Uuid,
@@ -33,6 +44,8 @@ pub struct SubscriptionRow {
     pub current_period_end: DateTime<Utc>,
     pub grace_until: Option<DateTime<Utc>>,
     pub provider: Option<Provider>,
+    /// The provider's subscription that bills it (Stripe's `sub_…`), once its checkout is paid.
+    pub provider_ref: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -40,7 +53,7 @@ pub struct SubscriptionRow {
 }
 
 const COLUMNS: &str = "id, user_id, product_id, status, current_period_end, grace_until, \
-    provider, cancelled_at, ended_at, created_at, updated_at";
+    provider, provider_ref, cancelled_at, ended_at, created_at, updated_at";
 
 /// The period a plan pays for, as a PostgreSQL interval.
 fn period(unit: Interval, count: i32) -> (i32, i32) {
@@ -122,6 +135,58 @@ pub async fn cancel(
     ))
     .bind(gym_id)
     .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The member's live membership of the plan is billed by the provider's subscription
+/// `provider_ref` from now on.
+pub async fn link_provider(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    (user_id, product_id): (Uuid, Uuid),
+    provider: Provider,
+    provider_ref: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update subscriptions set provider = $4, provider_ref = $5, updated_at = now()
+         where gym_id = $1 and user_id = $2 and product_id = $3
+             and status in ('active', 'past_due', 'cancelled')
+             and provider_ref is distinct from $5",
+    )
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(product_id)
+    .bind(provider)
+    .bind(provider_ref)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the member's live membership of the plan to `to` when it is in one of `from`;
+/// `None` when it was not (already there, further on, or no live one).
+pub async fn move_live(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    (user_id, product_id): (Uuid, Uuid),
+    from: &[SubscriptionStatus],
+    to: SubscriptionStatus,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
+    sqlx::query_as(&format!(
+        "update subscriptions set status = $5, updated_at = now(),
+             grace_until = case when $5 = 'past_due' then grace_until else null end,
+             cancelled_at = case when $5 = 'cancelled' then now() else cancelled_at end,
+             ended_at = case when $5 = 'ended' then now() else ended_at end
+         where gym_id = $1 and user_id = $2 and product_id = $3 and status = any($4)
+         returning {COLUMNS}"
+    ))
+    .bind(gym_id)
+    .bind(user_id)
+    .bind(product_id)
+    .bind(from)
+    .bind(to)
     .fetch_optional(&mut *conn)
     .await
 }

@@ -255,7 +255,8 @@ pub async fn onboarding_link<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResu
     let account = ensure_account(ctx, &*stripe, tenant.gym_id, tenant.user_id)
         .await
         .map_err(refresh_problem)?;
-    let urls = PaymentSettings::of(&ctx.settings).connect;
+    let payments = PaymentSettings::of(&ctx.settings);
+    let urls = &payments.connect;
     stripe
         .onboarding_link(&account.account_id, &urls.refresh_url, &urls.return_url)
         .await

@@ -2,8 +2,8 @@
 //! (`provider_events`, unique on provider and event key) with a job enqueued in the same
 //! transaction for new events only, and answered at once. The job ([`process`]) treats the
 //! event as a hint: it re-fetches the object from the provider and applies that answer
-//! ([`sync::apply`]), so duplicates, reordered and forged-but-replayed events all converge
-//! on what the provider says now.
+//! ([`sync::apply`]; invoices and subscriptions: [`renewals`]), so duplicates, reordered and
+//! forged-but-replayed events all converge on what the provider says now.
 
 use chrono::Utc;
 use kernel::jobs::{self, NewJob};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::connect;
 use super::providers::{self, Resolved};
+use super::renewals;
 use super::sync::{self, Applied};
 use crate::errors;
 use crate::providers::{EventKind, ProviderError, ProviderKind, WebhookRequest};
@@ -116,63 +117,151 @@ pub async fn process(ctx: &AppContext, event_id: Uuid) -> anyhow::Result<()> {
             connect::account_updated(ctx, &event.object_ref).await?;
             (event.gym_id, "applied".to_string())
         }
-        // Renewals of provider subscriptions: the first period is paid through the checkout
-        // (its `checkout.session.completed`); later invoices would need an invoice or
-        // subscription fetch the provider trait does not offer yet.
-        EventKind::InvoicePaid
-        | EventKind::InvoicePaymentFailed
-        | EventKind::SubscriptionUpdated
-        | EventKind::SubscriptionDeleted => (
-            event.gym_id,
-            "skipped: subscription renewals are not synchronised yet".to_string(),
-        ),
+        EventKind::InvoicePaid | EventKind::InvoicePaymentFailed => {
+            let reported_failed = event_kind == EventKind::InvoicePaymentFailed;
+            invoice_event(ctx, kind, event.gym_id, &event.object_ref, reported_failed).await?
+        }
+        EventKind::SubscriptionUpdated | EventKind::SubscriptionDeleted => {
+            subscription_event(ctx, kind, event.gym_id, &event.object_ref).await?
+        }
     };
     let mut conn = ctx.db.acquire().await?;
     repo::processed(&mut conn, event.id, gym_id, &outcome).await?;
     Ok(())
 }
 
-/// A payment event: the payment as the provider has it now, applied to ours. Its tenant is
-/// the endpoint's, or (platform endpoint) the one our payment id belongs to.
+/// The provider to re-fetch from: the endpoint tenant's, or the platform's. `None` when the
+/// tenant is gone.
+async fn resolve(
+    ctx: &AppContext,
+    kind: ProviderKind,
+    gym_id: Option<Uuid>,
+) -> anyhow::Result<Option<Resolved>> {
+    match gym_id {
+        Some(gym_id) => match tenant_provider(ctx, gym_id, kind).await {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(err) if err.status() == StatusCode::NOT_FOUND => Ok(None),
+            Err(err) => Err(err.into()),
+        },
+        None => Ok(Some(providers::for_platform(ctx, kind)?)),
+    }
+}
+
+const TENANT_GONE: &str = "skipped: the tenant is gone";
+
+/// A fetch's answer, or the outcome to record when the provider refused it. Unavailability
+/// fails the job, which the queue retries.
+fn fetched<T>(answer: Result<T, ProviderError>) -> anyhow::Result<Result<T, String>> {
+    match answer {
+        Ok(object) => Ok(Ok(object)),
+        Err(err) if err.is_retryable() => Err(err.into()),
+        Err(err) => Ok(Err(format!(
+            "skipped: the provider refused the fetch: {err}"
+        ))),
+    }
+}
+
+/// The tenant of our payment `payment_id`: the endpoint's, or (platform endpoint) the one the
+/// payment belongs to.
+async fn owner_of(
+    ctx: &AppContext,
+    gym_id: Option<Uuid>,
+    payment_id: Uuid,
+) -> anyhow::Result<Option<Uuid>> {
+    match gym_id {
+        Some(gym_id) => Ok(Some(gym_id)),
+        None => {
+            let mut conn = ctx.db.acquire().await?;
+            Ok(crate::repo::payments::tenant_of(&mut conn, payment_id).await?)
+        }
+    }
+}
+
+/// A payment event: the payment as the provider has it now, applied to ours.
 async fn payment_event(
     ctx: &AppContext,
     kind: ProviderKind,
     gym_id: Option<Uuid>,
     object_ref: &str,
 ) -> anyhow::Result<(Option<Uuid>, String)> {
-    let resolved = match gym_id {
-        Some(gym_id) => match tenant_provider(ctx, gym_id, kind).await {
-            Ok(resolved) => resolved,
-            Err(err) if err.status() == StatusCode::NOT_FOUND => {
-                return Ok((None, "skipped: the tenant is gone".into()));
-            }
-            Err(err) => return Err(err.into()),
-        },
-        None => providers::for_platform(ctx, kind)?,
+    let Some(resolved) = resolve(ctx, kind, gym_id).await? else {
+        return Ok((None, TENANT_GONE.into()));
     };
-    let fetched = match resolved.provider.fetch_payment(object_ref).await {
+    let fetched = match fetched(resolved.provider.fetch_payment(object_ref).await)? {
         Ok(fetched) => fetched,
-        Err(err) if err.is_retryable() => return Err(err.into()),
-        Err(err) => {
-            return Ok((
-                gym_id,
-                format!("skipped: the provider refused the fetch: {err}"),
-            ));
-        }
+        Err(outcome) => return Ok((gym_id, outcome)),
     };
     let Some(payment_id) = sync::payment_id_of(&fetched) else {
         return Ok((gym_id, Applied::NotOurs.describe()));
     };
-    let owner = match gym_id {
-        Some(gym_id) => Some(gym_id),
-        None => {
-            let mut conn = ctx.db.acquire().await?;
-            crate::repo::payments::tenant_of(&mut conn, payment_id).await?
-        }
-    };
-    let Some(owner) = owner else {
+    let Some(owner) = owner_of(ctx, gym_id, payment_id).await? else {
         return Ok((None, Applied::NotOurs.describe()));
     };
     let applied = sync::apply(ctx, owner, payment_id, kind, &fetched).await?;
     Ok((Some(owner), applied.describe()))
+}
+
+/// Our payment id in a provider subscription's metadata (the checkout that started it).
+fn started_by(external_reference: Option<&str>) -> Option<Uuid> {
+    external_reference.and_then(|reference| reference.parse().ok())
+}
+
+const NOT_OUR_SUBSCRIPTION: &str = "skipped: not a subscription of ours";
+
+/// An invoice event: the invoice as the provider has it now, applied to the membership.
+async fn invoice_event(
+    ctx: &AppContext,
+    kind: ProviderKind,
+    gym_id: Option<Uuid>,
+    object_ref: &str,
+    reported_failed: bool,
+) -> anyhow::Result<(Option<Uuid>, String)> {
+    let Some(resolved) = resolve(ctx, kind, gym_id).await? else {
+        return Ok((None, TENANT_GONE.into()));
+    };
+    let invoice = match fetched(resolved.provider.fetch_invoice(object_ref).await)? {
+        Ok(invoice) => invoice,
+        Err(outcome) => return Ok((gym_id, outcome)),
+    };
+    let Some(payment_id) = started_by(invoice.external_reference.as_deref()) else {
+        return Ok((gym_id, NOT_OUR_SUBSCRIPTION.into()));
+    };
+    let Some(owner) = owner_of(ctx, gym_id, payment_id).await? else {
+        return Ok((None, NOT_OUR_SUBSCRIPTION.into()));
+    };
+    let outcome = renewals::invoice(
+        ctx,
+        resolved.provider.as_ref(),
+        owner,
+        payment_id,
+        &invoice,
+        reported_failed,
+    )
+    .await?;
+    Ok((Some(owner), outcome))
+}
+
+/// A subscription event: the subscription as the provider has it now, applied to the
+/// membership.
+async fn subscription_event(
+    ctx: &AppContext,
+    kind: ProviderKind,
+    gym_id: Option<Uuid>,
+    object_ref: &str,
+) -> anyhow::Result<(Option<Uuid>, String)> {
+    let Some(resolved) = resolve(ctx, kind, gym_id).await? else {
+        return Ok((None, TENANT_GONE.into()));
+    };
+    let subscription = match fetched(resolved.provider.fetch_subscription(object_ref).await)? {
+        Ok(subscription) => subscription,
+        Err(outcome) => return Ok((gym_id, outcome)),
+    };
+    let Some(payment_id) = started_by(subscription.external_reference.as_deref()) else {
+        return Ok((gym_id, NOT_OUR_SUBSCRIPTION.into()));
+    };
+    let Some(owner) = owner_of(ctx, gym_id, payment_id).await? else {
+        return Ok((None, NOT_OUR_SUBSCRIPTION.into()));
+    };
+    let outcome = renewals::subscription(ctx, kind, owner, payment_id, &subscription).await?;
+    Ok((Some(owner), outcome))
 }

@@ -1,7 +1,8 @@
 //! The rules of the module, a file per area. Payments move only through
 //! [`payments::advance`], which every flow (manual payments, refunds, checkouts' webhooks and
 //! reconciliation through [`sync`]) uses; what a succeeded, failed or refunded payment causes
-//! lives in [`effects`]. Which provider serves a tenant: [`providers`].
+//! lives in [`effects`]. Which provider serves a tenant: [`providers`]. Provider
+//! subscriptions after their checkout (renewals, failures, cancellation): [`renewals`].
 
 pub mod checkout;
 pub mod connect;
@@ -13,5 +14,6 @@ pub mod products;
 pub mod providers;
 pub mod reconcile;
 pub mod refunds;
+pub mod renewals;
 pub mod subscriptions;
 pub mod sync;

@@ -104,7 +104,8 @@ pub async fn for_tenant(
     gym_id: Uuid,
     kind: ProviderKind,
 ) -> ApiResult<Resolved> {
-    let settings = PaymentSettings::of(&ctx.settings).providers;
+    let payments = PaymentSettings::of(&ctx.settings);
+    let settings = &payments.providers;
     let credentials = match repo::sealed(conn, gym_id, kind.as_str()).await? {
         Some(sealed) => {
             let sealed = sealed.parse().map_err(ApiError::internal)?;
@@ -116,10 +117,10 @@ pub async fn for_tenant(
         None => None,
     };
     let scope = credentials.as_ref().map(|_| gym_id);
-    let provider = cached(scope, kind, &settings, credentials.as_ref()).map_err(problem)?;
+    let provider = cached(scope, kind, settings, credentials.as_ref()).map_err(problem)?;
     Ok(Resolved {
         provider,
-        webhook_secrets: providers::webhook_secrets(kind, &settings, credentials.as_ref()),
+        webhook_secrets: providers::webhook_secrets(kind, settings, credentials.as_ref()),
         own_credentials: credentials.is_some(),
     })
 }
@@ -127,9 +128,10 @@ pub async fn for_tenant(
 /// The platform's own provider of `kind` (the deployment's credentials), for webhooks on the
 /// platform endpoint: its secrets are the endpoint's and, for Stripe, the Connect endpoint's.
 pub fn for_platform(ctx: &AppContext, kind: ProviderKind) -> Result<Resolved, ProviderError> {
-    let settings = PaymentSettings::of(&ctx.settings).providers;
-    let provider = cached(None, kind, &settings, None)?;
-    let mut webhook_secrets = providers::webhook_secrets(kind, &settings, None);
+    let payments = PaymentSettings::of(&ctx.settings);
+    let settings = &payments.providers;
+    let provider = cached(None, kind, settings, None)?;
+    let mut webhook_secrets = providers::webhook_secrets(kind, settings, None);
     if kind == ProviderKind::Stripe {
         webhook_secrets.extend(settings.stripe.connect_webhook_secrets.iter().cloned());
     }
@@ -256,14 +258,15 @@ fn configured(
 /// Every provider of this build, as configured for the tenant (owners only).
 pub async fn list<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<Vec<Configured>> {
     tenant.require(Role::Owner)?;
-    let settings = PaymentSettings::of(&ctx.settings).providers;
+    let payments = PaymentSettings::of(&ctx.settings);
+    let settings = &payments.providers;
     let mut tx = tenant.read(&ctx.db).await?;
     let rows = repo::list(&mut tx, tenant.gym_id).await?;
     Ok(ProviderKind::ALL
         .into_iter()
         .map(|kind| {
             let own = rows.iter().find(|row| row.provider == kind.as_str());
-            configured(&settings, kind, own)
+            configured(settings, kind, own)
         })
         .collect())
 }
@@ -284,7 +287,8 @@ pub async fn put<M>(
     input: CredentialsInput<'_>,
 ) -> ApiResult<Configured> {
     tenant.require(Role::Owner)?;
-    let settings = PaymentSettings::of(&ctx.settings).providers;
+    let payments = PaymentSettings::of(&ctx.settings);
+    let settings = &payments.providers;
     let credentials = checked(kind, settings.mode, &input)?;
     let sealed = credentials
         .seal(&ctx.secrets, tenant.gym_id)
@@ -300,7 +304,7 @@ pub async fn put<M>(
     .await?;
     tx.commit().await?;
     forget(tenant.gym_id, kind);
-    Ok(configured(&settings, kind, Some(&row)))
+    Ok(configured(settings, kind, Some(&row)))
 }
 
 /// Removes the tenant's own credentials for `kind` (owners only): the deployment's defaults

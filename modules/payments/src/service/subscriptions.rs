@@ -1,20 +1,25 @@
 //! Memberships: created or extended by a paid plan, past due after a failed renewal (for
 //! `[payments] grace_days`), cancelled by the member or an admin, ended when grace or the
-//! paid period is over ([`end_lapsed`], a schedule). Every change publishes
+//! paid period is over ([`end_lapsed`], a schedule). A membership a provider bills (a Stripe
+//! subscription) also follows what the provider says of it ([`provider_says`]), and its
+//! cancellation here is sent there ([`CANCEL_AT_PROVIDER`]). Every change publishes
 //! `subscription.changed`.
 
+use kernel::jobs::{self, NewJob};
 use kernel::pagination::{Page, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, Role, Tenant, db, events};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::errors;
-use crate::repo::payments::PaymentRow;
+use crate::repo::payments::{PaymentRow, Provider};
 use crate::repo::products::{Interval, ProductRow};
-use crate::repo::subscriptions::{self as repo, SubscriptionRow};
+use crate::repo::subscriptions::{self as repo, SubscriptionRow, SubscriptionStatus};
 use crate::settings::PaymentSettings;
 
 pub const SUBSCRIPTION_CHANGED: &str = "subscription.changed";
+/// The job that tells the provider a membership cancelled here renews no more.
+pub const CANCEL_AT_PROVIDER: &str = "payments.cancel_subscription_at_provider";
 
 fn no_subscription() -> ApiError {
     ApiError::not_found("no membership with this id in this tenant")
@@ -91,7 +96,55 @@ pub async fn cancel<M>(
             )
         })?;
     publish(&mut tx, tenant.gym_id, &row, None).await?;
+    if row.provider == Some(Provider::Stripe) && row.provider_ref.is_some() {
+        // Stripe would charge the next period otherwise; told after commit, by a job that
+        // retries while Stripe is unreachable.
+        let job = NewJob::new(
+            CANCEL_AT_PROVIDER,
+            serde_json::json!({ "gym_id": tenant.gym_id, "subscription_id": row.id }),
+        )
+        .for_tenant(tenant.gym_id);
+        jobs::enqueue(&mut tx, job).await?;
+    }
     tx.commit().await?;
+    Ok(row)
+}
+
+/// What a provider says of a membership it bills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderSays {
+    /// Over (Stripe: `canceled`, `incomplete_expired`).
+    Ended,
+    /// Renews no more: usable until the period's end (`cancel_at_period_end`).
+    EndsWithPeriod,
+    /// Paid up (`active`, `trialing`): a past-due membership is active again.
+    PaidUp,
+    /// A renewal is unpaid (`past_due`, `unpaid`).
+    Unpaid,
+}
+
+/// Applies what the provider says of `user_id`'s membership of `plan_id`, forward only: an
+/// ended membership stays ended, a cancelled one is not revived. The changed row, if any.
+pub async fn provider_says(
+    ctx: &AppContext,
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    (user_id, plan_id): (Uuid, Uuid),
+    says: ProviderSays,
+) -> ApiResult<Option<SubscriptionRow>> {
+    use SubscriptionStatus::{Active, Cancelled, Ended, PastDue};
+    let (from, to): (&[SubscriptionStatus], SubscriptionStatus) = match says {
+        ProviderSays::Unpaid => {
+            return renewal_failed(ctx, conn, gym_id, user_id, plan_id).await;
+        }
+        ProviderSays::Ended => (&[Active, PastDue, Cancelled], Ended),
+        ProviderSays::EndsWithPeriod => (&[Active, PastDue], Cancelled),
+        ProviderSays::PaidUp => (&[PastDue], Active),
+    };
+    let row = repo::move_live(conn, gym_id, (user_id, plan_id), from, to).await?;
+    if let Some(row) = &row {
+        publish(conn, gym_id, row, None).await?;
+    }
     Ok(row)
 }
 

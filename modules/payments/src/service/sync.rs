@@ -98,6 +98,18 @@ pub async fn apply(
             fetched.status.as_str()
         )),
     };
+    if let (Some(subscription_ref), Some(plan_id)) = (&fetched.subscription_ref, payment.product_id)
+    {
+        // A subscription checkout: its later invoices and changes find the membership by it.
+        crate::repo::subscriptions::link_provider(
+            &mut tx,
+            gym_id,
+            (payment.user_id, plan_id),
+            payment.provider,
+            subscription_ref,
+        )
+        .await?;
+    }
     if fetched.status != PaymentStatus::Pending {
         // From now on the payment itself is what we fetch and refund (for MercadoPago, its
         // payment id rather than the checkout preference).

@@ -22,9 +22,9 @@ use stripe_shared::{
 
 use super::super::amounts;
 use super::super::{
-    AccountStatus, CheckoutMode, CheckoutRequest, EventKind, Interval, NormalizedEvent,
-    PaymentStatus, ProviderError, ProviderKind, ProviderPayment, ProviderResult, Refund,
-    RefundStatus, from_unix,
+    AccountStatus, CheckoutMode, CheckoutRequest, EventKind, Interval, InvoiceStatus,
+    NormalizedEvent, PaymentStatus, ProviderError, ProviderInvoice, ProviderKind, ProviderPayment,
+    ProviderResult, ProviderSubscription, Refund, RefundStatus, SubscriptionState, from_unix,
 };
 
 const STRIPE: ProviderKind = ProviderKind::Stripe;
@@ -364,6 +364,99 @@ pub struct InvoiceParent {
 pub struct SubscriptionDetails {
     #[serde(default)]
     pub subscription: Option<Reference>,
+    /// The subscription's metadata when the invoice was made: our checkout's payment id.
+    #[serde(default)]
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// The parts of an invoice we read (`GET /v1/invoices/{id}`), in the API versions before and
+/// after 2025-03 (which moved the subscription under `parent`).
+#[derive(Debug, Deserialize)]
+pub struct InvoiceObject {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    #[serde(default)]
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub amount_due: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub parent: Option<InvoiceParent>,
+    #[serde(default)]
+    pub subscription: Option<Reference>,
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+/// An invoice as ours: paid or not, the first of its subscription or a renewal, and whose.
+pub fn invoice_from(invoice: &InvoiceObject) -> ProviderResult<ProviderInvoice> {
+    let status = match invoice.status.as_deref() {
+        Some("draft") => InvoiceStatus::Draft,
+        Some("open") => InvoiceStatus::Open,
+        Some("paid") => InvoiceStatus::Paid,
+        Some("void") => InvoiceStatus::Void,
+        Some("uncollectible") => InvoiceStatus::Uncollectible,
+        other => return Err(unexpected(format!("an invoice status {other:?}"))),
+    };
+    let currency = invoice.currency.to_ascii_uppercase();
+    let amount = if status == InvoiceStatus::Paid {
+        invoice.amount_paid
+    } else {
+        invoice.amount_due
+    };
+    let details = invoice
+        .parent
+        .as_ref()
+        .and_then(|parent| parent.subscription_details.as_ref())
+        .or(invoice.subscription_details.as_ref());
+    let subscription_ref = details
+        .and_then(|d| d.subscription.as_ref())
+        .or(invoice.subscription.as_ref())
+        .map(|s| s.id().to_string());
+    let external_reference = details
+        .and_then(|d| d.metadata.as_ref())
+        .and_then(|metadata| metadata.get(PAYMENT_ID).cloned());
+    Ok(ProviderInvoice {
+        invoice_ref: invoice.id.clone(),
+        status,
+        first: invoice.billing_reason.as_deref() == Some("subscription_create"),
+        amount_minor: amounts::from_stripe(amount, &currency)?,
+        currency,
+        subscription_ref,
+        external_reference,
+    })
+}
+
+/// The parts of a subscription we read (`GET /v1/subscriptions/{id}`).
+#[derive(Debug, Deserialize)]
+pub struct SubscriptionObject {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+pub fn subscription_from(subscription: &SubscriptionObject) -> ProviderSubscription {
+    let state = match subscription.status.as_str() {
+        "active" => SubscriptionState::Active,
+        "trialing" => SubscriptionState::Trialing,
+        "past_due" => SubscriptionState::PastDue,
+        "unpaid" => SubscriptionState::Unpaid,
+        "canceled" => SubscriptionState::Canceled,
+        "incomplete_expired" => SubscriptionState::IncompleteExpired,
+        _ => SubscriptionState::Other,
+    };
+    ProviderSubscription {
+        subscription_ref: subscription.id.clone(),
+        state,
+        cancel_at_period_end: subscription.cancel_at_period_end,
+        external_reference: subscription.metadata.get(PAYMENT_ID).cloned(),
+    }
 }
 
 /// What an event means for us; `None` for events this module does not act on (and
@@ -452,6 +545,62 @@ pub fn expires_at(session: &CheckoutSession) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoices_name_their_subscription_and_our_payment_in_either_api_version() {
+        let since_2025_03: InvoiceObject = serde_json::from_value(serde_json::json!({
+            "id": "in_new", "status": "paid", "billing_reason": "subscription_cycle",
+            "amount_paid": 3000, "amount_due": 3000, "currency": "eur",
+            "parent": {"subscription_details": {
+                "subscription": "sub_1", "metadata": {"payment_id": "p-1"}}}
+        }))
+        .unwrap();
+        let before: InvoiceObject = serde_json::from_value(serde_json::json!({
+            "id": "in_old", "status": "open", "billing_reason": "subscription_create",
+            "amount_paid": 0, "amount_due": 500, "currency": "jpy",
+            "subscription": {"id": "sub_2"},
+            "subscription_details": {"metadata": {"payment_id": "p-2"}}
+        }))
+        .unwrap();
+
+        let renewal = invoice_from(&since_2025_03).unwrap();
+        assert_eq!(renewal.status, InvoiceStatus::Paid);
+        assert!(!renewal.first);
+        assert_eq!(
+            (renewal.amount_minor, renewal.currency.as_str()),
+            (3000, "EUR")
+        );
+        assert_eq!(renewal.subscription_ref.as_deref(), Some("sub_1"));
+        assert_eq!(renewal.external_reference.as_deref(), Some("p-1"));
+
+        let first = invoice_from(&before).unwrap();
+        assert_eq!(first.status, InvoiceStatus::Open);
+        assert!(first.first);
+        // Unpaid: what is due, in a zero-decimal currency as is.
+        assert_eq!((first.amount_minor, first.currency.as_str()), (500, "JPY"));
+        assert_eq!(first.subscription_ref.as_deref(), Some("sub_2"));
+        assert_eq!(first.external_reference.as_deref(), Some("p-2"));
+    }
+
+    #[test]
+    fn subscriptions_say_whether_they_renew() {
+        let read = |status: &str, cancel_at_period_end: bool| {
+            subscription_from(&SubscriptionObject {
+                id: "sub_1".into(),
+                status: status.into(),
+                cancel_at_period_end,
+                metadata: HashMap::from([(PAYMENT_ID.to_string(), "p-1".to_string())]),
+            })
+        };
+        assert_eq!(read("active", false).state, SubscriptionState::Active);
+        assert!(read("active", true).cancel_at_period_end);
+        assert_eq!(read("canceled", false).state, SubscriptionState::Canceled);
+        assert_eq!(read("paused", false).state, SubscriptionState::Other);
+        assert_eq!(
+            read("past_due", false).external_reference.as_deref(),
+            Some("p-1")
+        );
+    }
 
     #[test]
     fn a_subscription_transfers_all_but_the_fee() {
