@@ -1,6 +1,10 @@
 use clap::Parser;
 use gymapi::cli::{Cli, run};
 
+/// See the `mimalloc` line of the workspace manifest for why not the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {

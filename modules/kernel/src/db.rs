@@ -137,10 +137,10 @@ pub async fn migrate(
 
 fn scoped_begin(begin: &str, setting: &str, id: Uuid) -> String {
     // `id` is a parsed UUID, so formatting it into SQL cannot inject anything; a single simple
-    // query keeps BEGIN, the setting and the role switch in one round trip.
-    format!(
-        "{begin}; select set_config('{setting}', '{id}', true), set_config('role', '{APP_ROLE}', true)"
-    )
+    // query keeps BEGIN, the setting and the role switch in one round trip. `set local` rather
+    // than `select set_config(..., true)`: the same transaction-local settings, without a
+    // SELECT for PostgreSQL to plan and run and a row to send back on every transaction.
+    format!("{begin}; set local {setting} = '{id}'; set local role {APP_ROLE}")
 }
 
 /// BEGIN with `setting` and the role switch, then the fence when the task holds a lease.
@@ -233,7 +233,7 @@ impl std::ops::DerefMut for ReadOnly {
 
 async fn read_scoped(pool: &PgPool, setting: &str, id: Uuid) -> Result<ReadOnly, sqlx::Error> {
     let opening = format!(
-        "{}, set_config('plan_cache_mode', 'force_generic_plan', true)",
+        "{}; set local plan_cache_mode = force_generic_plan",
         scoped_begin("begin read only", setting, id)
     );
     let tx = begin_with(pool, opening).await?;
