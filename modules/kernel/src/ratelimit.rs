@@ -173,8 +173,8 @@ impl RateLimiter {
         }
     }
 
-    /// Script calls made to Redis so far (each refills the leases of one request's keys);
-    /// 0 without Redis.
+    /// Script calls Redis has answered so far (each refills the leases of one request's
+    /// keys); 0 without Redis.
     pub fn redis_calls(&self) -> u64 {
         self.redis.as_ref().map_or(0, Leases::redis_calls)
     }

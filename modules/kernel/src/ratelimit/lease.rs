@@ -256,7 +256,7 @@ impl Leases {
         }
     }
 
-    /// Script calls made to Redis so far (one per refill, whatever its number of keys).
+    /// Script calls Redis has answered so far (one per refill, whatever its number of keys).
     pub fn redis_calls(&self) -> u64 {
         self.redis_calls.load(Ordering::Relaxed)
     }
@@ -383,7 +383,6 @@ impl Leases {
         if asked == 0 {
             return Some(Vec::new());
         }
-        self.redis_calls.fetch_add(1, Ordering::Relaxed);
         let invocation = &invocation;
         let result = self
             .link
@@ -393,6 +392,9 @@ impl Leases {
                     .await
             })
             .await;
+        if result.is_ok() {
+            self.redis_calls.fetch_add(1, Ordering::Relaxed);
+        }
         match result {
             Ok(results) if results.len() == asked => Some(
                 results
