@@ -2,11 +2,22 @@
 //! authenticated ones, a stricter per-IP limit on the routes modules declare sign-in routes,
 //! and a per-IP limit of its own for inbound provider webhooks (see [`crate::routes`]).
 //!
-//! With Redis the state is shared by every instance and each check is one atomic script
-//! (`TIME` on the Redis server, so instance clocks do not matter). Without Redis, governor
-//! keeps it in process. While Redis is unavailable (its [`RedisLink`] breaker is open, or a
-//! check fails or times out) the in-process limiter counts instead: limits still hold, per
-//! instance, and no request waits on Redis. Checks go back to Redis when it answers again.
+//! With Redis the state is shared by every instance: each instance leases a few tokens of a
+//! key at a time from Redis (one atomic script, `TIME` on the Redis server, so instance clocks
+//! do not matter) and spends them locally, so most requests make no Redis round trip; the
+//! limits then hold across instances up to what the leases hold (`instances x lease size`
+//! more, bounded and explained in [`lease`]). Without Redis, governor keeps the state in
+//! process. While Redis is unavailable (its [`RedisLink`] breaker is open, or a check fails or
+//! times out) the in-process limiter counts instead: limits still hold, per instance, and no
+//! request waits on Redis. Checks go back to Redis when it answers again.
+//!
+//! `RateLimit-Limit` is the limit; `RateLimit-Remaining` what is left of its burst as far as
+//! this instance knows (with Redis: Redis's remainder at the last lease plus the lease's
+//! unspent tokens, so other instances' requests since then are not subtracted);
+//! `RateLimit-Reset` the seconds until the whole burst is back (as of the last lease);
+//! `Retry-After` on a 429 the seconds until Redis (or the in-process limiter) has a token again.
+
+mod lease;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -26,6 +37,8 @@ use crate::ApiError;
 use crate::auth::Credentials;
 use crate::breaker::RedisLink;
 use crate::routes::{RateClass, RoutePolicy};
+pub use lease::LeaseSettings;
+use lease::{Leases, Want};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +59,9 @@ pub struct RateLimitSettings {
     pub api_per_ip: Limit,
     /// Every `/api/` route with a valid access token, per user.
     pub api_per_user: Limit,
+    /// With Redis: how many tokens an instance takes at once (see [`lease`]).
+    #[serde(default)]
+    pub lease: LeaseSettings,
 }
 
 /// `requests` per `period_seconds`, all of which may come at once.
@@ -59,6 +75,20 @@ pub struct Limit {
 impl Limit {
     fn emission_interval(self) -> Duration {
         Duration::from_secs(self.period_seconds.max(1)) / self.requests.max(1)
+    }
+
+    /// At least 1 µs: a limit of more than a million requests a second would otherwise emit
+    /// nothing and store a key that expires at once (refused by Redis).
+    fn emission_micros(self) -> i64 {
+        i64::try_from(self.emission_interval().as_micros())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
+    /// The whole burst, in microseconds of emission.
+    fn tolerance_micros(self) -> i64 {
+        self.emission_micros()
+            .saturating_mul(i64::from(self.requests.max(1)))
     }
 }
 
@@ -102,45 +132,7 @@ pub struct RateLimiter {
     settings: RateLimitSettings,
     /// The limits kept in process: the only ones without Redis, the fallback with it.
     memory: HashMap<Rule, KeyedGovernor>,
-    redis: Option<(RedisLink, redis::Script)>,
-}
-
-/// GCRA for every limit of one request in one atomic step, so a request costs one round trip
-/// whatever the number of its limits. KEYS: one per limit. ARGV: per key, its emission
-/// interval and burst tolerance in microseconds. A request refused by one limit is counted by
-/// none (a client waiting out its per-user limit does not also drain its per-IP one). Returns
-/// per key {allowed, remaining, reset_us, retry_after_us}.
-const GCRA: &str = r#"
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
-local results, new_tats, refused = {}, {}, false
-for i, key in ipairs(KEYS) do
-  local emission = tonumber(ARGV[2 * i - 1])
-  local tolerance = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  local new_tat = tat + emission
-  local allow_at = new_tat - tolerance
-  if now < allow_at then
-    refused = true
-    results[i] = {0, 0, tat - now, allow_at - now}
-  else
-    new_tats[i] = new_tat
-    results[i] = {1, math.floor((now - allow_at) / emission), new_tat - now, 0}
-  end
-end
-if not refused then
-  for i, key in ipairs(KEYS) do
-    redis.call('SET', key, new_tats[i], 'PX', math.max(1, math.ceil((new_tats[i] - now) / 1000)))
-  end
-end
-return results
-"#;
-
-fn ceil_seconds(micros: i64) -> u64 {
-    u64::try_from(micros.max(0))
-        .unwrap_or(0)
-        .div_ceil(1_000_000)
+    redis: Option<Leases>,
 }
 
 impl RateLimiter {
@@ -176,9 +168,15 @@ impl RateLimiter {
     /// Shared through Redis, in process while Redis is unavailable.
     pub fn redis(settings: RateLimitSettings, link: RedisLink) -> Self {
         Self {
-            redis: Some((link, redis::Script::new(GCRA))),
+            redis: Some(Leases::new(settings.lease, link)),
             ..Self::memory(settings)
         }
+    }
+
+    /// Script calls Redis has answered so far (each refills the leases of one request's
+    /// keys); 0 without Redis.
+    pub fn redis_calls(&self) -> u64 {
+        self.redis.as_ref().map_or(0, Leases::redis_calls)
     }
 
     fn limit(&self, rule: Rule) -> Limit {
@@ -221,57 +219,20 @@ impl RateLimiter {
         self.check_all(&[(rule, key)]).await[0]
     }
 
-    /// Counts one request against every `(rule, key)`, in one Redis call; a request refused
-    /// by one is counted by none. The decisions come in the order of `checks`.
+    /// Counts one request against every `(rule, key)`, from the local leases or in one Redis
+    /// call; a request refused by one is counted by none. The decisions come in the order of
+    /// `checks`.
     pub async fn check_all(&self, checks: &[(Rule, &str)]) -> Vec<Decision> {
-        if let Some((link, script)) = &self.redis {
-            let mut invocation = script.prepare_invoke();
-            for &(rule, key) in checks {
-                // At least 1 µs: a limit of more than a million requests a second would
-                // otherwise emit nothing and store a key that expires at once (refused by Redis).
-                let emission = (self.limit(rule).emission_interval().as_micros() as i64).max(1);
-                let tolerance = emission * i64::from(self.limit(rule).requests.max(1));
-                invocation
-                    .key(format!("ratelimit:{}:{key}", rule.name()))
-                    .arg(emission)
-                    .arg(tolerance);
-            }
-            let invocation = &invocation;
-            let result = link
-                .run(|mut connection| async move {
-                    invocation
-                        .invoke_async::<Vec<(i64, i64, i64, i64)>>(&mut connection)
-                        .await
+        if let Some(leases) = &self.redis {
+            let wants: Vec<Want> = checks
+                .iter()
+                .map(|&(rule, key)| Want {
+                    key: format!("ratelimit:{}:{key}", rule.name()),
+                    limit: self.limit(rule),
                 })
-                .await;
-            match result {
-                Ok(results) if results.len() == checks.len() => {
-                    return checks
-                        .iter()
-                        .zip(results)
-                        .map(
-                            |(&(rule, _), (allowed, remaining, reset, retry_after))| Decision {
-                                allowed: allowed == 1,
-                                limit: self.limit(rule).requests,
-                                remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
-                                reset_seconds: ceil_seconds(reset),
-                                retry_after_seconds: ceil_seconds(retry_after)
-                                    .max(u64::from(allowed != 1)),
-                            },
-                        )
-                        .collect();
-                }
-                Ok(results) => {
-                    tracing::warn!(
-                        expected = checks.len(),
-                        got = results.len(),
-                        "rate limit script answered oddly; checked in process"
-                    );
-                }
-                // The breaker logs the outage once; each fallback check is not news.
-                Err(err) => {
-                    tracing::debug!(error = %err, "rate limit checked in process: Redis unavailable");
-                }
+                .collect();
+            if let Some(decisions) = leases.check(&wants).await {
+                return decisions;
             }
         }
         checks
@@ -443,7 +404,29 @@ mod tests {
             inbound: limit,
             api_per_ip: limit,
             api_per_user: limit,
+            lease: LeaseSettings::default(),
         }
+    }
+
+    /// Settings whose per-IP limit is `requests` an hour (no token comes back during a test),
+    /// leased `percent_of_burst` at a time.
+    fn hourly(requests: u32, percent_of_burst: u32) -> RateLimitSettings {
+        let mut settings = settings(requests);
+        settings.api_per_ip = Limit {
+            requests,
+            period_seconds: 3600,
+        };
+        settings.lease.percent_of_burst = percent_of_burst;
+        settings
+    }
+
+    async fn allowed_of(limiter: &RateLimiter, key: &str, requests: usize) -> usize {
+        let checks = (0..requests).map(|_| limiter.check(Rule::ApiPerIp, key));
+        futures_util::future::join_all(checks)
+            .await
+            .iter()
+            .filter(|decision| decision.allowed)
+            .count()
     }
 
     async fn link(retry_after_ms: u64) -> RedisLink {
@@ -548,5 +531,96 @@ mod tests {
         assert!(link.is_available());
         assert!(decision.allowed);
         assert_eq!(decision.remaining, 0);
+    }
+
+    #[tokio::test]
+    async fn two_instances_sharing_redis_never_let_more_than_the_limit_and_their_leases_through() {
+        // 200 an hour, leased 10 (5%) at a time: at most 200 + 2 x 10 between two instances.
+        let settings = hourly(200, 5);
+        let lease = settings.lease.size(settings.api_per_ip);
+        assert_eq!(lease, 10);
+        let first = RateLimiter::redis(settings.clone(), link(1000).await);
+        let second = RateLimiter::redis(settings, link(1000).await);
+        let key = uuid::Uuid::new_v4().to_string();
+        let (a, b) = tokio::join!(
+            allowed_of(&first, &key, 300),
+            allowed_of(&second, &key, 300)
+        );
+        assert!(a > 0 && b > 0, "both instances served some: {a} and {b}");
+        assert!(
+            (200..=200 + 2 * lease as usize).contains(&(a + b)),
+            "{a} + {b} requests passed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_on_one_instance_asks_redis_once_per_lease() {
+        let settings = hourly(2000, 5);
+        let lease = settings.lease.size(settings.api_per_ip);
+        assert_eq!(lease, 100, "5% of 2000, within max_tokens");
+        let limiter = RateLimiter::redis(settings, link(1000).await);
+        let key = uuid::Uuid::new_v4().to_string();
+        assert_eq!(allowed_of(&limiter, &key, 1000).await, 1000);
+        assert!(
+            limiter.redis_calls() <= 1000_u64.div_ceil(u64::from(lease)),
+            "{} Redis calls for 1000 requests",
+            limiter.redis_calls()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_key_is_refused_again_without_asking_redis() {
+        let limiter = RateLimiter::redis(settings(3), link(1000).await);
+        let key = uuid::Uuid::new_v4().to_string();
+        assert_eq!(allowed_of(&limiter, &key, 4).await, 3);
+        let calls = limiter.redis_calls();
+        let again = limiter.check(Rule::ApiPerIp, &key).await;
+        assert!(!again.allowed);
+        assert!((19..=20).contains(&again.retry_after_seconds), "{again:?}");
+        assert_eq!(limiter.redis_calls(), calls);
+    }
+
+    #[tokio::test]
+    async fn an_aged_lease_gives_its_unspent_tokens_back_with_the_next_refill() {
+        // Leases of 5 that age after 50 ms, and an exact instance (leases of 1) to read Redis.
+        let mut settings = hourly(100, 5);
+        settings.lease.ttl_ms = 50;
+        let leasing = RateLimiter::redis(settings.clone(), link(1000).await);
+        settings.lease.max_tokens = 1;
+        let exact = RateLimiter::redis(settings, link(1000).await);
+        let key = uuid::Uuid::new_v4().to_string();
+        assert!(leasing.check(Rule::ApiPerIp, &key).await.allowed);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(leasing.check(Rule::ApiPerIp, &key).await.allowed);
+        assert_eq!(leasing.redis_calls(), 2, "the aged lease was refilled");
+        // Redis holds the 4 unspent tokens of the first lease again: 100 - 1 spent - 5 leased
+        // - 1 now (not 89, as it would be with the first lease's leftover lost).
+        let read = exact.check(Rule::ApiPerIp, &key).await;
+        assert_eq!(read.remaining, 93, "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_request_refused_by_one_key_spends_no_leased_token_of_another() {
+        // The address leases 100 tokens at a time; the user (2 an hour) is counted exactly.
+        let mut settings = hourly(2000, 5);
+        settings.api_per_user = Limit {
+            requests: 2,
+            period_seconds: 3600,
+        };
+        let limiter = RateLimiter::redis(settings, link(1000).await);
+        let ip = uuid::Uuid::new_v4().to_string();
+        let user = uuid::Uuid::new_v4().to_string();
+        let both = [
+            (Rule::ApiPerIp, ip.as_str()),
+            (Rule::ApiPerUser, user.as_str()),
+        ];
+        for _ in 0..2 {
+            assert!(limiter.check_all(&both).await.iter().all(|d| d.allowed));
+        }
+        let refused = limiter.check_all(&both).await;
+        assert!(refused[0].allowed && !refused[1].allowed, "{refused:?}");
+        // 2000 - the two requests let through - this one.
+        let address = limiter.check(Rule::ApiPerIp, &ip).await;
+        assert_eq!(address.remaining, 1997, "{address:?}");
     }
 }

@@ -67,6 +67,7 @@ fn app(inbound_requests: u32) -> impl Endpoint {
         inbound: limit(inbound_requests),
         api_per_ip: limit(1_000),
         api_per_user: limit(1_000),
+        lease: Default::default(),
     });
     Route::new()
         .nest("/", service)
