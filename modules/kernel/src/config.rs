@@ -3,6 +3,7 @@
 //! variables (`__` nests: `GYMAPI_SERVER__PORT=0`).
 
 use std::fmt;
+use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -33,6 +34,28 @@ pub struct Settings {
     /// accepted, so a misspelt section stops start-up too.
     #[serde(flatten)]
     pub sections: Sections,
+    /// Module sections parsed once, for [`Settings::parsed_section`].
+    #[serde(skip)]
+    parsed: ParsedSections,
+}
+
+/// Module sections already parsed, by section name. A clone starts empty, so a clone whose
+/// sections are then changed (tests do) never serves the original's parse.
+#[derive(Default)]
+struct ParsedSections(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<dyn std::any::Any + Send + Sync>>>,
+);
+
+impl Clone for ParsedSections {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for ParsedSections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ParsedSections")
+    }
 }
 
 /// Module sections as read; `Debug` names them only, since they may hold secrets that only
@@ -223,6 +246,29 @@ impl Settings {
             .unwrap_or_else(|| serde_json::json!({}));
         serde_json::from_value(value)
             .map_err(|err| ConfigError::Invalid(format!("configuration section [{name}]: {err}")))
+    }
+
+    /// [`Settings::section`] parsed once per settings instance and shared afterwards: for
+    /// sections read on hot paths (every webhook, checkout or feed read). Settings do not
+    /// change once an app runs. Asking for one section under two types is a bug: the second
+    /// answers an error.
+    pub fn parsed_section<T>(&self, name: &str) -> Result<Arc<T>, ConfigError>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync + 'static,
+    {
+        let mut parsed = self
+            .parsed
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(section) = parsed.get(name) {
+            return Arc::clone(section).downcast::<T>().map_err(|_| {
+                ConfigError::Invalid(format!("configuration section [{name}] read as two types"))
+            });
+        }
+        let section = Arc::new(self.section::<T>(name)?);
+        parsed.insert(name.to_owned(), section.clone());
+        Ok(section)
     }
 
     pub fn validate(&self, build: Mode) -> Result<(), ConfigError> {

@@ -1,7 +1,7 @@
 //! The `[payments]` configuration section. Its defaults are written once, in
 //! `config/default.toml`, which the binary embeds and always layers first.
 
-use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 
 use kernel::Settings;
 use serde::Deserialize;
@@ -74,12 +74,6 @@ impl ConnectSettings {
     }
 }
 
-/// The parsed section of each live settings instance (the weak reference keeps its address
-/// from being reused while the entry exists). Settings never change once an app runs.
-type Parsed = Vec<(Weak<Settings>, Arc<PaymentSettings>)>;
-
-static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(|| Mutex::new(Vec::new()));
-
 impl PaymentSettings {
     /// The section of `settings`, checked; the error says what is wrong with it.
     pub fn read(settings: &Settings) -> Result<Self, String> {
@@ -118,26 +112,13 @@ impl PaymentSettings {
         self.connect.check(!self.providers.test_mode())
     }
 
-    /// The section of a running app, parsed once per settings instance: start-up has refused
-    /// an invalid one already ([`kernel::Module::check_settings`]). Webhooks, checkouts and
-    /// jobs all read it; parsing it each time (cloning the JSON, checking URLs and keys) cost
-    /// 64 µs a call in a debug build.
-    pub fn of(settings: &Arc<Settings>) -> Arc<Self> {
-        let mut parsed = PARSED.lock().unwrap_or_else(PoisonError::into_inner);
-        // An app that is gone (tests start many in one process) leaves its entry behind.
-        parsed.retain(|(owner, _)| owner.strong_count() > 0);
-        if let Some((_, section)) = parsed
-            .iter()
-            .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(settings)))
-        {
-            return Arc::clone(section);
-        }
-        let section =
-            Arc::new(Self::read(settings).unwrap_or_else(|err| {
-                unreachable!("start-up refuses an invalid [payments]: {err}")
-            }));
-        parsed.push((Arc::downgrade(settings), Arc::clone(&section)));
-        section
+    /// The section of a running app, parsed once per settings instance (webhooks, checkouts
+    /// and jobs all read it; parsing it each time cost 64 µs a call in a debug build).
+    /// Start-up has refused an invalid one already ([`kernel::Module::check_settings`]).
+    pub fn of(settings: &Settings) -> Arc<Self> {
+        settings
+            .parsed_section("payments")
+            .unwrap_or_else(|err| unreachable!("start-up refuses an invalid [payments]: {err}"))
     }
 
     /// Where the payer of `payment_id` lands after paying.

@@ -26,9 +26,10 @@ pub struct StoriesSettings {
 impl StoriesSettings {
     /// The section of `settings`; start-up refuses settings whose `[stories]` does not read
     /// ([`kernel::Module::check_settings`]), so every context holds a readable one.
-    pub fn of(settings: &Settings) -> Self {
+    /// Parsed once per settings instance: the feed reads it on every request.
+    pub fn of(settings: &Settings) -> std::sync::Arc<Self> {
         settings
-            .section("stories")
+            .parsed_section("stories")
             .unwrap_or_else(|err| unreachable!("[stories] is checked at start-up: {err}"))
     }
 
