@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 use wiremock::Mock;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 
 use crate::helpers::{
     Providers, SESSION, Session, TestApp, answer, fixture, rows_in, spawn_app_with, stripe_event,
@@ -24,6 +24,7 @@ struct Subscribed {
     app: TestApp,
     providers: Providers,
     gym: Uuid,
+    owner: Session,
     member: Session,
     /// The checkout's payment: Stripe keeps its id in the subscription's metadata.
     payment: Uuid,
@@ -50,6 +51,7 @@ async fn subscribed(pool: &PgPool) -> Subscribed {
         app,
         providers,
         gym,
+        owner,
         member,
         payment: uuid_of(&checkout["payment_id"]),
         currency: plan["currency"].as_str().unwrap().to_string(),
@@ -432,5 +434,73 @@ async fn events_about_subscriptions_that_are_not_ours_are_recorded_skipped_and_n
     assert_eq!(
         rows_in(&pool, "payments where status = 'succeeded'").await,
         0
+    );
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_subscriptions_checkout_and_its_renewal_are_refunded_through_the_payment_that_paid_each_invoice(
+    pool: PgPool,
+) {
+    let world = subscribed(&pool).await;
+    world
+        .stripe_shows("invoice_renewal_paid.json", "subscription_active.json")
+        .await;
+    // A subscription's checkout session has no PaymentIntent and a renewal is an invoice:
+    // Stripe names the money behind each invoice in its payments.
+    for (invoice, name) in [
+        (FIRST_INVOICE, "invoice_payments_first.json"),
+        (RENEWAL_INVOICE, "invoice_payments_renewal.json"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path("/v1/invoice_payments"))
+            .and(query_param("invoice", invoice))
+            .and(query_param("status", "paid"))
+            .respond_with(answer(200, world.fixture(name)))
+            .mount(&world.providers.stripe)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .respond_with(answer(200, fixture("stripe/refund.json", world.payment)))
+        .mount(&world.providers.stripe)
+        .await;
+    world.checkout_completed().await;
+    world
+        .deliver(&[world.event("event_invoice_paid.json", None)])
+        .await;
+    let renewal: Uuid = sqlx::query_scalar("select id from payments where provider_ref = $1")
+        .bind(RENEWAL_INVOICE)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    for payment in [world.payment, renewal] {
+        let refund = world
+            .app
+            .refund(&world.owner, world.gym, &json!({"id": payment}), Some(1500))
+            .expect(201)
+            .await;
+        assert_eq!(refund["status"], "succeeded");
+        assert_eq!(refund["payment"]["status"], "partially_refunded");
+    }
+
+    let refunded: Vec<String> = world
+        .providers
+        .stripe_requests("/v1/refunds")
+        .await
+        .iter()
+        .map(|request| {
+            url::form_urlencoded::parse(&request.body)
+                .find(|(key, _)| key == "payment_intent")
+                .map(|(_, value)| value.into_owned())
+                .expect("a refund of a PaymentIntent")
+        })
+        .collect();
+    assert_eq!(
+        refunded,
+        [
+            "pi_3QfirstDEFghiJKL0a1b2c3d4",
+            "pi_3QrenewDEFghiJKL0a1b2c3d4"
+        ]
     );
 }

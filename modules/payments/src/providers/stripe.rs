@@ -34,6 +34,7 @@ use super::{
     ProviderResult, ProviderSubscription, Refund, RefundRequest, WebhookRequest, amounts,
     from_unix, header,
 };
+use transformers::RefundTarget;
 
 pub struct StripeProvider {
     client: Client,
@@ -98,24 +99,52 @@ impl StripeProvider {
         })
     }
 
-    /// The PaymentIntent behind a payment reference (a session's, or the intent itself).
-    async fn payment_intent_id(&self, provider_ref: &str) -> ProviderResult<String> {
+    /// What refunds a payment reference: a one-off checkout's PaymentIntent; for a
+    /// subscription checkout (which has none) or a renewal (an invoice id), the payment that
+    /// paid the invoice; anything else is the intent itself.
+    async fn refund_target(&self, provider_ref: &str) -> ProviderResult<RefundTarget> {
         if provider_ref.starts_with("cs_") {
             let session = RetrieveCheckoutSession::new(provider_ref)
                 .send(&self.client)
                 .await
                 .map_err(transformers::error)?;
-            return session
-                .payment_intent
-                .map(|intent| intent.id().to_string())
-                .ok_or_else(|| ProviderError::Rejected {
+            if let Some(intent) = session.payment_intent {
+                return Ok(RefundTarget::PaymentIntent(intent.id().to_string()));
+            }
+            // An expanded invoice's id is optional in async-stripe (previews have none).
+            let invoice = session
+                .invoice
+                .as_ref()
+                .and_then(|invoice| invoice.id().as_ref().map(|id| id.to_string()));
+            return match invoice {
+                Some(invoice) => self.invoice_refund_target(&invoice).await,
+                None => Err(ProviderError::Rejected {
                     provider: ProviderKind::Stripe,
                     status: 400,
                     code: Some("no_payment_intent".into()),
                     message: "this checkout session has no payment to refund".into(),
-                });
+                }),
+            };
         }
-        Ok(provider_ref.to_string())
+        if provider_ref.starts_with("in_") {
+            return self.invoice_refund_target(provider_ref).await;
+        }
+        Ok(RefundTarget::PaymentIntent(provider_ref.to_string()))
+    }
+
+    async fn invoice_refund_target(&self, invoice_ref: &str) -> ProviderResult<RefundTarget> {
+        #[derive(serde::Serialize)]
+        struct ByInvoice<'a> {
+            invoice: &'a str,
+            status: &'static str,
+        }
+        let request =
+            RequestBuilder::new(StripeMethod::Get, "/invoice_payments").query(&ByInvoice {
+                invoice: path_segment(invoice_ref, "in_")?,
+                status: "paid",
+            });
+        let payments = self.call(request, None).await?;
+        transformers::refund_target(invoice_ref, &payments)
     }
 }
 
@@ -198,10 +227,11 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn refund(&self, request: &RefundRequest) -> ProviderResult<Refund> {
-        let intent = self.payment_intent_id(&request.provider_ref).await?;
-        let mut refund = CreateRefund::new()
-            .payment_intent(intent)
-            .reason(CreateRefundReason::RequestedByCustomer);
+        let mut refund = match self.refund_target(&request.provider_ref).await? {
+            RefundTarget::PaymentIntent(intent) => CreateRefund::new().payment_intent(intent),
+            RefundTarget::Charge(charge) => CreateRefund::new().charge(charge),
+        }
+        .reason(CreateRefundReason::RequestedByCustomer);
         if let Some(amount) = request.amount_minor {
             refund = refund.amount(amounts::to_stripe(amount, &request.currency)?);
         }

@@ -430,6 +430,65 @@ pub fn invoice_from(invoice: &InvoiceObject) -> ProviderResult<ProviderInvoice> 
     })
 }
 
+/// What a refund is made against: a PaymentIntent, or a bare charge (an invoice paid out of
+/// band by a charge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundTarget {
+    PaymentIntent(String),
+    Charge(String),
+}
+
+/// One page of an invoice's payments (`GET /v1/invoice_payments?invoice=`): since API 2025-03
+/// an invoice no longer names its PaymentIntent, its payments do.
+#[derive(Debug, Deserialize)]
+pub struct InvoicePaymentList {
+    pub data: Vec<InvoicePaymentObject>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvoicePaymentObject {
+    pub status: String,
+    pub payment: AssociatedPayment,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssociatedPayment {
+    #[serde(default)]
+    pub payment_intent: Option<Reference>,
+    #[serde(default)]
+    pub charge: Option<Reference>,
+}
+
+/// The payment that paid the invoice: the paid one, by its PaymentIntent where it has one.
+pub fn refund_target(
+    invoice_ref: &str,
+    payments: &InvoicePaymentList,
+) -> ProviderResult<RefundTarget> {
+    payments
+        .data
+        .iter()
+        .filter(|payment| payment.status == "paid")
+        .find_map(|paid| {
+            let payment = &paid.payment;
+            payment
+                .payment_intent
+                .as_ref()
+                .map(|intent| RefundTarget::PaymentIntent(intent.id().to_string()))
+                .or_else(|| {
+                    payment
+                        .charge
+                        .as_ref()
+                        .map(|charge| RefundTarget::Charge(charge.id().to_string()))
+                })
+        })
+        .ok_or_else(|| ProviderError::Rejected {
+            provider: ProviderKind::Stripe,
+            status: 400,
+            code: Some("no_payment_intent".into()),
+            message: format!("invoice {invoice_ref} has no paid payment to refund"),
+        })
+}
+
 /// The parts of a subscription we read (`GET /v1/subscriptions/{id}`).
 #[derive(Debug, Deserialize)]
 pub struct SubscriptionObject {
@@ -580,6 +639,35 @@ mod tests {
         assert_eq!((first.amount_minor, first.currency.as_str()), (500, "JPY"));
         assert_eq!(first.subscription_ref.as_deref(), Some("sub_2"));
         assert_eq!(first.external_reference.as_deref(), Some("p-2"));
+    }
+
+    #[test]
+    fn an_invoice_is_refunded_through_its_paid_payment_by_intent_or_else_by_charge() {
+        let list = |data: serde_json::Value| -> InvoicePaymentList {
+            serde_json::from_value(serde_json::json!({"object": "list", "data": data})).unwrap()
+        };
+        let retried = list(serde_json::json!([
+            {"status": "canceled", "payment": {"type": "payment_intent", "payment_intent": "pi_failed"}},
+            {"status": "paid", "payment": {"type": "payment_intent", "payment_intent": {"id": "pi_paid"}}}
+        ]));
+        assert_eq!(
+            refund_target("in_1", &retried).unwrap(),
+            RefundTarget::PaymentIntent("pi_paid".into())
+        );
+        let by_charge = list(serde_json::json!([
+            {"status": "paid", "payment": {"type": "charge", "charge": "ch_1"}}
+        ]));
+        assert_eq!(
+            refund_target("in_1", &by_charge).unwrap(),
+            RefundTarget::Charge("ch_1".into())
+        );
+        let unpaid = list(serde_json::json!([
+            {"status": "open", "payment": {"type": "payment_intent", "payment_intent": "pi_open"}}
+        ]));
+        assert!(matches!(
+            refund_target("in_1", &unpaid),
+            Err(ProviderError::Rejected { code: Some(code), .. }) if code == "no_payment_intent"
+        ));
     }
 
     #[test]
