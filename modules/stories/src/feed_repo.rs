@@ -1,8 +1,15 @@
 //! The SQL of the feed and of views. The feed reads only the active end of each followed
-//! author's stories (`stories_author_expiry_idx`), so its cost follows the follows and the
-//! active stories, never the expired history. (A partial index of the stories the expiry job
-//! has not marked was tried: under the generic plans reads run with, PostgreSQL then chose to
-//! scan every unmarked story of the tenant, 1.2 s instead of 4 ms.)
+//! author's stories, from `stories_active_author_idx` (the stories the expiry job has not
+//! marked, with the columns the visibility rule reads), so its cost follows the follows and
+//! the active stories, never the expired history.
+//!
+//! Two shapes keep the plan from following the data. Each author's stories are read by a
+//! subquery PostgreSQL may not flatten (`offset 0`): flattened, the generic plan reads run
+//! with preferred to scan every unmarked story of the tenant and join them by hash (20 ms
+//! instead of 2 with 20,000 active stories). And "has the viewer seen it" is one probe per
+//! story (`limit 1` in a lateral join): written as `not exists`, PostgreSQL may hash all the
+//! viewer's views instead, whose number grows with their history (14,000 views made a feed
+//! read take 17 ms instead of 5).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -43,7 +50,10 @@ fn feed_stories(viewer: &str) -> String {
          ) authors
          cross join lateral (
              select * from stories s
-             where s.gym_id = $1 and s.author_id = authors.author_id and s.expires_at > now()
+             where s.gym_id = $1 and s.author_id = authors.author_id
+                 -- Marked stories are expired; the job marks nothing else.
+                 and s.expired_at is null and s.expires_at > now()
+             offset 0
          ) s
          where {}",
         visible_following("s", viewer, "authors.follows")
@@ -55,7 +65,9 @@ fn feed_stories(viewer: &str) -> String {
 /// Whether the viewer has seen a story is one primary-key probe per feed story, so the cost
 /// follows the feed alone. (Reading the viewer's recent views as one range joined by hash was
 /// tried: cheaper for a viewer with few views, but a viewer who had seen 14,000 stories that
-/// day paid for all of them on every read.)
+/// day paid for all of them on every read.) The groups are made once (`materialized`) and
+/// only then compared with the cursor: otherwise the comparison carries a second copy of
+/// the aggregates, computed for every row even on the first page.
 pub async fn groups(
     conn: &mut PgConnection,
     gym_id: Uuid,
@@ -65,14 +77,17 @@ pub async fn groups(
 ) -> Result<Vec<GroupRow>, sqlx::Error> {
     let sql = format!(
         "with feed as ({}),
-         groups as (
-             select author_id = $2 as own,
-                 bool_or(not exists (
-                     select 1 from story_views v
-                     where v.gym_id = $1 and v.viewer_id = $2 and v.story_id = feed.id)) as unseen,
-                 max(created_at) as latest,
-                 author_id
-             from feed group by author_id
+         groups as materialized (
+             select feed.author_id = $2 as own,
+                 bool_or(seen.story_id is null) as unseen,
+                 max(feed.created_at) as latest,
+                 feed.author_id
+             from feed left join lateral (
+                 select v.story_id from story_views v
+                 where v.gym_id = $1 and v.viewer_id = $2 and v.story_id = feed.id
+                 limit 1
+             ) seen on true
+             group by feed.author_id
          )
          select own, unseen, latest, author_id from groups
          where $3::boolean is null or (own, unseen, latest, author_id) < ($3, $4, $5, $6)
