@@ -10,7 +10,8 @@
 //!   retry`). Successes are written in batches; a worker whose lease was taken over cannot
 //!   record an outcome. Delivery is at least once: handlers are idempotent.
 //! - Idle workers wait for a `LISTEN/NOTIFY` wake-up sent when an enqueuing transaction
-//!   commits, and poll every `jobs.poll_interval_ms` in case one was missed.
+//!   commits (at most one per 5 ms, then they look again 10 ms later), and poll every
+//!   `jobs.poll_interval_ms` in case one was missed.
 //! - [`Schedule`]s enqueue a job once per period across every instance.
 //! - Domain events ([`crate::events`]) are delivered through the queue: an
 //!   `events.dispatch` job fans each event out to one job per subscribing job kind, in one

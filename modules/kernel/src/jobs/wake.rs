@@ -1,5 +1,6 @@
 //! Wakes idle workers when due jobs are enqueued. A trigger on `jobs` notifies
-//! [`repo::READY_CHANNEL`] when the inserting transaction commits; one listener per process
+//! [`repo::READY_CHANNEL`] when the inserting transaction commits, at most once per 5 ms (a
+//! notifying commit holds a cluster-wide lock until it is on disk); one listener per process
 //! turns each notification into a wake-up of its claim loop. Notifications sent while the
 //! listener is disconnected are lost, so after each (re)connection it wakes the loop once, and
 //! the loop still polls: a missed notification costs latency, never a job.

@@ -12,6 +12,9 @@ use super::completer::{self, Success};
 use super::repo::{self, Claimed};
 use super::{JobRunner, wake};
 
+/// Twice the database's least interval between two wake-up notifications.
+const LOOK_AGAIN_AFTER: Duration = Duration::from_millis(10);
+
 impl JobRunner {
     /// Works until `shutdown` turns true: the claim loop plus the scheduler. Nothing new is
     /// claimed after the signal, every job already claimed is running and finishes, and its
@@ -53,6 +56,10 @@ impl JobRunner {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let batch_size = self.settings.batch_size.max(1);
+        // Set by a notification: claim once more a little later, for the jobs committed just
+        // after it whose own notification the database skipped (at most one per 5 ms, see
+        // migrations/20261213000001_kernel__jobs_wake_gate.sql).
+        let mut look_again = false;
         while !*shutdown.borrow() {
             let first = tokio::select! {
                 permit = slots.clone().acquire_owned() => permit,
@@ -91,8 +98,12 @@ impl JobRunner {
                 // A full batch: more are probably ready.
                 continue;
             }
+            if std::mem::take(&mut look_again) {
+                tokio::time::sleep(LOOK_AGAIN_AFTER).await;
+                continue;
+            }
             tokio::select! {
-                _ = wake.notified() => {}
+                _ = wake.notified() => look_again = true,
                 _ = tokio::time::sleep(poll) => {}
                 changed = shutdown.changed() => if changed.is_err() { return },
             }
