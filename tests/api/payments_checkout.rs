@@ -9,15 +9,9 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request};
 
 use crate::helpers::{
-    Providers, SESSION, answer, error_fields, fixture, items, rows_in, spawn_app_with_providers,
-    uuid_of,
+    Providers, SESSION, answer, error_fields, fixture, form, items, rows_in,
+    spawn_app_with_providers, uuid_of,
 };
-
-fn form(request: &Request) -> std::collections::HashMap<String, String> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
 
 fn header(request: &Request, name: &str) -> String {
     request

@@ -3,8 +3,6 @@
 //! Stripe and kept, and checkouts split to it once Stripe enables charges. Stripe is a local
 //! fake (wiremock on 127.0.0.1) serving the fixtures in `tests/fixtures/stripe`.
 
-use std::collections::HashMap;
-
 use kernel::jobs::{self, NewJob, RunOutcome};
 use payments::providers::ConnectSplit;
 use serde_json::{Value, json};
@@ -13,7 +11,7 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{Credential, Session, TestApp, rows_in, spawn_app_with};
+use crate::helpers::{Credential, Session, TestApp, form, rows_in, spawn_app_with};
 
 const JOB: &str = "payments.create_connected_account";
 /// The account in `account_created.json` and `account_enabled.json`.
@@ -36,12 +34,6 @@ fn answer(status: u16, name: &str) -> ResponseTemplate {
 /// Stripe down: every call answers 503, as Stripe does in an outage.
 fn outage() -> ResponseTemplate {
     answer(503, "error_500.json")
-}
-
-fn form(request: &Request) -> HashMap<String, String> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
 }
 
 fn idempotency_key(request: &Request) -> Option<String> {

@@ -11,8 +11,8 @@ use wiremock::Mock;
 use wiremock::matchers::{method, path, query_param};
 
 use crate::helpers::{
-    Providers, SESSION, Session, TestApp, answer, fixture, rows_in, spawn_app_with, stripe_event,
-    stripe_fixture, uuid_of,
+    Providers, SESSION, Session, TestApp, answer, fixture, form, rows_in, spawn_app_with,
+    stripe_event, stripe_fixture, uuid_of,
 };
 
 const SUBSCRIPTION: &str = "sub_1QsubDEFghiJKL0a1b2c3d4";
@@ -459,11 +459,7 @@ async fn a_subscriptions_checkout_and_its_renewal_are_refunded_through_the_payme
             .mount(&world.providers.stripe)
             .await;
     }
-    Mock::given(method("POST"))
-        .and(path("/v1/refunds"))
-        .respond_with(answer(200, fixture("stripe/refund.json", world.payment)))
-        .mount(&world.providers.stripe)
-        .await;
+    world.providers.stripe_refunds_succeed(world.payment).await;
     world.checkout_completed().await;
     world
         .deliver(&[world.event("event_invoice_paid.json", None)])
@@ -489,12 +485,7 @@ async fn a_subscriptions_checkout_and_its_renewal_are_refunded_through_the_payme
         .stripe_requests("/v1/refunds")
         .await
         .iter()
-        .map(|request| {
-            url::form_urlencoded::parse(&request.body)
-                .find(|(key, _)| key == "payment_intent")
-                .map(|(_, value)| value.into_owned())
-                .expect("a refund of a PaymentIntent")
-        })
+        .map(|request| form(request)["payment_intent"].clone())
         .collect();
     assert_eq!(
         refunded,

@@ -13,7 +13,7 @@ use wiremock::matchers::{method, path};
 
 use crate::helpers::{
     INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, Session, TestApp, answer,
-    fixture, rows_in, spawn_app_with_providers, stripe_event, stripe_fixture, uuid_of,
+    fixture, form, rows_in, spawn_app_with_providers, stripe_event, stripe_fixture, uuid_of,
 };
 
 /// A tenant whose member has opened a Stripe checkout of the 500-credit package (45.00).
@@ -302,11 +302,7 @@ async fn stripe_refunds(world: &Bought, first_status: Option<u16>) {
             .mount(&world.providers.stripe)
             .await;
     }
-    Mock::given(method("POST"))
-        .and(path("/v1/refunds"))
-        .respond_with(answer(200, fixture("stripe/refund.json", world.payment)))
-        .mount(&world.providers.stripe)
-        .await;
+    world.providers.stripe_refunds_succeed(world.payment).await;
 }
 
 fn idempotency_keys(requests: &[wiremock::Request]) -> Vec<String> {
@@ -348,12 +344,7 @@ async fn a_stripe_payment_is_refunded_in_part_then_in_full_but_never_beyond(pool
     assert_eq!(sent.len(), 2);
     let amounts: Vec<String> = sent
         .iter()
-        .map(|request| {
-            url::form_urlencoded::parse(&request.body)
-                .find(|(key, _)| key == "amount")
-                .map(|(_, value)| value.into_owned())
-                .unwrap()
-        })
+        .map(|request| form(request)["amount"].clone())
         .collect();
     assert_eq!(amounts, ["1500", "3000"]);
     let keys = idempotency_keys(&sent);

@@ -27,7 +27,7 @@ pub use identity::{PASSWORD, Session, unique_email};
 pub use media::{IMAGE_LIMIT, MediaApp, Part, file, mp4, multipart, png};
 #[cfg(feature = "payments")]
 pub use providers::{
-    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, answer, fixture,
+    INTENT, MERCADOPAGO_SECRET, Providers, SESSION, STRIPE_SECRET, answer, fixture, form,
     spawn_app_with_providers, stripe_event, stripe_fixture,
 };
 pub use request::{Call, Caller, Credential};

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use super::{Call, TestApp, spawn_app_with};
 
@@ -36,6 +36,13 @@ pub fn stripe_fixture(name: &str, payment: Uuid, currency: &str) -> String {
         "\"currency\": \"eur\"",
         &format!("\"currency\": \"{}\"", currency.to_ascii_lowercase()),
     )
+}
+
+/// The form fields of a request as Stripe receives them.
+pub fn form(request: &Request) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
 }
 
 /// The JSON `body` as a provider answers it.
@@ -105,6 +112,15 @@ impl Providers {
         Mock::given(method("GET"))
             .and(path(object_path.to_string()))
             .respond_with(answer(200, body))
+            .mount(&self.stripe)
+            .await;
+    }
+
+    /// Stripe accepts every refund (the refund fixture, for `payment`).
+    pub async fn stripe_refunds_succeed(&self, payment: Uuid) {
+        Mock::given(method("POST"))
+            .and(path("/v1/refunds"))
+            .respond_with(answer(200, fixture("stripe/refund.json", payment)))
             .mount(&self.stripe)
             .await;
     }
