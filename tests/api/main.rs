@@ -20,6 +20,7 @@ mod members;
 mod modules;
 mod near_cache;
 mod notifications;
+mod one_shot;
 mod openapi;
 #[cfg(feature = "payments")]
 mod payments;

@@ -87,14 +87,12 @@ fn head(mut order: Vec<GroupRow>, rows: i64) -> Vec<GroupRow> {
 /// Records the caller's view of a story they may see (404 otherwise); a repeat keeps the
 /// first view's time.
 pub async fn view<M>(ctx: &AppContext, tenant: &Tenant<M>, story_id: Uuid) -> ApiResult<()> {
-    let mut tx = tenant.begin(&ctx.db).await?;
-    let viewed = feed_repo::view(&mut tx, tenant.gym_id, story_id, tenant.user_id).await?;
+    let viewed = feed_repo::view(&ctx.db, tenant.gym_id, story_id, tenant.user_id).await?;
     if viewed == Viewed::NotVisible {
         return Err(ApiError::not_found(
             "no story with this id that you can see",
         ));
     }
-    tx.commit().await?;
     if viewed == Viewed::First {
         feed_cache::forget(ctx, tenant.gym_id, [tenant.user_id]).await;
     }
