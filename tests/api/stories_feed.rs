@@ -203,6 +203,30 @@ async fn a_view_counts_once_per_viewer_and_keeps_the_first_time(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_view_sent_with_an_idempotency_key_is_recorded_once(pool: PgPool) {
+    // Under the key's lease the view goes through a fenced transaction, not in one round trip.
+    let app = spawn_app(pool.clone()).await;
+    let world = StoryWorld::new(&app).await;
+    let story = world.post(&app, "public").await;
+    for _ in 0..2 {
+        app.view_story(&world.member, world.gym, story)
+            .header("Idempotency-Key", "view-1")
+            .expect(204)
+            .await;
+    }
+    let count: i32 = sqlx::query_scalar("select view_count from story_views where story_id = $1")
+        .bind(story)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "the retry was replayed, not counted again");
+    app.view_story(&world.member, world.gym, Uuid::now_v7())
+        .header("Idempotency-Key", "view-2")
+        .expect_problem(404, "not_found")
+        .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn a_cached_feed_shows_every_change_of_its_order_on_the_next_read(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (owner, gym) = app.owner_with_tenant("feed-cache").await;
