@@ -7,16 +7,7 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
-
-async fn two_tenants(pool: &PgPool) -> (Uuid, Uuid) {
-    let app = spawn_app(pool.clone()).await;
-    let (owner_a, gym_a) = app.owner_with_tenant("shot-a").await;
-    let (_, gym_b) = app.owner_with_tenant("shot-b").await;
-    app.add_new_member(&owner_a, gym_a, "shot-member", "member")
-        .await;
-    (gym_a, gym_b)
-}
+use crate::helpers::two_tenants;
 
 /// A pool of one connection, so every statement reuses what the one before left behind.
 async fn one_connection(pool: &PgPool) -> PgPool {

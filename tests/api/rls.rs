@@ -6,16 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
-
-async fn two_tenants(pool: &PgPool) -> (Uuid, Uuid) {
-    let app = spawn_app(pool.clone()).await;
-    let (owner_a, gym_a) = app.owner_with_tenant("rls-a").await;
-    let (_, gym_b) = app.owner_with_tenant("rls-b").await;
-    app.add_new_member(&owner_a, gym_a, "rls-member", "member")
-        .await;
-    (gym_a, gym_b)
-}
+use crate::helpers::two_tenants;
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
 async fn unfiltered_queries_see_only_the_current_tenant(pool: PgPool) {

@@ -33,6 +33,7 @@ pub use providers::{
 pub use request::{Call, Caller, Credential};
 #[cfg(feature = "stories")]
 pub use stories::{StoryWorld, bulk_members, expire, run_expiry, text_story};
+pub use tenancy::two_tenants;
 pub use webhooks::{Received, Receiver, endpoint_path, signed_with, v1_count};
 
 pub struct TestApp {

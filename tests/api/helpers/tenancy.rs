@@ -3,9 +3,20 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Call, Credential, Session, TestApp, uuid_of};
+use super::{Call, Credential, Session, TestApp, spawn_app, uuid_of};
+
+/// Two tenants: A with its owner and a member, B with its owner alone.
+pub async fn two_tenants(pool: &PgPool) -> (Uuid, Uuid) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner_a, gym_a) = app.owner_with_tenant("tenant-a").await;
+    let (_, gym_b) = app.owner_with_tenant("tenant-b").await;
+    app.add_new_member(&owner_a, gym_a, "tenant-a-member", "member")
+        .await;
+    (gym_a, gym_b)
+}
 
 /// A module as `GET /api/v1/meta` lists it.
 #[derive(Debug, Deserialize, PartialEq)]
