@@ -148,6 +148,11 @@ async fn a_view_counts_once_per_viewer_and_keeps_the_first_time(pool: PgPool) {
     app.view_story(&world.member, world.gym, story)
         .expect(204)
         .await;
+    assert_eq!(
+        view_count(&pool, story, world.member.user_id).await,
+        51,
+        "every view counts for insights, however many went in one batch"
+    );
     let again = app
         .viewers(&world.author, world.gym, story)
         .expect(200)
@@ -200,6 +205,49 @@ async fn a_view_counts_once_per_viewer_and_keeps_the_first_time(pool: PgPool) {
     app.view_story(&world.follower, world.gym, story)
         .expect_problem(404, "not_found")
         .await;
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn views_sent_together_are_each_answered_for_their_own_story_and_tenant(pool: PgPool) {
+    // Views arriving at once are committed in shared batches; each still gets its own answer.
+    let app = spawn_app(pool.clone()).await;
+    let here = StoryWorld::new(&app).await;
+    let public = here.post(&app, "public").await;
+    let private = here.post(&app, "private").await;
+    let theirs = app
+        .post_story(&here.outsider, here.other_gym, &text_story("public"))
+        .expect(201)
+        .await;
+    let theirs = uuid_of(&theirs["id"]);
+    let mut calls = Vec::new();
+    for _ in 0..5 {
+        calls.push((&here.member, here.gym, public, 204));
+        calls.push((&here.member, here.gym, private, 404));
+        calls.push((&here.member, here.gym, theirs, 404));
+        calls.push((&here.hidden, here.gym, public, 404));
+        calls.push((&here.outsider, here.other_gym, theirs, 204));
+    }
+    let answers = join_all(
+        calls
+            .iter()
+            .map(|(who, gym, story, _)| app.view_story(*who, *gym, *story).send()),
+    )
+    .await;
+    for ((_, _, story, status), answer) in calls.iter().zip(&answers) {
+        assert_eq!(answer.status(), *status, "a view of {story}");
+    }
+    assert_eq!(view_count(&pool, public, here.member.user_id).await, 5);
+    assert_eq!(view_count(&pool, theirs, here.outsider.user_id).await, 5);
+    assert_eq!(rows_in(&pool, "story_views").await, 2);
+}
+
+async fn view_count(pool: &PgPool, story: Uuid, viewer: Uuid) -> i32 {
+    sqlx::query_scalar("select view_count from story_views where story_id = $1 and viewer_id = $2")
+        .bind(story)
+        .bind(viewer)
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]

@@ -1,3 +1,5 @@
+mod state;
+
 use std::sync::Arc;
 
 use poem::Request;
@@ -15,6 +17,8 @@ use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 use crate::tenant::{EveryTenant, TenantDirectory};
 use crate::{ApiError, ApiResult, Mode, PubSub};
+
+pub use state::ModuleState;
 
 /// What every module's handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -38,6 +42,8 @@ pub struct AppContext {
     pub shutdown: Shutdown,
     /// Seals and opens values stored at rest (`[secrets]` keys).
     pub secrets: Secrets,
+    /// What modules keep for the life of this context (see [`ModuleState`]).
+    pub state: ModuleState,
 }
 
 impl AppContext {
@@ -72,6 +78,7 @@ impl AppContext {
             tenants,
             accounts,
             shutdown: Shutdown::default(),
+            state: ModuleState::default(),
         })
     }
 

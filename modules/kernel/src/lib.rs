@@ -53,7 +53,7 @@ pub use accounts::{Accounts, PreparedAccount, TokenPair, UserSummary};
 pub use auth::{BearerAuth, JwtKeys, Principal};
 pub use cache::Cache;
 pub use config::Settings;
-pub use context::AppContext;
+pub use context::{AppContext, ModuleState};
 pub use error::{ApiError, ApiResult, FieldError, OnConstraint, Problem};
 pub use mode::{Build, GymBuild, Mode, TrainerBuild};
 pub use module::{Module, ModuleApi, Port, PublicEvent, Registry};

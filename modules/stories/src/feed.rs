@@ -3,6 +3,7 @@
 //! and the views that decide what is unseen.
 
 use chrono::{DateTime, Utc};
+use kernel::db::Lease;
 use kernel::pagination::{Page, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, Tenant};
 use uuid::Uuid;
@@ -12,6 +13,7 @@ use crate::feed_repo::{self, GroupKey, GroupRow, Viewed, ViewerRow};
 use crate::repo::StoryRow;
 use crate::service;
 use crate::stickers::{self, StickersByStory};
+use crate::view_batch::ViewBatcher;
 
 /// One author's active stories in the caller's feed, oldest first.
 pub struct FeedGroup {
@@ -87,7 +89,13 @@ fn head(mut order: Vec<GroupRow>, rows: i64) -> Vec<GroupRow> {
 /// Records the caller's view of a story they may see (404 otherwise); a repeat keeps the
 /// first view's time.
 pub async fn view<M>(ctx: &AppContext, tenant: &Tenant<M>, story_id: Uuid) -> ApiResult<()> {
-    let viewed = feed_repo::view(&ctx.db, tenant.gym_id, story_id, tenant.user_id).await?;
+    let (gym_id, viewer) = (tenant.gym_id, tenant.user_id);
+    // A view under an `Idempotency-Key` lease is fenced by it, in its own task's transaction.
+    let viewed = if Lease::current().is_some() {
+        feed_repo::view(&ctx.db, gym_id, story_id, viewer).await?
+    } else {
+        ViewBatcher::view(ctx, gym_id, story_id, viewer).await?
+    };
     if viewed == Viewed::NotVisible {
         return Err(ApiError::not_found(
             "no story with this id that you can see",

@@ -37,6 +37,8 @@
 //!   of new stories at most once per author and `new_story_batch_minutes` ([`new_stories`]),
 //!   through its batch twin `notifications_requested`.
 //! - The feed's order is cached per person ([`feed_cache`]) and forgotten by what changes it.
+//! - Views are committed in batches ([`view_batch`]), each request answered once its batch
+//!   has committed; the batcher lives in the context's module state.
 //! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories; its
 //!   privacy part alone, [`visibility::reachable`], where expiry does not hide (highlights).
 //! - Media: image and video stories claim the author's own uploads through the kernel's
@@ -81,6 +83,7 @@ mod service;
 mod settings;
 mod stickers;
 mod validate;
+mod view_batch;
 mod visibility;
 
 pub use api::StoriesApi;

@@ -9,9 +9,9 @@
 //! the scoped `BEGIN` line, `EXECUTE` of the statement prepared on that connection (by a name
 //! derived from its text, prepared on first use) with its arguments written as literals, and
 //! `COMMIT`. Arguments are only values whose literal this module writes itself (ids, numbers,
-//! booleans, times, and text in dollar quotes with a tag it does not contain), so nothing a
-//! caller passes can change the statement. Rows come back in PostgreSQL's text format, which
-//! sqlx decodes like the binary one.
+//! booleans, times, arrays of ids or numbers, and text in dollar quotes with a tag it does not
+//! contain), so nothing a caller passes can change the statement. Rows come back in
+//! PostgreSQL's text format, which sqlx decodes like the binary one.
 //!
 //! The statement runs in the same scope as [`super::begin_tenant`] (role `gymapi_app` under
 //! row-level security). A statement made under an `Idempotency-Key` lease needs the fence
@@ -43,6 +43,8 @@ pub enum Arg {
     Bool(bool),
     Time(DateTime<Utc>),
     Text(String),
+    Uuids(Vec<Uuid>),
+    Ints(Vec<i64>),
 }
 
 impl From<Uuid> for Arg {
@@ -81,6 +83,18 @@ impl From<String> for Arg {
     }
 }
 
+impl From<Vec<Uuid>> for Arg {
+    fn from(value: Vec<Uuid>) -> Self {
+        Self::Uuids(value)
+    }
+}
+
+impl From<Vec<i64>> for Arg {
+    fn from(value: Vec<i64>) -> Self {
+        Self::Ints(value)
+    }
+}
+
 impl Arg {
     fn sql_type(&self) -> &'static str {
         match self {
@@ -89,6 +103,8 @@ impl Arg {
             Self::Bool(_) => "boolean",
             Self::Time(_) => "timestamptz",
             Self::Text(_) => "text",
+            Self::Uuids(_) => "uuid[]",
+            Self::Ints(_) => "int8[]",
         }
     }
 
@@ -104,6 +120,8 @@ impl Arg {
                 let tag = dollar_tag(text);
                 format!("{tag}{text}{tag}")
             }
+            Self::Uuids(ids) => array_literal(ids),
+            Self::Ints(numbers) => array_literal(numbers),
         };
         out.push_str(&literal);
     }
@@ -120,6 +138,8 @@ impl Arg {
             Self::Bool(b) => query.bind(b),
             Self::Time(t) => query.bind(t),
             Self::Text(text) => query.bind(text),
+            Self::Uuids(ids) => query.bind(ids),
+            Self::Ints(numbers) => query.bind(numbers),
         }
     }
 }
@@ -230,6 +250,12 @@ fn dollar_tag(text: &str) -> String {
     }
 }
 
+/// An array of values whose text needs no quoting inside it (ids, numbers): `'{a,b}'`.
+fn array_literal<T: std::fmt::Display>(values: &[T]) -> String {
+    let items: Vec<String> = values.iter().map(ToString::to_string).collect();
+    format!("'{{{}}}'", items.join(","))
+}
+
 /// The name a connection prepares `sql` under: the same text and argument types give the same
 /// name, in every connection of this process.
 fn statement_name(sql: &str, args: &[Arg]) -> String {
@@ -271,6 +297,14 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(literal(time.into()), "'2026-12-03T13:20:30.123456Z'");
+    }
+
+    #[test]
+    fn arrays_of_ids_and_numbers_are_brace_lists() {
+        let id = Uuid::from_u128(1);
+        assert_eq!(literal(vec![id, id].into()), format!("'{{{id},{id}}}'"));
+        assert_eq!(literal(vec![3_i64, -4].into()), "'{3,-4}'");
+        assert_eq!(literal(Vec::<i64>::new().into()), "'{}'");
     }
 
     #[test]

@@ -1,0 +1,172 @@
+//! Group commit for story views, the hottest write.
+//!
+//! A view alone is a transaction: its cost is mostly the transaction's (starting the
+//! statement, the commit's WAL flush, the round trip), not the row. So views queue here, and a
+//! few batches at a time go to PostgreSQL, each as one statement in one transaction of its own
+//! ([`feed_repo::view_many`]); a request is answered once its batch has committed, so an
+//! answered view is never lost. Nothing waits on a timer: while batches are running, the views
+//! arriving meanwhile queue up and form the next ones, so an idle server sends each view at
+//! once and a busy one sends them by the dozen.
+//!
+//! A batch that fails is retried view by view ([`feed_repo::view`]), so one view's error
+//! (its story deleted in between, say) is only that view's. Views made under an
+//! `Idempotency-Key` lease never come here: their transaction must be fenced by the lease,
+//! which belongs to their own task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kernel::AppContext;
+use sqlx::PgPool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::feed_repo::{self, Viewed};
+
+/// Batches in flight at once: enough that one is being built while another commits, few
+/// enough that they do not take the pool from every other request.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The most views in one statement.
+const MOST_PER_BATCH: usize = 256;
+
+/// One view waiting for its batch.
+struct Pending {
+    gym_id: Uuid,
+    story_id: Uuid,
+    viewer: Uuid,
+    reply: oneshot::Sender<Result<Viewed, sqlx::Error>>,
+}
+
+/// The queue of a context's views (kept in its [`kernel::ModuleState`]).
+pub struct ViewBatcher {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl ViewBatcher {
+    fn start(pool: PgPool) -> Self {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        // Ends when the context, and with it the queue's sender, is gone.
+        tokio::spawn(dispatch(pool, waiting));
+        Self { queue }
+    }
+
+    /// Records `viewer`'s view of the story once it is committed with its batch.
+    pub async fn view(
+        ctx: &AppContext,
+        gym_id: Uuid,
+        story_id: Uuid,
+        viewer: Uuid,
+    ) -> Result<Viewed, sqlx::Error> {
+        let batcher = ctx.state.get_or_init(|| Self::start(ctx.db.clone()));
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            gym_id,
+            story_id,
+            viewer,
+            reply,
+        };
+        if batcher.queue.send(pending).is_err() {
+            return feed_repo::view(&ctx.db, gym_id, story_id, viewer).await;
+        }
+        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+/// Takes what has queued whenever a batch may start, and runs it.
+async fn dispatch(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    loop {
+        // A slot first: while every slot is busy, views pile up into the next batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = waiting.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MOST_PER_BATCH {
+            match waiting.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        // Answers every view it took, then frees its slot.
+        tokio::spawn(async move {
+            commit(&pool, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Commits a batch, one statement per tenant, and answers each view.
+async fn commit(pool: &PgPool, batch: Vec<Pending>) {
+    let mut by_tenant: HashMap<Uuid, Vec<Pending>> = HashMap::new();
+    for pending in batch {
+        by_tenant.entry(pending.gym_id).or_default().push(pending);
+    }
+    for (gym_id, views) in by_tenant {
+        commit_tenant(pool, gym_id, views).await;
+    }
+}
+
+async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) {
+    // The same (story, viewer) twice in one statement would be one row updated twice, which
+    // PostgreSQL refuses: each pair goes once, with the number of views it stands for. Sorted,
+    // so concurrent batches lock their rows in the same order.
+    let mut pairs: HashMap<(Uuid, Uuid), Vec<oneshot::Sender<_>>> = HashMap::new();
+    let mut failed = Vec::new();
+    for pending in views {
+        pairs
+            .entry((pending.viewer, pending.story_id))
+            .or_default()
+            .push(pending.reply);
+    }
+    let mut pairs: Vec<_> = pairs.into_iter().collect();
+    pairs.sort_unstable_by_key(|(pair, _)| *pair);
+    let counts: Vec<(Uuid, Uuid, i64)> = pairs
+        .iter()
+        .map(|((viewer, story), replies)| {
+            (
+                *story,
+                *viewer,
+                i64::try_from(replies.len()).unwrap_or(i64::MAX),
+            )
+        })
+        .collect();
+    match feed_repo::view_many(pool, gym_id, &counts).await {
+        Ok(firsts) => {
+            for ((viewer, story), replies) in pairs {
+                let outcome = match firsts.get(&(story, viewer)) {
+                    None => Viewed::NotVisible,
+                    Some(true) => Viewed::First,
+                    Some(false) => Viewed::Again,
+                };
+                answer(replies, outcome);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%gym_id, %error, views = counts.len(), "a batch of story views failed; retrying them one by one");
+            failed = pairs;
+        }
+    }
+    for ((viewer, story), replies) in failed {
+        for reply in replies {
+            let _ = reply.send(feed_repo::view(pool, gym_id, story, viewer).await);
+        }
+    }
+}
+
+/// Answers the views of one (story, viewer) pair: the first of them is `outcome`, and the
+/// rest, which came after it, are repeats.
+fn answer(replies: Vec<oneshot::Sender<Result<Viewed, sqlx::Error>>>, outcome: Viewed) {
+    for (i, reply) in replies.into_iter().enumerate() {
+        let outcome = match outcome {
+            Viewed::First if i > 0 => Viewed::Again,
+            outcome => outcome,
+        };
+        // A client that hung up is not waiting for the answer; its view is committed anyway.
+        let _ = reply.send(Ok(outcome));
+    }
+}
