@@ -149,41 +149,36 @@ pub enum Viewed {
     Again,
 }
 
-/// Records that `viewer` viewed the story, keeping the first view's time: one statement in a
-/// transaction of its own, sent in one round trip, and a repeat (or a concurrent twin) only
-/// counts one more view, for insights. For views under an `Idempotency-Key` lease, and for
-/// those of a batch that failed ([`view_many`] records the rest).
+impl Viewed {
+    /// What [`view_many`] answered for one pair: nothing, or whether it was the first view.
+    pub fn from_answer(first: Option<&bool>) -> Self {
+        match first {
+            None => Viewed::NotVisible,
+            Some(true) => Viewed::First,
+            Some(false) => Viewed::Again,
+        }
+    }
+}
+
+/// Records that `viewer` viewed the story, keeping the first view's time: [`view_many`] with
+/// this view alone. For views under an `Idempotency-Key` lease, and for those of a batch that
+/// failed.
 pub async fn view(
     pool: &PgPool,
     gym_id: Uuid,
     story_id: Uuid,
     viewer: Uuid,
 ) -> Result<Viewed, sqlx::Error> {
-    let mut shot = OneShot::new();
-    let (gym, story, viewer) = (shot.bind(gym_id), shot.bind(story_id), shot.bind(viewer));
-    let sql = format!(
-        "insert into story_views (gym_id, story_id, viewer_id)
-         select {gym}, s.id, {viewer} from stories s
-         where s.gym_id = {gym} and s.id = {story} and s.expires_at > now() and {}
-         on conflict (gym_id, viewer_id, story_id)
-         do update set view_count = story_views.view_count + 1
-         -- A row PostgreSQL inserted (rather than updated) has no deleting transaction.
-         returning xmax = 0 as first",
-        visible("s", &viewer)
-    );
-    let rows = shot.write(pool, gym_id, &sql).await?;
-    Ok(match rows.first() {
-        None => Viewed::NotVisible,
-        Some(row) if row.try_get::<bool, _>(0)? => Viewed::First,
-        Some(_) => Viewed::Again,
-    })
+    let firsts = view_many(pool, gym_id, &[(viewer, story_id, 1)]).await?;
+    Ok(Viewed::from_answer(firsts.get(&(viewer, story_id))))
 }
 
 /// Records a batch of views in tenant `gym_id` as one statement in a transaction of its own:
-/// `(story, viewer, views)` triples, each pair once, with the number of views it stands for.
-/// Gives, for each pair whose story the viewer may see, whether this was their first view of
-/// it (pairs missing from the answer are not visible to their viewer). The rows are written in
-/// the order given, so batches given in the same order never deadlock.
+/// `(viewer, story, views)` triples, each pair once, with the number of views it stands for.
+/// Gives, for each `(viewer, story)` pair whose story the viewer may see, whether this was
+/// their first view of it (pairs missing from the answer are not visible to their viewer).
+/// The rows are written in the order given, so batches given in the same order never
+/// deadlock.
 pub async fn view_many(
     pool: &PgPool,
     gym_id: Uuid,
@@ -191,20 +186,20 @@ pub async fn view_many(
 ) -> Result<HashMap<(Uuid, Uuid), bool>, sqlx::Error> {
     let mut shot = OneShot::new();
     let gym = shot.bind(gym_id);
-    let stories = shot.bind(views.iter().map(|view| view.0).collect::<Vec<_>>());
-    let viewers = shot.bind(views.iter().map(|view| view.1).collect::<Vec<_>>());
+    let viewers = shot.bind(views.iter().map(|view| view.0).collect::<Vec<_>>());
+    let stories = shot.bind(views.iter().map(|view| view.1).collect::<Vec<_>>());
     let counts = shot.bind(views.iter().map(|view| view.2).collect::<Vec<_>>());
     let sql = format!(
         "insert into story_views (gym_id, story_id, viewer_id, view_count)
          select {gym}, s.id, b.viewer, b.views::integer
-         from unnest({stories}, {viewers}, {counts}) with ordinality as b(story, viewer, views, n)
+         from unnest({viewers}, {stories}, {counts}) with ordinality as b(viewer, story, views, n)
          join stories s on s.gym_id = {gym} and s.id = b.story
          where s.expires_at > now() and {}
          order by b.n
          on conflict (gym_id, viewer_id, story_id)
          do update set view_count = story_views.view_count + excluded.view_count
          -- A row PostgreSQL inserted (rather than updated) has no deleting transaction.
-         returning story_id, viewer_id, xmax = 0 as first",
+         returning viewer_id, story_id, xmax = 0 as first",
         visible("s", "b.viewer")
     );
     let rows = shot.write(pool, gym_id, &sql).await?;

@@ -112,11 +112,10 @@ async fn commit(pool: &PgPool, batch: Vec<Pending>) {
 }
 
 async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) {
-    // The same (story, viewer) twice in one statement would be one row updated twice, which
-    // PostgreSQL refuses: each pair goes once, with the number of views it stands for. Sorted,
-    // so concurrent batches lock their rows in the same order.
+    // The same (viewer, story) twice in one statement would be one row updated twice, which
+    // PostgreSQL refuses: each pair goes once, with the number of views it stands for. Sorted
+    // like the primary key, so concurrent batches lock their rows in the same order.
     let mut pairs: HashMap<(Uuid, Uuid), Vec<oneshot::Sender<_>>> = HashMap::new();
-    let mut failed = Vec::new();
     for pending in views {
         pairs
             .entry((pending.viewer, pending.story_id))
@@ -128,37 +127,28 @@ async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) {
     let counts: Vec<(Uuid, Uuid, i64)> = pairs
         .iter()
         .map(|((viewer, story), replies)| {
-            (
-                *story,
-                *viewer,
-                i64::try_from(replies.len()).unwrap_or(i64::MAX),
-            )
+            let views = i64::try_from(replies.len()).unwrap_or(i64::MAX);
+            (*viewer, *story, views)
         })
         .collect();
     match feed_repo::view_many(pool, gym_id, &counts).await {
         Ok(firsts) => {
-            for ((viewer, story), replies) in pairs {
-                let outcome = match firsts.get(&(story, viewer)) {
-                    None => Viewed::NotVisible,
-                    Some(true) => Viewed::First,
-                    Some(false) => Viewed::Again,
-                };
-                answer(replies, outcome);
+            for (pair, replies) in pairs {
+                answer(replies, Viewed::from_answer(firsts.get(&pair)));
             }
         }
         Err(error) => {
             tracing::warn!(%gym_id, %error, views = counts.len(), "a batch of story views failed; retrying them one by one");
-            failed = pairs;
-        }
-    }
-    for ((viewer, story), replies) in failed {
-        for reply in replies {
-            let _ = reply.send(feed_repo::view(pool, gym_id, story, viewer).await);
+            for ((viewer, story), replies) in pairs {
+                for reply in replies {
+                    let _ = reply.send(feed_repo::view(pool, gym_id, story, viewer).await);
+                }
+            }
         }
     }
 }
 
-/// Answers the views of one (story, viewer) pair: the first of them is `outcome`, and the
+/// Answers the views of one (viewer, story) pair: the first of them is `outcome`, and the
 /// rest, which came after it, are repeats.
 fn answer(replies: Vec<oneshot::Sender<Result<Viewed, sqlx::Error>>>, outcome: Viewed) {
     for (i, reply) in replies.into_iter().enumerate() {
