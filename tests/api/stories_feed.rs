@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{
-    StoryWorld, bulk_members, expire, items, rows_in, spawn_app, text_story, uuid_of,
+    StoryWorld, bulk_members, expire, items, rows_in, run_expiry, spawn_app, text_story, uuid_of,
 };
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -343,4 +343,85 @@ async fn a_cached_feed_shows_every_change_of_its_order_on_the_next_read(pool: Pg
 
     app.unfollow(&me, gym, ann.user_id).expect(204).await;
     assert_eq!(feed().await, [(ben.user_id, vec![(b1, true)])]);
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_feed_read_before_keeps_up_with_a_lost_close_friendship_removal_and_expiry(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner, gym) = app.owner_with_tenant("feed-tray").await;
+    let me = app.add_new_member(&owner, gym, "me", "member").await;
+    let ann = app.add_new_member(&owner, gym, "ann", "member").await;
+    app.follow(&me, gym, ann.user_id).expect(204).await;
+    app.add_close_friend(&ann, gym, me.user_id)
+        .expect(204)
+        .await;
+    let post = |privacy| {
+        let call = app.post_story(&ann, gym, &text_story(privacy));
+        async move { uuid_of(&call.expect(201).await["id"]) }
+    };
+    let (old, close, reported) = (
+        post("public").await,
+        post("close_friends").await,
+        post("public").await,
+    );
+    let feed = || app.whole_feed(&me, gym, 20);
+    // The stories in my tray, the table the feed's order is read from (the page's stories are
+    // read afresh, so the feed alone would hide a tray that kept too much).
+    let my_tray = || async {
+        sqlx::query_scalar::<_, Uuid>(
+            "select story_id from story_tray_items where viewer_id = $1 order by story_id",
+        )
+        .bind(me.user_id)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        feed().await,
+        [(
+            ann.user_id,
+            vec![(old, false), (close, false), (reported, false)]
+        )]
+    );
+    assert_eq!(my_tray().await, [old, close, reported]);
+
+    app.remove_close_friend(&ann, gym, me.user_id)
+        .expect(204)
+        .await;
+    assert_eq!(
+        feed().await,
+        [(ann.user_id, vec![(old, false), (reported, false)])]
+    );
+    assert_eq!(my_tray().await, [old, reported]);
+
+    let filed = app
+        .as_(&me)
+        .in_(gym)
+        .post(&format!("/api/v1/stories/{reported}/reports"))
+        .json(&serde_json::json!({"reason": "spam"}))
+        .expect(201)
+        .await;
+    app.as_(&owner)
+        .in_(gym)
+        .post(&format!(
+            "/api/v1/stories/reports/{}/resolve",
+            uuid_of(&filed["id"])
+        ))
+        .json(&serde_json::json!({"action": "remove"}))
+        .expect(200)
+        .await;
+    assert_eq!(
+        feed().await,
+        [(ann.user_id, vec![(old, false)])],
+        "a removed story leaves the feed"
+    );
+    assert_eq!(my_tray().await, [old]);
+
+    expire(&pool, old).await;
+    assert!(
+        feed().await.is_empty(),
+        "an expired story is gone before the job runs"
+    );
+    run_expiry(&app, &pool).await;
+    assert!(my_tray().await.is_empty(), "and leaves the tray with it");
 }

@@ -4,7 +4,7 @@
 //! uploads until it leaves its last highlight), so media's sweep deletes them. Reads never
 //! wait for it (they compare `expires_at` with the clock), and several instances may run it at
 //! once: each batch takes its rows with `for update skip locked`, so a story is marked and
-//! released once.
+//! released once. A marked story leaves the feed trays in the same transaction.
 
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use kernel::jobs::{Job, JobHandler, Schedule};
 use kernel::{AppContext, db, events};
 use uuid::Uuid;
 
-use crate::repo;
 use crate::settings::StoriesSettings;
+use crate::{repo, tray_repo};
 
 pub const EXPIRE: &str = "stories.expire";
 /// The public event of every expired story.
@@ -74,6 +74,8 @@ async fn mark(ctx: &AppContext, gym_id: Uuid) -> anyhow::Result<usize> {
     loop {
         let mut tx = db::begin_tenant(&ctx.db, gym_id).await?;
         let rows = repo::mark_expired(&mut tx, gym_id, BATCH).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        tray_repo::drop_stories(&mut tx, gym_id, &ids).await?;
         for row in &rows {
             events::record(
                 &mut tx,

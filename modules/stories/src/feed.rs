@@ -13,6 +13,7 @@ use crate::feed_repo::{self, GroupKey, GroupRow, Viewed, ViewerRow};
 use crate::repo::StoryRow;
 use crate::service;
 use crate::stickers::{self, StickersByStory};
+use crate::tray_repo;
 use crate::view_batch::ViewBatcher;
 
 /// One author's active stories in the caller's feed, oldest first.
@@ -38,18 +39,35 @@ pub async fn feed<M>(
         Some(_) => None,
     };
     let mut tx = tenant.read(&ctx.db).await?;
-    let groups = match (cached, after) {
-        (Some(order), _) => head(order, page.fetch_limit()),
-        (None, None) => {
-            let order =
-                feed_repo::groups(&mut tx, gym_id, viewer, None, feed_cache::CACHED_GROUPS).await?;
-            head(
-                feed_cache::keep(ctx, gym_id, viewer, order).await,
-                page.fetch_limit(),
-            )
-        }
-        (None, after) => {
-            feed_repo::groups(&mut tx, gym_id, viewer, after, page.fetch_limit()).await?
+    let groups = match cached {
+        Some(order) => head(order, page.fetch_limit()),
+        None => {
+            // The first page's order is read whole (up to the largest page) to be cached.
+            let limit = match after {
+                None => feed_cache::CACHED_GROUPS,
+                Some(_) => page.fetch_limit(),
+            };
+            let order = match feed_repo::groups(&mut tx, gym_id, viewer, after, limit).await? {
+                Some(order) => order,
+                None => {
+                    // The caller's first feed read: their tray is built first, with the read's
+                    // connection given back (a read holding one while the build waits for
+                    // another could starve the pool).
+                    drop(tx);
+                    build_tray(ctx, tenant).await?;
+                    tx = tenant.read(&ctx.db).await?;
+                    feed_repo::groups(&mut tx, gym_id, viewer, after, limit)
+                        .await?
+                        .unwrap_or_default()
+                }
+            };
+            match after {
+                None => head(
+                    feed_cache::keep(ctx, gym_id, viewer, order).await,
+                    page.fetch_limit(),
+                ),
+                Some(_) => order,
+            }
         }
     };
     let groups = page.finish(groups, |group| group.key());
@@ -78,6 +96,15 @@ pub async fn feed<M>(
         })
         .collect();
     Ok((Page { items, next_cursor }, stickers))
+}
+
+/// Builds the caller's tray ([`tray_repo::build`]), unless another request just did.
+async fn build_tray<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<()> {
+    let mut tx = tenant.begin(&ctx.db).await?;
+    tray_repo::lock(&mut tx, tenant.gym_id, &[tenant.user_id]).await?;
+    tray_repo::build(&mut tx, tenant.gym_id, tenant.user_id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The first `rows` groups of a feed's order.

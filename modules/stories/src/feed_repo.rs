@@ -1,15 +1,8 @@
-//! The SQL of the feed and of views. The feed reads only the active end of each followed
-//! author's stories, from `stories_active_author_idx` (the stories the expiry job has not
-//! marked, with the columns the visibility rule reads), so its cost follows the follows and
-//! the active stories, never the expired history.
-//!
-//! Two shapes keep the plan from following the data. Each author's stories are read by a
-//! subquery PostgreSQL may not flatten (`offset 0`): flattened, the generic plan reads run
-//! with preferred to scan every unmarked story of the tenant and join them by hash (20 ms
-//! instead of 2 with 20,000 active stories). And "has the viewer seen it" is one probe per
-//! story (`limit 1` in a lateral join): written as `not exists`, PostgreSQL may hash all the
-//! viewer's views instead, whose number grows with their history (14,000 views made a feed
-//! read take 17 ms instead of 5).
+//! The SQL of the feed and of views. The feed's order is read from the viewer's tray
+//! (`crate::tray_repo`): one range of rows, the viewer's feed stories with whether each is
+//! seen, so its cost follows the follows and the active stories, never the expired history
+//! or the viewer's views. A page's stories are then read from `stories` through the
+//! visibility rule, as every read is.
 
 use std::collections::HashMap;
 
@@ -19,7 +12,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::repo::{StoryRow, columns};
-use crate::visibility::{visible, visible_following};
+use crate::visibility::visible;
 
 /// One author's place in the caller's feed. Groups sort by the whole key, descending: the
 /// caller's own first, then authors with unseen stories, the most recent first.
@@ -40,36 +33,22 @@ impl GroupRow {
     }
 }
 
-/// The stories the feed may show `viewer` (`id`, `author_id`, `created_at`): the active ones
-/// of `viewer` and of everyone they follow, that the visibility rule lets them see. The
-/// authors come from the viewer's follows, so the rule is told the follow rather than
-/// looking it up again for every story.
-fn feed_stories(viewer: &str) -> String {
-    format!(
-        "select s.id, s.author_id, s.created_at from (
-             select {viewer}::uuid as author_id, false as follows
-             union all
-             select followee_id, true from story_follows where gym_id = $1 and follower_id = {viewer}
-         ) authors
-         cross join lateral (
-             select * from stories s
-             where s.gym_id = $1 and s.author_id = authors.author_id
-                 -- Marked stories are expired; the job marks nothing else.
-                 and s.expired_at is null and s.expires_at > now()
-             offset 0
-         ) s
-         where {}",
-        visible_following("s", viewer, "authors.follows")
-    )
+/// What reading the order found: the groups, or that `viewer`'s tray is not built yet.
+#[derive(sqlx::FromRow)]
+struct TrayAnswer {
+    built: bool,
+    own: Option<bool>,
+    unseen: Option<bool>,
+    latest: Option<DateTime<Utc>>,
+    author_id: Option<Uuid>,
 }
 
-/// Up to `limit` author groups after `after`, in feed order.
+/// Up to `limit` author groups after `after`, in feed order, from `viewer`'s tray; `None`
+/// when their tray is not built yet ([`crate::tray_repo::build`]).
 ///
-/// Whether the viewer has seen a story is one primary-key probe per feed story, so the cost
-/// follows the feed alone. (Reading the viewer's recent views as one range joined by hash was
-/// tried: cheaper for a viewer with few views, but a viewer who had seen 14,000 stories that
-/// day paid for all of them on every read.) The groups are made once (`materialized`) and
-/// only then compared with the cursor: otherwise the comparison carries a second copy of
+/// The tray's rows of stories past their `expires_at` are left out here, so a story the expiry
+/// job has not reached yet is never in the order. The groups are made once (`materialized`)
+/// and only then compared with the cursor: otherwise the comparison carries a second copy of
 /// the aggregates, computed for every row even on the first page.
 pub async fn groups(
     conn: &mut PgConnection,
@@ -77,43 +56,56 @@ pub async fn groups(
     viewer: Uuid,
     after: Option<GroupKey>,
     limit: i64,
-) -> Result<Vec<GroupRow>, sqlx::Error> {
-    let sql = format!(
-        "with feed as ({}),
-         groups as materialized (
-             select feed.author_id = $2 as own,
-                 bool_or(seen.story_id is null) as unseen,
-                 max(feed.created_at) as latest,
-                 feed.author_id
-             from feed left join lateral (
-                 select v.story_id from story_views v
-                 where v.gym_id = $1 and v.viewer_id = $2 and v.story_id = feed.id
-                 limit 1
-             ) seen on true
-             group by feed.author_id
-         )
-         select own, unseen, latest, author_id from groups
-         where $3::boolean is null or (own, unseen, latest, author_id) < ($3, $4, $5, $6)
-         order by own desc, unseen desc, latest desc, author_id desc
-         limit $7",
-        feed_stories("$2")
-    );
+) -> Result<Option<Vec<GroupRow>>, sqlx::Error> {
     let (own, unseen, latest, author) = match after {
         Some((own, unseen, latest, author)) => {
             (Some(own), Some(unseen), Some(latest), Some(author))
         }
         None => (None, None, None, None),
     };
-    sqlx::query_as(&sql)
-        .bind(gym_id)
-        .bind(viewer)
-        .bind(own)
-        .bind(unseen)
-        .bind(latest)
-        .bind(author)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await
+    let rows: Vec<TrayAnswer> = sqlx::query_as(
+        "with groups as materialized (
+             select author_id = $2 as own, bool_or(not seen) as unseen,
+                 max(created_at) as latest, author_id
+             from story_tray_items
+             where gym_id = $1 and viewer_id = $2 and expires_at > now()
+             group by author_id
+         )
+         select tray.built, page.* from (
+             select exists (select 1 from story_trays where gym_id = $1 and viewer_id = $2) as built
+         ) tray
+         left join lateral (
+             select own, unseen, latest, author_id from groups
+             where tray.built
+                 and ($3::boolean is null or (own, unseen, latest, author_id) < ($3, $4, $5, $6))
+             order by own desc, unseen desc, latest desc, author_id desc
+             limit $7
+         ) page on true",
+    )
+    .bind(gym_id)
+    .bind(viewer)
+    .bind(own)
+    .bind(unseen)
+    .bind(latest)
+    .bind(author)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !rows.first().is_some_and(|row| row.built) {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.into_iter()
+            .filter_map(|row| {
+                Some(GroupRow {
+                    own: row.own?,
+                    unseen: row.unseen?,
+                    latest: row.latest?,
+                    author_id: row.author_id?,
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// The active stories of `authors` that `viewer` may see, by author, oldest first.
@@ -178,7 +170,7 @@ pub async fn view(
 /// Gives, for each `(viewer, story)` pair whose story the viewer may see, whether this was
 /// their first view of it (pairs missing from the answer are not visible to their viewer).
 /// The rows are written in the order given, so batches given in the same order never
-/// deadlock.
+/// deadlock. A first view also marks the story seen in the viewer's feed tray.
 pub async fn view_many(
     pool: &PgPool,
     gym_id: Uuid,
@@ -190,16 +182,26 @@ pub async fn view_many(
     let stories = shot.bind(views.iter().map(|view| view.1).collect::<Vec<_>>());
     let counts = shot.bind(views.iter().map(|view| view.2).collect::<Vec<_>>());
     let sql = format!(
-        "insert into story_views (gym_id, story_id, viewer_id, view_count)
-         select {gym}, s.id, b.viewer, b.views::integer
-         from unnest({viewers}, {stories}, {counts}) with ordinality as b(viewer, story, views, n)
-         join stories s on s.gym_id = {gym} and s.id = b.story
-         where s.expires_at > now() and {}
-         order by b.n
-         on conflict (gym_id, viewer_id, story_id)
-         do update set view_count = story_views.view_count + excluded.view_count
-         -- A row PostgreSQL inserted (rather than updated) has no deleting transaction.
-         returning viewer_id, story_id, xmax = 0 as first",
+        "with viewed as (
+             insert into story_views (gym_id, story_id, viewer_id, view_count)
+             select {gym}, s.id, b.viewer, b.views::integer
+             from unnest({viewers}, {stories}, {counts}) with ordinality as b(viewer, story, views, n)
+             join stories s on s.gym_id = {gym} and s.id = b.story
+             where s.expires_at > now() and {}
+             order by b.n
+             on conflict (gym_id, viewer_id, story_id)
+             do update set view_count = story_views.view_count + excluded.view_count
+             -- A row PostgreSQL inserted (rather than updated) has no deleting transaction.
+             returning viewer_id, story_id, xmax = 0 as first
+         ),
+         -- A first view marks the story seen in the viewer's tray, if it is in it.
+         marked as (
+             update story_tray_items t set seen = true
+             from viewed
+             where viewed.first and t.gym_id = {gym} and t.viewer_id = viewed.viewer_id
+                 and t.story_id = viewed.story_id
+         )
+         select viewer_id, story_id, first from viewed",
         visible("s", "b.viewer")
     );
     let rows = shot.write(pool, gym_id, &sql).await?;

@@ -39,6 +39,9 @@
 //! - The feed's order is cached per person ([`feed_cache`]) and forgotten by what changes it.
 //! - Views are committed in batches ([`view_batch`]), each request answered once its batch
 //!   has committed; the batcher lives in the context's module state.
+//! - The feed's order comes from each viewer's tray ([`tray_repo`]): their feed's stories with
+//!   whether each is seen, built on their first feed read and kept by every write that changes
+//!   it, through the visibility rule.
 //! - Who sees what: one SQL predicate, [`visibility::visible`], in every read of stories; its
 //!   privacy part alone, [`visibility::reachable`], where expiry does not hide (highlights).
 //! - Media: image and video stories claim the author's own uploads through the kernel's
@@ -46,8 +49,9 @@
 //!   deleted or removed; a highlight's upload cover is held as `highlight-cover:<id>`.
 //! - Tables: `stories`, `story_follows`, `story_close_friends`, `story_views`,
 //!   `story_reactions`, `story_replies`, `story_stickers`, `story_sticker_responses`,
-//!   `story_highlights`, `story_highlight_items`, `story_reports`, `story_new_story_batches`
-//!   (row-level security on `gym_id`); SQL in `repo.rs`, `feed_repo.rs`,
+//!   `story_highlights`, `story_highlight_items`, `story_reports`, `story_new_story_batches`,
+//!   `story_trays`, `story_tray_items` (row-level security on `gym_id`); SQL in `repo.rs`,
+//!   `feed_repo.rs`, `tray_repo.rs`,
 //!   `interactions_repo.rs` and each part's own `repo.rs`.
 //! - Events: `story.created`, `story.expired` (offered to integrators' webhooks); subscribes
 //!   to its own `story.created` (new-story batches).
@@ -82,6 +86,7 @@ mod repo;
 mod service;
 mod settings;
 mod stickers;
+mod tray_repo;
 mod validate;
 mod view_batch;
 mod visibility;

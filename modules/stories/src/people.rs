@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::feed_cache;
 use crate::repo::{self, People};
 use crate::service::require_member;
+use crate::tray_repo;
 
 pub use crate::repo::PersonRow;
 
@@ -23,13 +24,11 @@ pub async fn add<M>(
     require_member(ctx, tenant, user_id).await?;
     let mut tx = tenant.begin(&ctx.db).await?;
     repo::add_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
+    let (viewer, author) = whose_feed_changes(tenant, list, user_id);
+    tray_repo::lock(&mut tx, tenant.gym_id, &[viewer, author]).await?;
+    tray_repo::redo(&mut tx, tenant.gym_id, viewer, author).await?;
     tx.commit().await?;
-    feed_cache::forget(
-        ctx,
-        tenant.gym_id,
-        [whose_feed_changes(tenant, list, user_id)],
-    )
-    .await;
+    feed_cache::forget(ctx, tenant.gym_id, [viewer]).await;
     Ok(())
 }
 
@@ -44,22 +43,22 @@ pub async fn remove<M>(
     require_member(ctx, tenant, user_id).await?;
     let mut tx = tenant.begin(&ctx.db).await?;
     repo::remove_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
+    let (viewer, author) = whose_feed_changes(tenant, list, user_id);
+    tray_repo::lock(&mut tx, tenant.gym_id, &[viewer, author]).await?;
+    tray_repo::redo(&mut tx, tenant.gym_id, viewer, author).await?;
     tx.commit().await?;
-    feed_cache::forget(
-        ctx,
-        tenant.gym_id,
-        [whose_feed_changes(tenant, list, user_id)],
-    )
-    .await;
+    feed_cache::forget(ctx, tenant.gym_id, [viewer]).await;
     Ok(())
 }
 
-/// Whose feed a change to the caller's list reorders: the caller's, when they follow or
-/// unfollow; the friend's, whom the caller's close-friends stories now reach or no longer do.
-fn whose_feed_changes<M>(tenant: &Tenant<M>, list: People, user_id: Uuid) -> Uuid {
+/// Whose feed a change to the caller's list changes, and which author's stories in it: the
+/// caller's feed and the person's stories, when the caller follows or unfollows them; the
+/// friend's feed and the caller's stories, for a close-friends change (or a follower's
+/// removal).
+fn whose_feed_changes<M>(tenant: &Tenant<M>, list: People, user_id: Uuid) -> (Uuid, Uuid) {
     match list {
-        People::Following | People::Followers => tenant.user_id,
-        People::CloseFriends => user_id,
+        People::Following => (tenant.user_id, user_id),
+        People::Followers | People::CloseFriends => (user_id, tenant.user_id),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::model::{Content, Privacy, StoryKind, StoryMedia};
 use crate::repo::{self, NewStory, StoryRow};
 use crate::settings::StoriesSettings;
 use crate::stickers::{self, StickerRequest};
+use crate::tray_repo;
 use crate::validate;
 
 /// Shown for this long when the request names no duration.
@@ -140,6 +141,8 @@ pub async fn create<M>(
     )
     .await?;
     stickers::store(ctx, tenant, &mut tx, &row, new_stickers).await?;
+    tray_repo::lock(&mut tx, tenant.gym_id, &[tenant.user_id]).await?;
+    tray_repo::add_story(&mut tx, tenant.gym_id, row.id).await?;
     events::record(
         &mut tx,
         Some(tenant.gym_id),

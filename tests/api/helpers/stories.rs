@@ -137,10 +137,16 @@ impl TestApp {
 /// Moves a story's life into the past, as if it had been posted `hours_ago` and expired an
 /// hour ago; the expiry job has not run (nothing else about the row changes).
 pub async fn expire(pool: &PgPool, story: Uuid) {
+    // The feed trays keep copies of both times (which never change once a story is posted).
     sqlx::query(
-        "update stories set created_at = now() - interval '25 hours',
-             expires_at = now() - interval '1 hour'
-         where id = $1",
+        "with story as (
+             update stories set created_at = now() - interval '25 hours',
+                 expires_at = now() - interval '1 hour'
+             where id = $1
+             returning id, created_at, expires_at
+         )
+         update story_tray_items t set created_at = story.created_at, expires_at = story.expires_at
+         from story where t.story_id = story.id",
     )
     .bind(story)
     .execute(pool)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::model::{ReportReason, ReportStatus, ResolveAction};
 use super::repo::{self, NewReport, QueueKey, ReportRow, Which};
-use crate::{errors, repo as stories_repo};
+use crate::{errors, repo as stories_repo, tray_repo};
 
 /// Longest report details and resolution note, in characters.
 pub const MAX_NOTE_CHARS: usize = 500;
@@ -146,6 +146,7 @@ async fn remove<M>(
     else {
         return Err(ApiError::not_found("no story with this id"));
     };
+    tray_repo::drop_stories(conn, tenant.gym_id, &[story_id]).await?;
     if let Some(media) = &removed.held_media {
         let attachments = ctx.attachments()?;
         let holders = [
