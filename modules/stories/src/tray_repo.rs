@@ -16,7 +16,9 @@
 //! people whose trays they change ([`lock`]): a new story locks its author, a follow or a
 //! close-friends change both people, a build its viewer. So a story posted while someone
 //! follows its author is in their tray whichever commits first, and a build never puts back
-//! what an unfollow just took out.
+//! what an unfollow just took out. Views take no lock (they are the hottest write): a first
+//! view committed while its viewer's tray is being built can leave that story unseen in the
+//! order, which a build, once per viewer, makes rare; a page's stories read `seen` afresh.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
