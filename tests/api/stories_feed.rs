@@ -425,3 +425,38 @@ async fn a_feed_read_before_keeps_up_with_a_lost_close_friendship_removal_and_ex
     run_expiry(&app, &pool).await;
     assert!(my_tray().await.is_empty(), "and leaves the tray with it");
 }
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn the_metrics_tell_how_many_views_each_batch_statement_carried(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let world = StoryWorld::new(&app).await;
+    let story = world.post(&app, "public").await;
+    let answers =
+        join_all((0..30).map(|_| app.view_story(&world.member, world.gym, story).send())).await;
+    assert!(answers.iter().all(|answer| answer.status() == 204));
+
+    let text = app
+        .anon()
+        .get("/metrics")
+        .send()
+        .await
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert_eq!(
+        value("stories_view_batch_views_sum"),
+        30.0,
+        "every view, once"
+    );
+    let statements = value("stories_view_batch_views_count");
+    assert!(
+        (1.0..=30.0).contains(&statements),
+        "{statements} statements"
+    );
+    assert_eq!(value("stories_view_batch_failures_total"), 0.0);
+}

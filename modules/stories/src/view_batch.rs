@@ -12,11 +12,16 @@
 //! (its story deleted in between, say) is only that view's. Views made under an
 //! `Idempotency-Key` lease never come here: their transaction must be fenced by the lease,
 //! which belongs to their own task.
+//!
+//! Metrics show what the batching gathers: `stories_view_batch_views`, a histogram of the
+//! views each statement carried, and `stories_view_batch_failures_total`, the statements that
+//! failed and were retried view by view.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use kernel::AppContext;
+use prometheus::{Histogram, HistogramOpts, IntCounter};
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
@@ -43,11 +48,49 @@ pub struct ViewBatcher {
     queue: mpsc::UnboundedSender<Pending>,
 }
 
+/// What the batches report to the context's metrics.
+#[derive(Clone)]
+struct BatchMetrics {
+    views: Histogram,
+    failures: IntCounter,
+}
+
+impl BatchMetrics {
+    fn register(ctx: &AppContext) -> Self {
+        let views = Histogram::with_opts(
+            HistogramOpts::new(
+                "stories_view_batch_views",
+                "Story views committed by one batch statement",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid histogram options");
+        let failures = IntCounter::new(
+            "stories_view_batch_failures_total",
+            "Batch statements of story views that failed and were retried view by view",
+        )
+        .expect("valid counter options");
+        for collector in [
+            Box::new(views.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(failures.clone()),
+        ] {
+            if let Err(error) = ctx.metrics.register(collector) {
+                tracing::warn!(%error, "story view batch metrics not registered");
+            }
+        }
+        Self { views, failures }
+    }
+}
+
 impl ViewBatcher {
-    fn start(pool: PgPool) -> Self {
+    fn start(ctx: &AppContext) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         // Ends when the context, and with it the queue's sender, is gone.
-        tokio::spawn(dispatch(pool, waiting));
+        tokio::spawn(dispatch(
+            ctx.db.clone(),
+            BatchMetrics::register(ctx),
+            waiting,
+        ));
         Self { queue }
     }
 
@@ -58,7 +101,7 @@ impl ViewBatcher {
         story_id: Uuid,
         viewer: Uuid,
     ) -> Result<Viewed, sqlx::Error> {
-        let batcher = ctx.state.get_or_init(|| Self::start(ctx.db.clone()));
+        let batcher = ctx.state.get_or_init(|| Self::start(ctx));
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             gym_id,
@@ -74,7 +117,11 @@ impl ViewBatcher {
 }
 
 /// Takes what has queued whenever a batch may start, and runs it.
-async fn dispatch(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Pending>) {
+async fn dispatch(
+    pool: PgPool,
+    metrics: BatchMetrics,
+    mut waiting: mpsc::UnboundedReceiver<Pending>,
+) {
     let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     loop {
         // A slot first: while every slot is busy, views pile up into the next batch.
@@ -91,27 +138,32 @@ async fn dispatch(pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let (pool, metrics) = (pool.clone(), metrics.clone());
         // Answers every view it took, then frees its slot.
         tokio::spawn(async move {
-            commit(&pool, batch).await;
+            commit(&pool, &metrics, batch).await;
             drop(slot);
         });
     }
 }
 
 /// Commits a batch, one statement per tenant, and answers each view.
-async fn commit(pool: &PgPool, batch: Vec<Pending>) {
+async fn commit(pool: &PgPool, metrics: &BatchMetrics, batch: Vec<Pending>) {
     let mut by_tenant: HashMap<Uuid, Vec<Pending>> = HashMap::new();
     for pending in batch {
         by_tenant.entry(pending.gym_id).or_default().push(pending);
     }
     for (gym_id, views) in by_tenant {
-        commit_tenant(pool, gym_id, views).await;
+        metrics.views.observe(views.len() as f64);
+        if !commit_tenant(pool, gym_id, views).await {
+            metrics.failures.inc();
+        }
     }
 }
 
-async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) {
+/// Commits one tenant's views of a batch and answers them; false when the statement failed
+/// and they were retried one by one.
+async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) -> bool {
     // The same (viewer, story) twice in one statement would be one row updated twice, which
     // PostgreSQL refuses: each pair goes once, with the number of views it stands for. Sorted
     // like the primary key, so concurrent batches lock their rows in the same order.
@@ -136,6 +188,7 @@ async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) {
             for (pair, replies) in pairs {
                 answer(replies, Viewed::from_answer(firsts.get(&pair)));
             }
+            true
         }
         Err(error) => {
             tracing::warn!(%gym_id, %error, views = counts.len(), "a batch of story views failed; retrying them one by one");
@@ -144,6 +197,7 @@ async fn commit_tenant(pool: &PgPool, gym_id: Uuid, views: Vec<Pending>) {
                     let _ = reply.send(feed_repo::view(pool, gym_id, story, viewer).await);
                 }
             }
+            false
         }
     }
 }
