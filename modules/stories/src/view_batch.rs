@@ -48,37 +48,52 @@ pub struct ViewBatcher {
     queue: mpsc::UnboundedSender<Pending>,
 }
 
-/// What the batches report to the context's metrics.
+/// What the batches report to the context's metrics (nothing, should the metrics refuse
+/// them: the views matter more than their figures).
 #[derive(Clone)]
-struct BatchMetrics {
-    views: Histogram,
-    failures: IntCounter,
-}
+struct BatchMetrics(Option<(Histogram, IntCounter)>);
 
 impl BatchMetrics {
     fn register(ctx: &AppContext) -> Self {
+        let made = Self::make().and_then(|(views, failures)| {
+            ctx.metrics.register(Box::new(views.clone()))?;
+            ctx.metrics.register(Box::new(failures.clone()))?;
+            Ok((views, failures))
+        });
+        match made {
+            Ok(metrics) => Self(Some(metrics)),
+            Err(error) => {
+                tracing::warn!(%error, "story view batch metrics not registered");
+                Self(None)
+            }
+        }
+    }
+
+    fn make() -> Result<(Histogram, IntCounter), prometheus::Error> {
         let views = Histogram::with_opts(
             HistogramOpts::new(
                 "stories_view_batch_views",
                 "Story views committed by one batch statement",
             )
             .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
-        )
-        .expect("valid histogram options");
+        )?;
         let failures = IntCounter::new(
             "stories_view_batch_failures_total",
             "Batch statements of story views that failed and were retried view by view",
-        )
-        .expect("valid counter options");
-        for collector in [
-            Box::new(views.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(failures.clone()),
-        ] {
-            if let Err(error) = ctx.metrics.register(collector) {
-                tracing::warn!(%error, "story view batch metrics not registered");
-            }
+        )?;
+        Ok((views, failures))
+    }
+
+    fn statement(&self, views: usize) {
+        if let Some((histogram, _)) = &self.0 {
+            histogram.observe(views as f64);
         }
-        Self { views, failures }
+    }
+
+    fn failed(&self) {
+        if let Some((_, failures)) = &self.0 {
+            failures.inc();
+        }
     }
 }
 
@@ -154,9 +169,9 @@ async fn commit(pool: &PgPool, metrics: &BatchMetrics, batch: Vec<Pending>) {
         by_tenant.entry(pending.gym_id).or_default().push(pending);
     }
     for (gym_id, views) in by_tenant {
-        metrics.views.observe(views.len() as f64);
+        metrics.statement(views.len());
         if !commit_tenant(pool, gym_id, views).await {
-            metrics.failures.inc();
+            metrics.failed();
         }
     }
 }
