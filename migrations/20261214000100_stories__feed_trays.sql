@@ -8,14 +8,15 @@
 -- view, the expiry job) and built on the viewer's first feed read: `story_trays` says whose
 -- tray is built, so stories posted before it existed, or seeded in SQL, are never missed.
 create table story_trays (
-    gym_id uuid not null,
+    gym_id uuid not null references gyms (id) on delete cascade,
     viewer_id uuid not null references users (id) on delete cascade,
     built_at timestamptz not null default now(),
     primary key (gym_id, viewer_id)
 );
 
 -- One row per viewer and story. `seen` is in no index, so marking a story seen is an update
--- PostgreSQL makes in place (heap-only), without new index entries.
+-- PostgreSQL makes in place (heap-only), without new index entries. A deleted tenant takes
+-- its trays with its stories (through the story's key).
 create table story_tray_items (
     gym_id uuid not null,
     viewer_id uuid not null,

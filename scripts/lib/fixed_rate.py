@@ -8,7 +8,12 @@ target such as "p99 under 10 ms at 500 requests/s" needs the rate fixed instead.
 sent on a fixed schedule over keep-alive connections (open loop: a late answer does not delay
 the next request, a new connection takes it), and each latency counts from the moment the
 request was due, so a stall shows in the figures instead of slowing the load down.
-Loopback only: the URL must name 127.0.0.1, ::1 or localhost.
+
+A request fails when its connection cannot be made, when it gets no complete answer within
+TIMEOUT seconds, or when the answer is not 2xx; failed requests count in the percentiles
+too (at the time they failed), and the exit status is 1 if any failed. An idle connection the
+server closed is replaced once, without counting. Loopback only: the URL must name
+127.0.0.1, ::1 or localhost.
 """
 
 import asyncio
@@ -16,18 +21,43 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+TIMEOUT = 10.0
 
-async def exchange(reader, writer, request):
-    writer.write(request)
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
+
+class Closed(Exception):
+    """The server closed a kept-alive connection before answering on it."""
+
+
+async def read_body(reader, head):
+    length, chunked = None, False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == b"content-length":
             length = int(value)
-    await reader.readexactly(length)
+        elif name == b"transfer-encoding" and b"chunked" in value:
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                return
+    await reader.readexactly(length or 0)
+
+
+async def exchange(connection, request):
+    reader, writer = connection
+    writer.write(request)
+    await writer.drain()
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as error:
+        if not error.partial:
+            raise Closed() from error
+        raise
+    status = int(head.split(b" ", 2)[1])
+    await read_body(reader, head)
     return status
 
 
@@ -43,14 +73,26 @@ async def main():
     ).encode()
     idle, latencies, failed = [], [], 0
 
+    def connect():
+        return asyncio.open_connection(parts.hostname, parts.port)
+
+    async def attempt():
+        if idle:
+            connection = idle.pop()
+            try:
+                return connection, await exchange(connection, request)
+            except (Closed, ConnectionResetError, BrokenPipeError):
+                connection[1].close()
+        connection = await connect()
+        return connection, await exchange(connection, request)
+
     async def one(due):
         nonlocal failed
-        connection = idle.pop() if idle else await asyncio.open_connection(parts.hostname, parts.port)
         try:
-            status = await exchange(*connection, request)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            connection, status = await asyncio.wait_for(attempt(), TIMEOUT)
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, Closed):
             failed += 1
-            connection[1].close()
+            latencies.append(time.perf_counter() - due)
             return
         latencies.append(time.perf_counter() - due)
         if not 200 <= status < 300:
@@ -71,9 +113,11 @@ async def main():
     latencies.sort()
 
     def percentile(p):
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    print(f"{len(latencies) / elapsed:.0f}\t{percentile(0.5):.2f}\t{percentile(0.99):.2f}\t{failed}")
+    answered = total - failed
+    print(f"{answered / elapsed:.0f}\t{percentile(0.5):.2f}\t{percentile(0.99):.2f}\t{failed}")
+    return 1 if failed else 0
 
 
-asyncio.run(main())
+sys.exit(asyncio.run(main()))

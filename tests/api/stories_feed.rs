@@ -346,7 +346,7 @@ async fn a_cached_feed_shows_every_change_of_its_order_on_the_next_read(pool: Pg
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn a_feed_read_before_keeps_up_with_a_lost_close_friendship_removal_and_expiry(pool: PgPool) {
+async fn a_feed_read_before_keeps_up_with_deletion_a_lost_close_friendship_removal_and_expiry(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (owner, gym) = app.owner_with_tenant("feed-tray").await;
     let me = app.add_new_member(&owner, gym, "me", "member").await;
@@ -359,9 +359,10 @@ async fn a_feed_read_before_keeps_up_with_a_lost_close_friendship_removal_and_ex
         let call = app.post_story(&ann, gym, &text_story(privacy));
         async move { uuid_of(&call.expect(201).await["id"]) }
     };
-    let (old, close, reported) = (
+    let (old, close, reported, deleted) = (
         post("public").await,
         post("close_friends").await,
+        post("public").await,
         post("public").await,
     );
     let feed = || app.whole_feed(&me, gym, 20);
@@ -380,19 +381,37 @@ async fn a_feed_read_before_keeps_up_with_a_lost_close_friendship_removal_and_ex
         feed().await,
         [(
             ann.user_id,
-            vec![(old, false), (close, false), (reported, false)]
+            vec![
+                (old, false),
+                (close, false),
+                (reported, false),
+                (deleted, false)
+            ]
         )]
     );
+    assert_eq!(my_tray().await, [old, close, reported, deleted]);
+
+    app.delete_story(&ann, gym, deleted).expect(204).await;
     assert_eq!(my_tray().await, [old, close, reported]);
 
+    // A change of what I may see of ann's stories leaves what I still see as it was: seen.
+    app.view_story(&me, gym, old).expect(204).await;
     app.remove_close_friend(&ann, gym, me.user_id)
         .expect(204)
         .await;
     assert_eq!(
         feed().await,
-        [(ann.user_id, vec![(old, false), (reported, false)])]
+        [(ann.user_id, vec![(old, true), (reported, false)])]
     );
     assert_eq!(my_tray().await, [old, reported]);
+    let seen_in_tray: bool =
+        sqlx::query_scalar("select seen from story_tray_items where viewer_id = $1 and story_id = $2")
+            .bind(me.user_id)
+            .bind(old)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(seen_in_tray);
 
     let filed = app
         .as_(&me)
@@ -412,7 +431,7 @@ async fn a_feed_read_before_keeps_up_with_a_lost_close_friendship_removal_and_ex
         .await;
     assert_eq!(
         feed().await,
-        [(ann.user_id, vec![(old, false)])],
+        [(ann.user_id, vec![(old, true)])],
         "a removed story leaves the feed"
     );
     assert_eq!(my_tray().await, [old]);

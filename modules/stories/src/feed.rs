@@ -101,7 +101,7 @@ pub async fn feed<M>(
 /// Builds the caller's tray ([`tray_repo::build`]), unless another request just did.
 async fn build_tray<M>(ctx: &AppContext, tenant: &Tenant<M>) -> ApiResult<()> {
     let mut tx = tenant.begin(&ctx.db).await?;
-    tray_repo::lock(&mut tx, tenant.gym_id, &[tenant.user_id]).await?;
+    tray_repo::lock_for_build(&mut tx, tenant.gym_id, tenant.user_id).await?;
     tray_repo::build(&mut tx, tenant.gym_id, tenant.user_id).await?;
     tx.commit().await?;
     Ok(())

@@ -157,6 +157,19 @@ pub async fn archive(
         .await
 }
 
+/// Who posted the story (which never changes), whether or not the caller may see it.
+pub async fn author_of(
+    conn: &mut PgConnection,
+    gym_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select author_id from stories where gym_id = $1 and id = $2")
+        .bind(gym_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
 /// The story, locked for its deletion.
 pub async fn lock(
     conn: &mut PgConnection,

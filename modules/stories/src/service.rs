@@ -283,10 +283,10 @@ pub async fn own_story<M>(
 /// released, so media's sweep deletes them.
 pub async fn delete<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiResult<()> {
     let mut tx = tenant.begin(&ctx.db).await?;
-    let row = repo::lock(&mut tx, tenant.gym_id, id)
+    let author = repo::author_of(&mut tx, tenant.gym_id, id)
         .await?
         .ok_or_else(no_story)?;
-    if row.author_id != tenant.user_id && tenant.role < Role::Admin {
+    if author != tenant.user_id && tenant.role < Role::Admin {
         // Someone who cannot see it learns nothing about it.
         return Err(
             match repo::visible_story(&mut tx, tenant.gym_id, id, tenant.user_id).await? {
@@ -298,6 +298,12 @@ pub async fn delete<M>(ctx: &AppContext, tenant: &Tenant<M>, id: Uuid) -> ApiRes
             },
         );
     }
+    // The feed trays first, then the story's row (see `tray_repo`).
+    tray_repo::lock(&mut tx, tenant.gym_id, &[author]).await?;
+    tray_repo::drop_stories(&mut tx, tenant.gym_id, &[id]).await?;
+    let row = repo::lock(&mut tx, tenant.gym_id, id)
+        .await?
+        .ok_or_else(no_story)?;
     if let Some(media) = &row.media {
         let attachments = ctx.attachments()?;
         attachments

@@ -73,7 +73,7 @@ impl BatchMetrics {
         let views = Histogram::with_opts(
             HistogramOpts::new(
                 "stories_view_batch_views",
-                "Story views committed by one batch statement",
+                "Story view requests one batch statement carried (before repeats are merged)",
             )
             .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
         )?;

@@ -142,6 +142,8 @@ async fn remove<M>(
     report: &ReportRow,
 ) -> ApiResult<()> {
     let story_id = report.story_id;
+    // The feed trays' lock before the story's row (see `tray_repo`).
+    tray_repo::lock(conn, tenant.gym_id, &[report.author_id]).await?;
     let Some(removed) = repo::remove_story(conn, tenant.gym_id, story_id, tenant.user_id).await?
     else {
         return Err(ApiError::not_found("no story with this id"));
