@@ -6,7 +6,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::helpers::{
-    StoryWorld, bulk_members, expire, items, rows_in, run_expiry, spawn_app, text_story, uuid_of,
+    StoryWorld, bulk_members, expire, items, rows_in, run_expiry, spawn_app, spawn_app_with,
+    text_story, uuid_of,
 };
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
@@ -346,7 +347,9 @@ async fn a_cached_feed_shows_every_change_of_its_order_on_the_next_read(pool: Pg
 }
 
 #[sqlx::test(migrator = "gymapi::MIGRATOR")]
-async fn a_feed_read_before_keeps_up_with_deletion_a_lost_close_friendship_removal_and_expiry(pool: PgPool) {
+async fn a_feed_read_before_keeps_up_with_deletion_a_lost_close_friendship_removal_and_expiry(
+    pool: PgPool,
+) {
     let app = spawn_app(pool.clone()).await;
     let (owner, gym) = app.owner_with_tenant("feed-tray").await;
     let me = app.add_new_member(&owner, gym, "me", "member").await;
@@ -404,13 +407,14 @@ async fn a_feed_read_before_keeps_up_with_deletion_a_lost_close_friendship_remov
         [(ann.user_id, vec![(old, true), (reported, false)])]
     );
     assert_eq!(my_tray().await, [old, reported]);
-    let seen_in_tray: bool =
-        sqlx::query_scalar("select seen from story_tray_items where viewer_id = $1 and story_id = $2")
-            .bind(me.user_id)
-            .bind(old)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let seen_in_tray: bool = sqlx::query_scalar(
+        "select seen from story_tray_items where viewer_id = $1 and story_id = $2",
+    )
+    .bind(me.user_id)
+    .bind(old)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert!(seen_in_tray);
 
     let filed = app
@@ -478,4 +482,57 @@ async fn the_metrics_tell_how_many_views_each_batch_statement_carried(pool: PgPo
         "{statements} statements"
     );
     assert_eq!(value("stories_view_batch_failures_total"), 0.0);
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn forgetting_a_tray_rebuilds_it_from_the_stories_on_the_next_read(pool: PgPool) {
+    // No feed cache: every read below reads the order from the tray.
+    let app = spawn_app_with(
+        pool.clone(),
+        &[("stories.feed_cache_seconds", serde_json::json!(0))],
+    )
+    .await;
+    let (owner, gym) = app.owner_with_tenant("feed-repair").await;
+    let me = app.add_new_member(&owner, gym, "me", "member").await;
+    let ann = app.add_new_member(&owner, gym, "ann", "member").await;
+    let stranger = app.add_new_member(&owner, gym, "stranger", "member").await;
+    app.follow(&me, gym, ann.user_id).expect(204).await;
+    let post = |who| {
+        let call = app.post_story(who, gym, &text_story("public"));
+        async move { uuid_of(&call.expect(201).await["id"]) }
+    };
+    let (mine_to_see, not_mine) = (post(&ann).await, post(&stranger).await);
+    assert_eq!(
+        app.whole_feed(&me, gym, 20).await,
+        [(ann.user_id, vec![(mine_to_see, false)])]
+    );
+
+    // Drift, as writes of a release without trays would leave: the stranger's story in my
+    // tray, ann's gone from it.
+    sqlx::query(
+        "update story_tray_items set story_id = $2, author_id = $3
+         where viewer_id = $1 and story_id = $4",
+    )
+    .bind(me.user_id)
+    .bind(not_mine)
+    .bind(stranger.user_id)
+    .bind(mine_to_see)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        app.whole_feed(&me, gym, 20).await,
+        [(stranger.user_id, vec![(not_mine, false)])],
+        "the tray decides whose groups the feed shows"
+    );
+
+    sqlx::query("delete from story_trays where viewer_id = $1")
+        .bind(me.user_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.whole_feed(&me, gym, 20).await,
+        [(ann.user_id, vec![(mine_to_see, false)])]
+    );
 }
