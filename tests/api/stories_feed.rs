@@ -466,11 +466,7 @@ async fn the_metrics_tell_how_many_views_each_batch_statement_carried(pool: PgPo
         .text()
         .await
         .unwrap();
-    let value = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-    };
+    let value = |name| metric(&text, name);
     assert_eq!(
         value("stories_view_batch_views_sum"),
         30.0,
@@ -535,4 +531,119 @@ async fn forgetting_a_tray_rebuilds_it_from_the_stories_on_the_next_read(pool: P
         app.whole_feed(&me, gym, 20).await,
         [(ann.user_id, vec![(mine_to_see, false)])]
     );
+}
+
+#[sqlx::test(migrator = "gymapi::MIGRATOR")]
+async fn a_batch_that_fails_is_retried_view_by_view_so_only_the_failing_view_fails(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let world = StoryWorld::new(&app).await;
+    let gym = world.gym;
+    let (held, good, bad) = (
+        world.post(&app, "public").await,
+        world.post(&app, "public").await,
+        world.post(&app, "public").await,
+    );
+    // The database refuses any view of `bad`, in whatever batch it comes.
+    sqlx::query(
+        "create function refuse_view() returns trigger language plpgsql
+         as $$ begin raise exception 'this view is refused'; end $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "create trigger refuse_view before insert on story_views for each row
+         when (new.story_id = '{bad}') execute function refuse_view()"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // The views of `held` wait on its row, locked here, holding the batch slots they took, so
+    // the views sent meanwhile queue up and go together once it is let go.
+    let mut lock = kernel::db::begin(&pool).await.unwrap();
+    sqlx::query("select 1 from stories where id = $1 for update")
+        .bind(held)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let holders = [&world.member, &world.follower];
+    let viewers = [
+        &world.member,
+        &world.follower,
+        &world.close_friend,
+        &world.owner,
+    ];
+    let (held_answers, (answers, ())) = futures_util::join!(
+        join_all(holders.map(|who| app.view_story(who, gym, held).send())),
+        async {
+            waiting_on_locks(&pool, 1).await;
+            futures_util::join!(
+                join_all(
+                    viewers
+                        .iter()
+                        .map(|who| app.view_story(*who, gym, good).send())
+                        .chain([app.view_story(&world.member, gym, bad).send()])
+                ),
+                async {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                    lock.rollback().await.unwrap();
+                }
+            )
+        }
+    );
+    assert!(held_answers.iter().all(|answer| answer.status() == 204));
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|answer| answer.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses,
+        [204, 204, 204, 204, 500],
+        "only the refused view fails"
+    );
+    for who in viewers {
+        assert_eq!(view_count(&pool, good, who.user_id).await, 1);
+    }
+    let refused: i64 = sqlx::query_scalar("select count(*) from story_views where story_id = $1")
+        .bind(bad)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(refused, 0);
+
+    let metrics = app
+        .anon()
+        .get("/metrics")
+        .send()
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(metric(&metrics, "stories_view_batch_failures_total") >= 1.0);
+}
+
+/// The value of the metric `name` in the text `/metrics` answered.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// Waits until `count` statements of this test's database wait on a lock.
+async fn waiting_on_locks(pool: &PgPool, count: i64) {
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{count} statements never waited on a lock");
 }
