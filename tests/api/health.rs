@@ -77,14 +77,7 @@ async fn metrics_count_requests_by_operation(pool: PgPool) {
     let app = spawn_app(pool).await;
     app.anon().get("/health/live").send().await;
     app.anon().get("/api/v1/users/me").send().await;
-    let text = app
-        .anon()
-        .get("/metrics")
-        .send()
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="health_live",status="200"} 1"#),
         "{text}"

@@ -458,14 +458,7 @@ async fn the_metrics_tell_how_many_views_each_batch_statement_carried(pool: PgPo
         join_all((0..30).map(|_| app.view_story(&world.member, world.gym, story).send())).await;
     assert!(answers.iter().all(|answer| answer.status() == 204));
 
-    let text = app
-        .anon()
-        .get("/metrics")
-        .send()
-        .await
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let value = |name| metric(&text, name);
     assert_eq!(
         value("stories_view_batch_views_sum"),
@@ -612,14 +605,7 @@ async fn a_batch_that_fails_is_retried_view_by_view_so_only_the_failing_view_fai
         .unwrap();
     assert_eq!(refused, 0);
 
-    let metrics = app
-        .anon()
-        .get("/metrics")
-        .send()
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metric(&metrics, "stories_view_batch_failures_total") >= 1.0);
 }
 

@@ -2,6 +2,7 @@
 
 use kernel::pagination::{Page, PageRequest};
 use kernel::{ApiError, ApiResult, AppContext, Tenant};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::feed_cache;
@@ -24,12 +25,7 @@ pub async fn add<M>(
     require_member(ctx, tenant, user_id).await?;
     let mut tx = tenant.begin(&ctx.db).await?;
     repo::add_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
-    let (viewer, author) = whose_feed_changes(tenant, list, user_id);
-    tray_repo::lock(&mut tx, tenant.gym_id, &[viewer, author]).await?;
-    tray_repo::redo(&mut tx, tenant.gym_id, viewer, author).await?;
-    tx.commit().await?;
-    feed_cache::forget(ctx, tenant.gym_id, [viewer]).await;
-    Ok(())
+    reflect_in_feed(ctx, tenant, tx, list, user_id).await
 }
 
 /// Takes `user_id` off the caller's list; someone not on it changes nothing (a non-member is
@@ -43,6 +39,18 @@ pub async fn remove<M>(
     require_member(ctx, tenant, user_id).await?;
     let mut tx = tenant.begin(&ctx.db).await?;
     repo::remove_person(&mut tx, list, tenant.gym_id, tenant.user_id, user_id).await?;
+    reflect_in_feed(ctx, tenant, tx, list, user_id).await
+}
+
+/// Brings the feed a change to the caller's list changes up to date (its tray in the change's
+/// transaction, which it commits; its cached order once committed).
+async fn reflect_in_feed<M>(
+    ctx: &AppContext,
+    tenant: &Tenant<M>,
+    mut tx: Transaction<'static, Postgres>,
+    list: People,
+    user_id: Uuid,
+) -> ApiResult<()> {
     let (viewer, author) = whose_feed_changes(tenant, list, user_id);
     tray_repo::lock(&mut tx, tenant.gym_id, &[viewer, author]).await?;
     tray_repo::redo(&mut tx, tenant.gym_id, viewer, author).await?;

@@ -30,17 +30,26 @@ pub struct StoryRow {
 /// The columns of a [`StoryRow`] for the `stories` row `s`, read by the user id the SQL
 /// expression `viewer` yields.
 ///
-/// `seen` is a scalar subquery, one primary-key probe per story. Written as `exists`,
-/// PostgreSQL may choose to hash every view the reader ever made instead (it did after the
-/// bench's expired history was trimmed and analysed: 14,000 views, a page of the feed's stories
-/// 100 ms instead of 1), and a scalar subquery is never turned into that.
+/// `seen` is [`seen_by`].
 pub(crate) fn columns(viewer: &str) -> String {
     format!(
         "s.id, s.author_id, s.kind, s.caption, s.display_seconds, s.privacy, s.hidden_from,
-         s.media, s.content, s.created_at, s.expires_at,
-         coalesce((select true from story_views v
-                   where v.gym_id = s.gym_id and v.viewer_id = {viewer} and v.story_id = s.id),
-                  false) as seen"
+         s.media, s.content, s.created_at, s.expires_at, {} as seen",
+        seen_by("s", viewer)
+    )
+}
+
+/// Whether `viewer` (a SQL expression) has viewed the story row aliased `story` (which has
+/// `gym_id` and `id`): a scalar subquery, one primary-key probe per story. Written as `exists`,
+/// PostgreSQL may choose to hash every view the reader ever made instead (it did after the
+/// bench's expired history was trimmed and analysed: 14,000 views, a page of the feed's stories
+/// 100 ms instead of 1), and a scalar subquery is never turned into that.
+pub(crate) fn seen_by(story: &str, viewer: &str) -> String {
+    format!(
+        "coalesce((select true from story_views v
+                   where v.gym_id = {story}.gym_id and v.viewer_id = {viewer}
+                       and v.story_id = {story}.id),
+                  false)"
     )
 }
 

@@ -29,18 +29,19 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::repo::seen_by;
 use crate::visibility::{visible, visible_following};
 
-/// The stories the feed may show `viewer` (`id`, `author_id`, `created_at`, `expires_at`): the
-/// active ones of `viewer` and of everyone they follow, that the visibility rule lets them see.
-/// The authors come from the viewer's follows, so the rule is told the follow rather than
-/// looking it up again for every story. Each author's stories are read by a subquery
+/// The stories the feed may show `viewer` (`gym_id`, `id`, `author_id`, `created_at`,
+/// `expires_at`): the active ones of `viewer` and of everyone they follow, that the visibility
+/// rule lets them see. The authors come from the viewer's follows, so the rule is told the
+/// follow rather than looking it up again for every story. Each author's stories are read by a subquery
 /// PostgreSQL may not flatten (`offset 0`): flattened, the generic plan preferred to scan every
 /// unmarked story of the tenant and join them by hash (20 ms instead of 2 with 20,000 active
 /// stories).
 fn feed_stories(viewer: &str) -> String {
     format!(
-        "select s.id, s.author_id, s.created_at, s.expires_at from (
+        "select s.gym_id, s.id, s.author_id, s.created_at, s.expires_at from (
              select {viewer}::uuid as author_id, false as follows
              union all
              select followee_id, true from story_follows where gym_id = $1 and follower_id = {viewer}
@@ -54,16 +55,6 @@ fn feed_stories(viewer: &str) -> String {
          ) s
          where {}",
         visible_following("s", viewer, "authors.follows")
-    )
-}
-
-/// Whether `viewer` has viewed the story `story` (SQL expressions) in tenant `$1`: one
-/// primary-key probe. A scalar subquery, as in `repo::columns`: written as `exists`,
-/// PostgreSQL may hash every view the viewer ever made instead.
-fn seen(story: &str, viewer: &str) -> String {
-    format!(
-        "coalesce((select true from story_views v
-                   where v.gym_id = $1 and v.viewer_id = {viewer} and v.story_id = {story}), false)"
     )
 }
 
@@ -140,7 +131,7 @@ pub async fn build(conn: &mut PgConnection, gym_id: Uuid, viewer: Uuid) -> Resul
          select $1, $2, s.id, s.author_id, s.created_at, s.expires_at, {}
          from ({}) s
          on conflict do nothing",
-        seen("s.id", "$2"),
+        seen_by("s", "$2"),
         feed_stories("$2")
     );
     sqlx::query(&sql)
@@ -209,7 +200,7 @@ pub async fn redo(
          from stories s
          where {shown}
          on conflict do nothing",
-        seen("s.id", "$2")
+        seen_by("s", "$2")
     );
     for sql in [gone, new] {
         sqlx::query(&sql)

@@ -50,6 +50,17 @@ impl TestApp {
             tenant: None,
         }
     }
+
+    /// The text `/metrics` answers.
+    pub async fn metrics(&self) -> String {
+        self.anon()
+            .get("/metrics")
+            .send()
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
 }
 
 impl<'a> Caller<'a> {
